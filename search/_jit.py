@@ -1,0 +1,125 @@
+"""JIT settings and the explicit random-number generator shared by every search kernel.
+
+All kernels are compiled with the flags set here, in one place. ``cache=True`` writes compiled
+kernels next to the sources; numba only checks the timestamp of the file that defines a kernel,
+so a kernel that calls helpers from another file could load a stale cache after that file
+changes. :func:`_invalidate_stale_cache` closes that gap: the cache is stamped with a digest of
+every source file of the package and cleared whenever any of them changes.
+
+The generator is xoshiro256** (Blackman & Vigna) over a ``uint64[4]`` state array that the
+caller owns, so the same seed gives the same bits on every machine, independent of numpy's or
+numba's global random state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numba
+import numpy as np
+
+_HERE = Path(__file__).resolve().parent
+CACHE = os.environ.get("STANDIN_NUMBA_CACHE", "1") != "0"
+
+
+def _invalidate_stale_cache() -> None:
+    cache_dir = _HERE / "__pycache__"
+    digest = hashlib.sha256()
+    for src in sorted(_HERE.glob("*.py")):
+        digest.update(src.name.encode())
+        digest.update(src.read_bytes())
+    stamp = cache_dir / "numba-sources.sha256"
+    want = digest.hexdigest()
+    try:
+        if stamp.read_text() == want:
+            return
+    except OSError:
+        pass
+    try:
+        cache_dir.mkdir(exist_ok=True)
+        for f in list(cache_dir.glob("*.nbi")) + list(cache_dir.glob("*.nbc")):
+            f.unlink(missing_ok=True)
+        stamp.write_text(want)
+    except OSError:  # read-only install: numba then falls back to its own cache locators
+        pass
+
+
+if CACHE:
+    _invalidate_stale_cache()
+
+
+def njit(fn=None, **kwargs):
+    """``numba.njit`` with the project's flags: nopython, cached, no fastmath (bit-reproducible)."""
+    opts = {"cache": CACHE, "nogil": True, "error_model": "numpy"}
+    opts.update(kwargs)
+    if fn is None:
+        return numba.njit(**opts)
+    return numba.njit(**opts)(fn)
+
+
+# --------------------------------------------------------------------------- random numbers
+
+
+def rng_state(seed: int) -> np.ndarray:
+    """A fresh xoshiro256** state (``uint64[4]``) derived from ``seed`` by numpy's SeedSequence."""
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"seed must be an integer, got {seed!r}")
+    state = np.random.SeedSequence(int(seed) & (2**128 - 1)).generate_state(4, dtype=np.uint64)
+    if not state.any():  # the all-zero state is the generator's one fixed point
+        state[0] = 1
+    return state
+
+
+@njit
+def _rotl(x, k):
+    return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
+
+
+@njit
+def next_u64(state):
+    """Advance ``state`` in place and return 64 random bits."""
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    result = _rotl(s1 * np.uint64(5), 7) * np.uint64(9)
+    t = s1 << np.uint64(17)
+    s2 ^= s0
+    s3 ^= s1
+    s1 ^= s2
+    s0 ^= s3
+    s2 ^= t
+    s3 = _rotl(s3, 45)
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+    return result
+
+
+@njit
+def uniform(state):
+    """A float in [0, 1) with 53 random bits."""
+    return np.float64(next_u64(state) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@njit
+def randint(state, n):
+    """An integer in [0, n), by rejection so every value is exactly equally likely."""
+    un = np.uint64(n)
+    limit = np.uint64(0xFFFFFFFFFFFFFFFF) - (np.uint64(0xFFFFFFFFFFFFFFFF) % un)
+    while True:
+        r = next_u64(state)
+        if r < limit:
+            return np.int64(r % un)
+
+
+@njit
+def random_bits(state, x):
+    """Fill the int8 array ``x`` with independent fair bits."""
+    n = x.shape[0]
+    i = 0
+    while i < n:
+        r = next_u64(state)
+        for _ in range(64):
+            if i >= n:
+                break
+            x[i] = np.int8(r & np.uint64(1))
+            r >>= np.uint64(1)
+            i += 1

@@ -1,0 +1,24 @@
+"""Anytime traces: the best score found against evaluations used, at log-spaced checkpoints."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from search._jit import njit
+
+TRACE_POINTS = 32
+
+
+def checkpoints(budget: int, points: int = TRACE_POINTS) -> np.ndarray:
+    """Sorted, unique evaluation counts in ``[1, budget]``, log-spaced, ending at ``budget``."""
+    grid = np.unique(np.round(np.geomspace(1, budget, num=points)).astype(np.int64))
+    return grid
+
+
+@njit
+def record(trace, marks, pos, evals, best):
+    """Fill ``trace`` at every checkpoint in ``marks`` reached by ``evals``; return the new ``pos``."""
+    while pos < marks.shape[0] and marks[pos] <= evals:
+        trace[pos] = best
+        pos += 1
+    return pos
