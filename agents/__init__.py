@@ -1,0 +1,39 @@
+"""standin.agents: every agent is a config dataclass plus a class with ``fit`` and ``act``.
+
+``agents.make(name, seed=0, **config)`` builds one by the name suites and the CLI use.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from agents.common import Agent, Logger, NullLogger, build_config, config_dict
+
+_REGISTRY = {
+    "random": "agents.simple:RandomAgent",
+    "oracle": "agents.simple:OracleAgent",
+    "value-search": "agents.value_search:ValueSearchAgent",
+    "ppo": "agents.ppo:PPOAgent",
+}
+
+
+def names() -> list[str]:
+    """Agent names, as suites and the CLI use them."""
+    return list(_REGISTRY)
+
+
+def agent_class(name: str):
+    """The class behind ``name``, with a clear error for an unknown name."""
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown agent {name!r}; agents: {', '.join(names())}")
+    module, _, attr = _REGISTRY[name].partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def make(name: str, *, seed: int = 0, **config) -> Agent:
+    """Build agent ``name`` from config keyword arguments (unknown or mistyped fields are errors)."""
+    cls = agent_class(name)
+    return cls(build_config(cls.Config, config, owner=name), seed=seed)
+
+
+__all__ = ["Agent", "Logger", "NullLogger", "agent_class", "build_config", "config_dict", "make", "names"]

@@ -1,0 +1,104 @@
+"""What every agent shares: config building, the logger protocol, seeding, the env's spec."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from typing import Any, Literal, Protocol, Union
+
+import numpy as np
+
+
+class Logger(Protocol):
+    """Where agents send training curves (the runner's goes to TensorBoard)."""
+
+    def scalar(self, tag: str, value: float, step: int) -> None: ...
+
+
+class NullLogger:
+    """A logger that drops everything."""
+
+    def scalar(self, tag: str, value: float, step: int) -> None:
+        pass
+
+
+class Agent(Protocol):
+    """The agent contract.
+
+    ``fit(env, steps, log)`` trains for ``steps`` environment steps (0 for agents that don't
+    learn) and binds the agent to ``env``; ``act(obs, info)`` then decides for that env's current
+    state (agents that use the env's oracle capabilities, ``landscape()`` or ``optimal_action()``,
+    read them from the bound env). After each ``act``, ``last_evaluations`` holds the landscape
+    evaluations that decision used (0 for a policy's forward pass).
+    """
+
+    last_evaluations: int
+
+    def fit(self, env, steps: int, log: Logger) -> None: ...
+
+    def act(self, obs, info) -> np.ndarray: ...
+
+
+def _accepts(tp, value) -> bool:
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return True
+    if origin is Literal:
+        return value in typing.get_args(tp)
+    if origin in (Union, types.UnionType):
+        return any(_accepts(t, value) for t in typing.get_args(tp))
+    if tp is type(None):
+        return value is None
+    if tp is bool:
+        return isinstance(value, (bool, np.bool_))
+    if tp is int:
+        return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+    if tp is float:
+        return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    if tp is str:
+        return isinstance(value, str)
+    return True
+
+
+def _describe(tp) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (Union, types.UnionType):
+        return " or ".join(_describe(t) for t in typing.get_args(tp))
+    return "None" if tp is type(None) else getattr(tp, "__name__", str(tp))
+
+
+def build_config(cls, kwargs: dict, owner: str):
+    """Build the config dataclass ``cls`` from ``kwargs``, naming any unknown or mistyped field."""
+    hints = typing.get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    for key, value in kwargs.items():
+        if key not in fields:
+            raise ValueError(f"{owner}: unknown config field {key!r}; allowed: {', '.join(sorted(fields))}")
+        if not _accepts(hints[key], value):
+            raise ValueError(f"{owner}: config field {key!r} must be {_describe(hints[key])}, got {value!r}")
+    values = {k: (float(v) if hints[k] is float else v) for k, v in kwargs.items()}
+    return cls(**values)
+
+
+def config_dict(config) -> dict:
+    """A config dataclass as a plain dict."""
+    return dataclasses.asdict(config)
+
+
+def seed_everything(seed: int) -> np.random.Generator:
+    """Seed torch (if imported by the agent) and return a numpy Generator for the agent's own use."""
+    import torch
+
+    torch.manual_seed(seed)
+    return np.random.default_rng(seed)
+
+
+def env_spec(env) -> tuple[str, dict]:
+    """``(id, kwargs)`` that rebuild ``env`` (for vector copies of it)."""
+    spec = getattr(env, "spec", None)
+    if spec is None:
+        raise ValueError("agent needs an env made by gymnasium.make (it has no spec to copy)")
+    return spec.id, dict(spec.kwargs)

@@ -1,0 +1,52 @@
+"""Reference agents that don't learn: ``random`` and ``oracle``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from agents.common import NullLogger
+
+
+@dataclass
+class RandomConfig:
+    """Uniform over the action space (the 0.0 end of normalised scores)."""
+
+
+class RandomAgent:
+    Config = RandomConfig
+
+    def __init__(self, config: RandomConfig, seed: int = 0):
+        self.config = config
+        self.seed = seed
+        self.last_evaluations = 0
+
+    def fit(self, env, steps: int, log=NullLogger()) -> None:
+        self.space = env.action_space
+        self.space.seed(self.seed)
+
+    def act(self, obs, info) -> np.ndarray:
+        mask = info.get("action_mask") if isinstance(info, dict) else None
+        return self.space.sample(mask=mask) if mask is not None else self.space.sample()
+
+
+@dataclass
+class OracleConfig:
+    """The environment's own ``optimal_action()`` (the 1.0 end of normalised scores)."""
+
+
+class OracleAgent:
+    Config = OracleConfig
+
+    def __init__(self, config: OracleConfig, seed: int = 0):
+        self.config = config
+        self.last_evaluations = 0
+
+    def fit(self, env, steps: int, log=NullLogger()) -> None:
+        if not hasattr(env.unwrapped, "optimal_action"):
+            raise ValueError(f"oracle: {env.spec.id if env.spec else env} has no optimal_action()")
+        self.env = env.unwrapped
+
+    def act(self, obs, info) -> np.ndarray:
+        return self.env.optimal_action()
