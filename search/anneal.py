@@ -86,7 +86,7 @@ def anneal(landscape, budget: int, state, marks, trace, *, restarts=1, t_hot=Non
         raise ValueError(f"anneal: restarts must be an integer in 1..budget ({budget}), got {restarts!r}")
     auto_hot, auto_cold = temperature_range(landscape)
     t_hot = auto_hot if t_hot is None else float(t_hot)
-    t_cold = auto_cold if t_cold is None else float(t_cold)
+    t_cold = min(auto_cold, t_hot) if t_cold is None else float(t_cold)
     if not (t_hot > 0 and t_cold > 0 and t_cold <= t_hot):
         raise ValueError(f"anneal: need 0 < t_cold <= t_hot, got t_hot={t_hot}, t_cold={t_cold}")
     has_init = init is not None

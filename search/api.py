@@ -9,7 +9,7 @@ import numpy as np
 
 from search._jit import rng_state
 from search.anneal import anneal
-from search.exhaustive import exhaustive
+from search.exhaustive import MAX_BITS, exhaustive
 from search.landscapes import Quadratic
 from search.shooting import random_shooting
 from search.spaces import as_space
@@ -63,11 +63,15 @@ def maximize(landscape, space, method: str, budget: int | None, *, seed: int, in
     if method not in METHODS:
         raise ValueError(f"maximize: unknown method {method!r}; choose from {', '.join(METHODS)}")
     if method == "exhaustive":
-        need = 1 << sp.n if sp.n <= 62 else None
-        if budget is None and need is not None:
-            budget = need
-        if need is not None and budget is not None and budget < need:
+        if sp.n > MAX_BITS:
+            raise ValueError(
+                f"maximize: exhaustive search enumerates 2^n actions and refuses n > {MAX_BITS}; got n = {sp.n}. "
+                "Use method='anneal' or 'random' for larger spaces."
+            )
+        need = 1 << sp.n
+        if budget is not None and budget < need:
             raise ValueError(f"maximize: exhaustive needs budget >= 2^{sp.n} = {need}, got {budget}")
+        budget = need  # it uses exactly 2^n evaluations
     if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 1:
         raise ValueError(f"maximize: budget must be a positive integer, got {budget!r}")
     budget = int(budget)
@@ -105,3 +109,10 @@ def maximize(landscape, space, method: str, budget: int | None, *, seed: int, in
         trace=(marks[reached], trace[reached]),
         method=method,
     )
+
+
+def warmup() -> None:
+    """Compile (or load from cache) every kernel on a tiny problem, so timed decisions exclude JIT."""
+    tiny = Quadratic(0.0, np.zeros(2), np.zeros((2, 2)))
+    for method in METHODS:
+        maximize(tiny, 2, method, 4, seed=0)

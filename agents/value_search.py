@@ -1,0 +1,209 @@
+"""``value-search``: a value ``Q(s, a)`` plus a hard-coded search that maximises it at decision time.
+
+The value is either the environment's own reward landscape (``value="oracle"``, a stand-in for a
+perfect value net) or a learned low-rank quadratic (``value="quadratic"``):
+
+    Q(c, a) = b(c) + h(c)·a + aᵀ U(c) diag(σ) U(c)ᵀ a,
+
+with ``b, h, U`` produced by an MLP on the observation and ``σ`` a learned vector (its signs
+decide whether each rank-one term is concave or convex). The learned value is exported per state
+as a ``search.Quadratic``; search never sees torch.
+
+Training (``value="quadratic"``) regresses ``Q`` on observed one-step rewards of the actions the
+agent takes while acting: uniform random actions for ``warmup_steps``, then the search's action,
+replaced by a uniform random action with probability ``epsilon``. One-step regression is exact
+for bandits such as Landscape-v0; multi-step environments need Q-learning (a later version).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+import search
+from agents.common import NullLogger, seed_everything
+
+
+@dataclass
+class ValueSearchConfig:
+    """Learned or oracle value, maximised by a search at every decision."""
+
+    value: Literal["oracle", "quadratic"] = "oracle"
+    """Which value to search: the env's exact ``landscape()`` or a learned low-rank quadratic."""
+    method: Literal["exhaustive", "random", "anneal"] = "anneal"
+    """Search method passed to ``search.maximize``."""
+    budget: int = 1000
+    """Landscape evaluations per decision."""
+    restarts: int = 1
+    """Independent restarts that share the budget (``anneal`` only)."""
+    train_budget: int | None = None
+    """Evaluations per decision while training; defaults to ``budget``."""
+    rank: int = 16
+    """Rank ``r`` of the learned pairwise term (quadratic value)."""
+    hidden: int = 128
+    """Width of the two hidden layers of the value torso."""
+    lr: float = 1e-3
+    """Adam learning rate."""
+    batch_size: int = 128
+    """Regression minibatch size."""
+    buffer_size: int = 100_000
+    """Replay capacity (oldest samples are overwritten)."""
+    warmup_steps: int = 500
+    """Steps of uniform random actions before acting by search."""
+    epsilon: float = 0.1
+    """Probability of a uniform random action after warm-up (exploration)."""
+    updates_per_step: int = 1
+    """Gradient steps per environment step."""
+
+    def __post_init__(self):
+        checks = {
+            "budget": self.budget >= 1,
+            "restarts": 1 <= self.restarts <= self.budget,
+            "train_budget": self.train_budget is None or self.train_budget >= 1,
+            "rank": self.rank >= 1,
+            "hidden": self.hidden >= 1,
+            "lr": self.lr > 0,
+            "batch_size": self.batch_size >= 1,
+            "buffer_size": self.buffer_size >= self.batch_size,
+            "warmup_steps": self.warmup_steps >= 0,
+            "epsilon": 0.0 <= self.epsilon <= 1.0,
+            "updates_per_step": self.updates_per_step >= 0,
+        }
+        allowed = {
+            "budget": ">= 1", "restarts": "1..budget", "train_budget": ">= 1 or None", "rank": ">= 1",
+            "hidden": ">= 1", "lr": "> 0", "batch_size": ">= 1", "buffer_size": ">= batch_size",
+            "warmup_steps": ">= 0", "epsilon": "in [0, 1]", "updates_per_step": ">= 0",
+        }
+        for name, ok in checks.items():
+            if not ok:
+                raise ValueError(f"value-search: {name} must be {allowed[name]}, got {getattr(self, name)!r}")
+
+
+class LowRankQuadraticQ(nn.Module):
+    """``Q(c, a) = b(c) + h(c)·a + Σ_k σ_k (U_k(c)·a)²`` for binary ``a``."""
+
+    def __init__(self, obs_dim: int, n: int, rank: int, hidden: int):
+        super().__init__()
+        self.n, self.rank = n, rank
+        self.torso = nn.Sequential(nn.Linear(obs_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
+        self.head = nn.Linear(hidden, 1 + n + n * rank)
+        nn.init.normal_(self.head.weight, std=0.01)
+        nn.init.zeros_(self.head.bias)
+        self.sigma = nn.Parameter(-torch.ones(rank))
+
+    def parts(self, obs: torch.Tensor):
+        out = self.head(self.torso(obs))
+        b = out[:, 0]
+        h = out[:, 1 : 1 + self.n]
+        U = out[:, 1 + self.n :].reshape(-1, self.n, self.rank) / np.sqrt(self.n)
+        return b, h, U
+
+    def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        b, h, U = self.parts(obs)
+        proj = torch.einsum("bnr,bn->br", U, action)
+        return b + (h * action).sum(-1) + (proj.square() * self.sigma).sum(-1)
+
+    @torch.no_grad()
+    def landscape(self, obs: np.ndarray) -> search.Quadratic:
+        """The value of one observation as a ``search.Quadratic`` over the action bits."""
+        b, h, U = self.parts(torch.as_tensor(obs, dtype=torch.float32).reshape(1, -1))
+        U = U[0].double().numpy()
+        J = (U * self.sigma.double().numpy()) @ U.T
+        return search.Quadratic(float(b[0]), h[0].double().numpy(), J)
+
+
+class ValueSearchAgent:
+    Config = ValueSearchConfig
+
+    def __init__(self, config: ValueSearchConfig, seed: int = 0):
+        self.config = config
+        self.seed = seed
+        self.rng = seed_everything(seed)
+        self.last_evaluations = 0
+        self.q: LowRankQuadraticQ | None = None
+
+    # ----------------------------------------------------------------- values
+
+    def _landscape(self, obs) -> search.Quadratic:
+        if self.config.value == "oracle":
+            return self.env.landscape()
+        return self.q.landscape(obs)
+
+    def _search(self, obs, budget: int) -> np.ndarray:
+        cfg = self.config
+        opts = {"restarts": cfg.restarts} if cfg.method == "anneal" else {}
+        result = search.maximize(
+            self._landscape(obs), self.space, cfg.method, budget,
+            seed=int(self.rng.integers(2**63)), **opts,
+        )
+        self.last_evaluations = result.evaluations
+        return result.action
+
+    # --------------------------------------------------------------- contract
+
+    def fit(self, env, steps: int, log=NullLogger()) -> None:
+        cfg = self.config
+        self.env = env.unwrapped
+        self.space = env.action_space
+        search.as_space(self.space)  # clear error for spaces search does not support
+        search.warmup()  # compile before any timed decision
+        if cfg.value == "oracle":
+            if not hasattr(self.env, "landscape"):
+                raise ValueError("value-search: value='oracle' needs an env with landscape()")
+            return
+        n = self.space.shape[0]
+        obs_dim = int(np.prod(env.observation_space.shape))
+        self.q = LowRankQuadraticQ(obs_dim, n, cfg.rank, cfg.hidden)
+        if steps > 0:
+            self._train(env, steps, log, n, obs_dim)
+
+    def _train(self, env, steps, log, n, obs_dim):
+        cfg = self.config
+        optim = torch.optim.Adam(self.q.parameters(), lr=cfg.lr)
+        cap = min(cfg.buffer_size, steps)
+        obs_buf = np.zeros((cap, obs_dim), np.float32)
+        act_buf = np.zeros((cap, n), np.float32)
+        rew_buf = np.zeros(cap, np.float32)
+        train_budget = cfg.train_budget or cfg.budget
+        obs, _ = env.reset(seed=self.seed)
+        episode_return, start, losses = 0.0, time.perf_counter(), []
+        for step in range(steps):
+            if step < cfg.warmup_steps or self.rng.random() < cfg.epsilon:
+                action = self.rng.integers(0, 2, n, dtype=np.int8)
+            else:
+                self.q.eval()
+                action = self._search(obs, train_budget)
+            next_obs, reward, terminated, truncated, _ = env.step(action)
+            i = step % cap
+            obs_buf[i], act_buf[i], rew_buf[i] = np.ravel(obs), action, reward
+            episode_return += reward
+            obs = next_obs
+            if terminated or truncated:
+                log.scalar("train/episodic_return", episode_return, step + 1)
+                episode_return = 0.0
+                obs, _ = env.reset()
+            size = min(step + 1, cap)
+            if size >= cfg.batch_size:
+                self.q.train()
+                for _ in range(cfg.updates_per_step):
+                    idx = self.rng.integers(0, size, cfg.batch_size)
+                    pred = self.q(torch.from_numpy(obs_buf[idx]), torch.from_numpy(act_buf[idx]))
+                    loss = torch.nn.functional.mse_loss(pred, torch.from_numpy(rew_buf[idx]))
+                    optim.zero_grad()
+                    loss.backward()
+                    optim.step()
+                    losses.append(loss.item())
+            if (step + 1) % 250 == 0 or step + 1 == steps:
+                if losses:
+                    log.scalar("train/loss/value", float(np.mean(losses)), step + 1)
+                    losses = []
+                log.scalar("perf/env_steps_per_s", (step + 1) / (time.perf_counter() - start), step + 1)
+        self.q.eval()
+
+    def act(self, obs, info) -> np.ndarray:
+        return self._search(obs, self.config.budget)

@@ -1,0 +1,1 @@
+"""standin.benchmarks: suites, the runner, reports and the command line."""

@@ -1,0 +1,217 @@
+"""The ``standin`` command line: list, run, bench, report, tb."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import tyro
+
+NONE_WORDS = ("none", "None", "null")
+
+
+def parse_kwargs(text: str, what: str) -> dict:
+    """``"n=64,alpha=none,method=anneal"`` → ``{"n": 64, "alpha": None, "method": "anneal"}``.
+
+    Values are read as TOML literals (ints, floats, booleans, quoted strings); ``none`` is None and
+    anything else is a plain string.
+    """
+    import tomllib
+
+    out = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, raw = part.partition("=")
+        key, raw = key.strip(), raw.strip()
+        if not sep or not key.isidentifier():
+            raise ValueError(f"{what}: expected key=value pairs separated by commas, got {part!r}")
+        if raw in NONE_WORDS:
+            value = None
+        else:
+            try:
+                value = tomllib.loads(f"v = {raw}")["v"]
+            except tomllib.TOMLDecodeError:
+                value = raw
+        out[key] = value
+    return out
+
+
+def list_(verbose: bool = False) -> None:
+    """List environments (with their arguments), agents (with their config fields) and suites.
+
+    Args:
+        verbose: Also print each agent config field's description.
+    """
+    import agents
+    import envs
+    from benchmarks import suite
+
+    print("Environments:")
+    for env_id in envs.ids():
+        cls = envs.env_class(env_id)
+        params = [p for p in inspect.signature(cls.__init__).parameters.values() if p.name not in ("self", "render_mode")]
+        doc = (cls.__doc__ or "").strip().splitlines()[0]
+        print(f"  {env_id:28s} {doc}")
+        print("      " + ", ".join(f"{p.name}={p.default!r}" for p in params))
+    print("\nAgents:")
+    for name in agents.names():
+        cfg = agents.agent_class(name).Config
+        doc = (cfg.__doc__ or "").strip().splitlines()[0] if cfg.__doc__ else ""
+        print(f"  {name:28s} {doc}")
+        fields = dataclasses.fields(cfg)
+        if fields:
+            print("      " + ", ".join(f"{f.name}={f.default!r}" for f in fields))
+    print("\nSuites:")
+    for name in suite.names():
+        desc = ""
+        try:
+            import tomllib
+
+            desc = tomllib.loads((suite.SUITES_DIR / f"{name}.toml").read_text()).get("description", "")
+        except Exception:  # a broken suite still lists; `standin bench` reports the error
+            desc = "(cannot be parsed; run it to see the error)"
+        print(f"  {name:28s} {desc}")
+
+
+def run(
+    env: str,
+    agent: str,
+    env_kwargs: str = "",
+    agent_kwargs: str = "",
+    seed: int = 0,
+    train_steps: int = 0,
+    eval_episodes: int = 20,
+    out: Path = Path("runs/run"),
+) -> int:
+    """Train and evaluate one agent on one environment; append the result to OUT/results.jsonl.
+
+    Args:
+        env: Environment id, e.g. standin/Landscape-v0 (see `standin list`).
+        agent: Agent name, e.g. value-search (see `standin list`).
+        env_kwargs: Environment arguments as k=v,... (e.g. n=64,alpha=0.5; `none` is None).
+        agent_kwargs: Agent config as k=v,... (e.g. value=oracle,budget=1000).
+        seed: Trial seed (agent init, training and evaluation contexts).
+        train_steps: Environment steps of training.
+        eval_episodes: Evaluation episodes.
+        out: Output directory for results.jsonl and TensorBoard logs (tb/).
+    """
+    import agents
+    import envs
+    from benchmarks.runner import run_trials
+    from benchmarks.suite import Trial
+
+    env_kw = parse_kwargs(env_kwargs, "--env-kwargs")
+    agent_kw = parse_kwargs(agent_kwargs, "--agent-kwargs")
+    envs.make(env, **env_kw).close()  # validate before running
+    agents.build_config(agents.agent_class(agent).Config, agent_kw, owner=agent)
+    if train_steps < 0 or eval_episodes < 1:
+        raise ValueError("--train-steps must be >= 0 and --eval-episodes >= 1")
+    trial = Trial("run", env, env_kw, agent, agent_kw, seed, train_steps, eval_episodes)
+    from benchmarks.report import load_results
+
+    run_trials([trial], out, workers=1, retry_failed=True, progress=False)
+    record = [r for r in load_results(out / "results.jsonl") if r["trial_id"] == trial.trial_id][-1]
+    if record["status"] != "ok":
+        print(record["traceback"], file=sys.stderr)
+        raise ValueError(f"trial failed: {record['error']}")
+    m = record["metrics"]
+    print(f"{record['env_label']} · {record['agent_label']} · seed {seed}")
+    for key in ("normalized_return", "optimal_rate", "return", "decision_ms", "evaluations_per_decision",
+                "train_seconds"):
+        v = m.get(key)
+        print(f"  {key:26s} {'—' if v is None else f'{v:.4g}'}")
+    print(f"results: {out / 'results.jsonl'}   TensorBoard: standin tb {out / 'tb'}")
+    return 0
+
+
+def bench(
+    suite: Annotated[str, tyro.conf.Positional],
+    out: Path | None = None,
+    workers: int | None = None,
+    retry_failed: bool = False,
+    no_report: bool = False,
+) -> int:
+    """Run a benchmark suite (resumable), then write its report.
+
+    Args:
+        suite: A suite name (see `standin list`) or a path to a suite .toml file.
+        out: Output directory (default runs/<suite name>).
+        workers: Parallel worker processes (default: the number of cores).
+        retry_failed: Rerun trials whose recorded result is an error.
+        no_report: Skip writing report.md.
+    """
+    from benchmarks import suite as suites
+    from benchmarks.report import write_report
+    from benchmarks.runner import run_trials
+
+    s = suites.load(suite)
+    out = out or Path("runs") / s.name
+    if workers is not None and workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {workers}")
+    print(f"suite {s.name}: {len(s.trials)} trials → {out}")
+    summary = run_trials(s.trials, out, workers=workers, retry_failed=retry_failed, title=s.name)
+    print(f"done: {summary['ok']} ok, {summary['error']} failed, {summary['skipped']} already recorded")
+    if not no_report:
+        report = write_report(out)
+        print(f"report:      {report}")
+    print(f"results:     {out / 'results.jsonl'}")
+    print(f"TensorBoard: standin tb {out / 'tb'}   (or `make tb` for all of runs/)")
+    return 1 if summary["error"] else 0
+
+
+def report(run_dir: Annotated[Path, tyro.conf.Positional]) -> int:
+    """Write RUN_DIR/report.md and its figures from RUN_DIR/results.jsonl.
+
+    Args:
+        run_dir: A directory holding results.jsonl (e.g. runs/quick).
+    """
+    from benchmarks.report import write_report
+
+    print(write_report(run_dir))
+    return 0
+
+
+def tb(
+    logdir: Annotated[Path, tyro.conf.Positional] = Path("runs"),
+    port: int = 6006,
+    host: str = "127.0.0.1",
+) -> int:
+    """Serve TensorBoard over LOGDIR (bound to 127.0.0.1 unless --host says otherwise).
+
+    Args:
+        logdir: Directory of runs (e.g. runs/quick/tb, or runs for all suites).
+        port: Port to serve on.
+        host: Address to bind; 0.0.0.0 exposes it to the network.
+    """
+    if not logdir.exists():
+        raise ValueError(f"no such log directory: {logdir} (run `standin bench` first)")
+    cmd = [sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir), "--host", host, "--port", str(port)]
+    print(f"TensorBoard on http://{host}:{port}  (Ctrl-C to stop)")
+    try:
+        return subprocess.call(cmd)
+    except KeyboardInterrupt:
+        return 0
+
+
+COMMANDS = {"list": list_, "run": run, "bench": bench, "report": report, "tb": tb}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``standin`` console script; bad input exits 2 with a one-line error."""
+    try:
+        code = tyro.extras.subcommand_cli_from_dict(COMMANDS, prog="standin", args=argv,
+                                                    description=__doc__)
+    except ValueError as e:
+        if os.environ.get("STANDIN_DEBUG"):
+            raise
+        print(f"standin: error: {e}", file=sys.stderr)
+        return 2
+    return code or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

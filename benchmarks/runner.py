@@ -1,0 +1,292 @@
+"""The runner: train, evaluate, record one JSON line per trial; resume where a run stopped.
+
+Each trial runs in a worker process with one torch thread. Only the driver writes
+``results.jsonl``: one ``write`` plus ``fsync`` per record, so a kill at any moment leaves every
+finished trial on disk and at most one partial last line, which the next run removes. A trial's
+TensorBoard directory is cleared when it starts, so an unfinished trial leaves no half run behind
+after a rerun. A trial that raises is recorded with its error and the suite goes on.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import datetime
+import functools
+import importlib.metadata
+import json
+import multiprocessing
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.report import load_results
+
+EVAL_SEED_OFFSET = 1_000_000
+"""Evaluation contexts come from ``seed + EVAL_SEED_OFFSET``, apart from training's."""
+OPTIMAL_RTOL = 1e-9
+
+
+# ------------------------------------------------------------------------- one trial
+
+
+def evaluate(env, agent, episodes: int, seed: int) -> dict:
+    """Run ``episodes`` episodes with ``agent.act``; returns the ``metrics`` of a results record."""
+    returns, highs, lows = [], [], []
+    decisions = hits = 0
+    evaluations = 0
+    act_seconds = 0.0
+    exact = bool(getattr(getattr(env.unwrapped, "reference", None), "high_is_optimum", False))
+    start = time.perf_counter()
+    obs, info = env.reset(seed=seed)
+    for _ in range(episodes):
+        ret = high = low = 0.0
+        done = False
+        while not done:
+            t0 = time.perf_counter()
+            action = agent.act(obs, info)
+            act_seconds += time.perf_counter() - t0
+            evaluations += int(getattr(agent, "last_evaluations", 0))
+            opt, rnd = info.get("optimal_value"), info.get("random_value")
+            obs, reward, terminated, truncated, info = env.step(action)
+            ret += reward
+            decisions += 1
+            if opt is not None:
+                high += opt
+                hits += reward >= opt - OPTIMAL_RTOL * max(1.0, abs(opt))
+            if rnd is not None:
+                low += rnd
+            done = terminated or truncated
+        returns.append(ret)
+        highs.append(high)
+        lows.append(low)
+        obs, info = env.reset()
+    mean_ret, mean_high, mean_low = float(np.mean(returns)), float(np.mean(highs)), float(np.mean(lows))
+    span = mean_high - mean_low
+    return {
+        "return": mean_ret,
+        "return_std": float(np.std(returns)),
+        "optimal_return": mean_high,
+        "random_return": mean_low,
+        "normalized_return": (mean_ret - mean_low) / span if span > 0 else None,
+        "optimal_rate": hits / decisions if exact else None,
+        "decision_ms": 1e3 * act_seconds / decisions,
+        "evaluations_per_decision": evaluations / decisions,
+        "decisions": decisions,
+        "eval_seconds": time.perf_counter() - start,
+    }
+
+
+def run_trial(trial, tb_root: Path | None) -> dict:
+    """Train and evaluate one trial; return its results record (an error record if it raised)."""
+    import torch
+
+    import agents
+    import envs
+    from benchmarks.tblog import TBLogger, flat_hparams
+    from search import log2_size
+
+    torch.set_num_threads(1)
+    record = _identity(trial)
+    tb = None
+    try:
+        env = envs.make(trial.env_id, **trial.env_kwargs)
+        record["log2_actions"] = log2_size(env.action_space)
+        ref = getattr(env.unwrapped, "reference", None)
+        record["reference"] = None if ref is None else {
+            "high": ref.high, "high_is_optimum": ref.high_is_optimum, "low": ref.low}
+        agent = agents.make(trial.agent, seed=trial.seed, **trial.agent_config)
+        if tb_root is not None:
+            run_dir = Path(tb_root) / trial.run_name
+            shutil.rmtree(run_dir, ignore_errors=True)
+            tb = TBLogger(run_dir)
+        log = tb if tb is not None else agents.NullLogger()
+        t0 = time.perf_counter()
+        agent.fit(env, trial.train_steps, log)
+        train_seconds = time.perf_counter() - t0
+        metrics = evaluate(env, agent, trial.eval_episodes, trial.seed + EVAL_SEED_OFFSET)
+        metrics.update(train_seconds=train_seconds, train_env_steps=trial.train_steps)
+        if tb is not None:
+            tb.finish(flat_hparams(trial), metrics, step=trial.train_steps)
+        env.close()
+        record.update(status="ok", metrics=metrics)
+    except Exception as e:  # recorded, and the suite goes on
+        record.update(status="error", error=f"{type(e).__name__}: {e}".splitlines()[0],
+                      traceback=traceback.format_exc())
+    finally:
+        if tb is not None:
+            tb.close()
+    record["finished_at"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    return record
+
+
+def _identity(trial) -> dict:
+    return {
+        "trial_id": trial.trial_id, "suite": trial.suite, "status": None, "error": None, "traceback": None,
+        "env_id": trial.env_id, "env_kwargs": trial.env_kwargs, "env_label": trial.env_label,
+        "env_family": trial.env_family, "log2_actions": None, "agent": trial.agent,
+        "agent_config": trial.full_config, "agent_label": trial.label, "seed": trial.seed,
+        "train_steps": trial.train_steps, "eval_episodes": trial.eval_episodes,
+    }
+
+
+# ------------------------------------------------------------------- results file
+
+
+def read_records(path: Path) -> list[dict]:
+    """Records in ``path``. A partial last line (a write cut short by a kill) is cut off the file."""
+    if not path.exists():
+        return []
+    data = path.read_bytes()
+    complete = data.rfind(b"\n") + 1  # every record we write ends with a newline
+    if complete < len(data):
+        with open(path, "r+b") as f:
+            f.truncate(complete)
+    return load_results(path)
+
+
+def append_record(path: Path, record: dict) -> None:
+    """Append one record as one line, atomically with respect to a kill (single write + fsync)."""
+    line = (json.dumps(record, default=_json_default) + "\n").encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
+
+
+@functools.lru_cache(maxsize=1)
+def provenance() -> dict:
+    """standin version, git commit, package versions and machine, recorded with every trial."""
+    def version(pkg):
+        try:
+            return importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            return None
+
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
+                                text=True, timeout=5).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    cpu = platform.processor() or None
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "standin": version("standin"),
+        "git_commit": commit,
+        "python": platform.python_version(),
+        "packages": {p: version(p) for p in ("numpy", "numba", "torch", "gymnasium", "tensorboard")},
+        "machine": {"cores": os.cpu_count(), "cpu": cpu, "platform": platform.platform()},
+    }
+
+
+# ------------------------------------------------------------------------ a suite
+
+
+def pending_trials(trials, records, retry_failed: bool = False):
+    """Trials not yet recorded (with ``retry_failed``, also those whose last record is an error)."""
+    last = {r["trial_id"]: r["status"] for r in records}
+    return [t for t in trials if t.trial_id not in last or (retry_failed and last[t.trial_id] != "ok")]
+
+
+def run_trials(trials, out_dir: Path, *, workers: int | None = None, retry_failed: bool = False,
+               progress: bool = True, title: str = "trials") -> dict:
+    """Run the trials not yet in ``out_dir/results.jsonl``; returns counts of what happened."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = out_dir / "results.jsonl"
+    records = read_records(results)
+    todo = pending_trials(trials, records, retry_failed)
+    summary = {"total": len(trials), "skipped": len(trials) - len(todo), "ok": 0, "error": 0}
+    if not todo:
+        return summary
+    workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
+    tb_root = out_dir / "tb"
+    prov = provenance()
+
+    bar = _Progress(len(trials), summary["skipped"], title, enabled=progress)
+    with bar:
+        def done(record):
+            record["provenance"] = prov
+            append_record(results, record)
+            summary[record["status"]] += 1
+            bar.advance(record, summary["error"])
+
+        if workers == 1:
+            for trial in todo:
+                done(run_trial(trial, tb_root))
+        else:
+            ctx = multiprocessing.get_context("spawn")
+            with cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init) as pool:
+                futures = {pool.submit(run_trial, t, tb_root): t for t in todo}
+                for fut in cf.as_completed(futures):
+                    try:
+                        record = fut.result()
+                    except Exception as e:  # the worker itself died (e.g. out of memory)
+                        record = _identity(futures[fut])
+                        record.update(status="error", error=f"worker process failed: {type(e).__name__}: {e}",
+                                      finished_at=datetime.datetime.now(datetime.timezone.utc).isoformat())
+                    done(record)
+    return summary
+
+
+def _worker_init():
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+class _Progress:
+    """A rich progress bar: trials done / total, failures, elapsed and ETA."""
+
+    def __init__(self, total, done, title, enabled=True):
+        self.enabled = enabled and total > 0
+        if not self.enabled:
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
+            TimeRemainingColumn
+
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("[red]{task.fields[failed]} failed"), TimeElapsedColumn(), TextColumn("eta"),
+            TimeRemainingColumn(), TextColumn("{task.fields[last]}"), transient=False,
+        )
+        self.task = self.progress.add_task(title, total=total, completed=done, failed=0, last="")
+
+    def __enter__(self):
+        if self.enabled:
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            self.progress.stop()
+
+    def advance(self, record, failed):
+        if self.enabled:
+            last = f"{record['env_label']} · {record['agent_label']} · seed {record['seed']}"
+            self.progress.update(self.task, advance=1, failed=failed, last=last[:60])
+        elif record["status"] == "error":
+            print(f"trial failed: {record['env_label']} {record['agent_label']} seed {record['seed']}: "
+                  f"{record['error']}", file=sys.stderr)

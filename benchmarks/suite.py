@@ -1,0 +1,237 @@
+"""Suite files: TOML descriptions of a grid of trials, validated before anything runs.
+
+A suite lists environments and agents; each may carry a ``sweep`` table whose lists expand as a
+cross product. Every (env setting, agent setting, seed) is one trial. See ``docs/suites.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import agents
+import envs
+from search import log2_size
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+SUITES_DIR = Path(__file__).resolve().parent / "suites"
+
+SUITE_KEYS = {
+    "name": "suite name (defaults to the file name)",
+    "description": "one line shown by `standin list`",
+    "seeds": "list of integer seeds, or an integer count (seeds 0..count-1)",
+    "train_steps": "default environment steps of training for every agent (default 0)",
+    "eval_episodes": "evaluation episodes per trial (default 100)",
+    "envs": "array of [[envs]] tables",
+    "agents": "array of [[agents]] tables",
+}
+ENV_KEYS = {"id": "registered env id", "kwargs": "table of env arguments", "sweep": "table of lists, crossed"}
+AGENT_KEYS = {
+    "name": "agent name",
+    "config": "table of config fields",
+    "sweep": "table of lists of config values, crossed",
+    "train_steps": "environment steps of training (overrides the suite's)",
+    "label": "display name (default: the name and the config keys the suite sets)",
+}
+NONE_STRINGS = ("none", "None")
+"""TOML has no null: the string "none" stands for Python's None in kwargs, configs and sweeps."""
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One (env setting, agent setting, seed): trained, evaluated, recorded as one line."""
+
+    suite: str
+    env_id: str
+    env_kwargs: dict
+    agent: str
+    agent_config: dict
+    seed: int
+    train_steps: int
+    eval_episodes: int
+    agent_label: str = ""
+    size_kwargs: tuple = field(default=("n",))
+
+    @property
+    def trial_id(self) -> str:
+        """A stable hash of everything that decides the trial's outcome."""
+        ident = {
+            "env_id": self.env_id, "env_kwargs": self.env_kwargs, "agent": self.agent,
+            "agent_config": self.agent_config, "seed": self.seed, "train_steps": self.train_steps,
+            "eval_episodes": self.eval_episodes,
+        }
+        return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
+
+    @property
+    def full_config(self) -> dict:
+        """The agent's config with defaults filled in."""
+        cls = agents.agent_class(self.agent).Config
+        return agents.config_dict(agents.build_config(cls, self.agent_config, owner=self.agent))
+
+    @property
+    def env_label(self) -> str:
+        return _label(self.env_id.split("/")[-1], self.env_kwargs)
+
+    @property
+    def env_family(self) -> str:
+        rest = {k: v for k, v in self.env_kwargs.items() if k not in self.size_kwargs}
+        return _label(self.env_id.split("/")[-1], rest)
+
+    @property
+    def label(self) -> str:
+        return self.agent_label or _label(self.agent, self.agent_config)
+
+    @property
+    def run_name(self) -> str:
+        """TensorBoard run directory name: ``<env label>/<agent label>/seed<k>``, filesystem-safe."""
+        safe = lambda s: "".join(ch if ch.isalnum() or ch in "-_.=" else "_" for ch in s.replace(" ", ","))  # noqa: E731
+        return f"{safe(self.env_label)}/{safe(self.label)}/seed{self.seed}"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Suite:
+    name: str
+    description: str
+    trials: list[Trial]
+    path: Path
+
+
+def _label(name: str, kwargs: dict) -> str:
+    parts = [f"{k}={_fmt(v)}" for k, v in kwargs.items()]
+    return " ".join([name, *parts])
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float) and v.is_integer() and abs(v) >= 1000:
+        return f"{v:.0e}".replace("e+0", "e").replace("e+", "e")
+    return str(v)
+
+
+def _none(v):
+    if isinstance(v, str) and v in NONE_STRINGS:
+        return None
+    if isinstance(v, list):
+        return [_none(x) for x in v]
+    return v
+
+
+def _check_keys(table, allowed: dict, where: str):
+    if not isinstance(table, dict):
+        raise ValueError(f"{where}: expected a table, got {type(table).__name__}")
+    for key in table:
+        if key not in allowed:
+            raise ValueError(f"{where}: unknown key {key!r}; allowed: {', '.join(allowed)}")
+
+
+def _expand(base: dict, sweep: dict, where: str) -> list[dict]:
+    if not isinstance(sweep, dict):
+        raise ValueError(f"{where}.sweep: expected a table of lists")
+    for key, values in sweep.items():
+        if not isinstance(values, list) or not values:
+            raise ValueError(f"{where}.sweep.{key}: expected a non-empty list, got {values!r}")
+        if key in base:
+            raise ValueError(f"{where}: {key!r} is both fixed and swept; keep one")
+    keys = list(sweep)
+    grid = itertools.product(*(_none(sweep[k]) for k in keys)) if keys else [()]
+    return [{**{k: _none(v) for k, v in base.items()}, **dict(zip(keys, combo))} for combo in grid]
+
+
+def resolve(name_or_path: str) -> Path:
+    """A suite name (``quick``) or a path to a ``.toml`` file."""
+    p = Path(name_or_path)
+    if p.suffix == ".toml" or p.exists():
+        if not p.is_file():
+            raise ValueError(f"suite file not found: {p}")
+        return p
+    candidate = SUITES_DIR / f"{name_or_path}.toml"
+    if not candidate.is_file():
+        raise ValueError(f"unknown suite {name_or_path!r}; suites: {', '.join(names())} (or a path to a .toml file)")
+    return candidate
+
+
+def names() -> list[str]:
+    return sorted(p.stem for p in SUITES_DIR.glob("*.toml"))
+
+
+def load(name_or_path: str) -> Suite:
+    """Parse and validate a suite; every error names the file and the key."""
+    path = resolve(name_or_path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"{path}: not valid TOML: {e}") from None
+    where = str(path)
+    _check_keys(data, SUITE_KEYS, where)
+    name = data.get("name", path.stem)
+    seeds = data.get("seeds", [0])
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
+        seeds = list(range(seeds))
+    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds):
+        raise ValueError(f"{where}: seeds must be a non-empty list of integers >= 0 or a count, got {seeds!r}")
+    default_steps = _int(data.get("train_steps", 0), f"{where}: train_steps")
+    episodes = _int(data.get("eval_episodes", 100), f"{where}: eval_episodes", lo=1)
+
+    env_settings = []
+    for i, table in enumerate(_array(data, "envs", where)):
+        w = f"{where}: envs[{i}]"
+        _check_keys(table, ENV_KEYS, w)
+        if "id" not in table:
+            raise ValueError(f"{w}: missing key 'id'")
+        for kwargs in _expand(table.get("kwargs", {}), table.get("sweep", {}), w):
+            try:
+                env = envs.make(table["id"], **kwargs)
+            except (ValueError, TypeError) as e:
+                raise ValueError(f"{w}: {e}") from None
+            size_kwargs = tuple(getattr(env.unwrapped, "size_kwargs", ("n",)))
+            log2 = log2_size(env.action_space)
+            env.close()
+            env_settings.append((table["id"], kwargs, size_kwargs, log2))
+
+    agent_settings = []
+    for i, table in enumerate(_array(data, "agents", where)):
+        w = f"{where}: agents[{i}]"
+        _check_keys(table, AGENT_KEYS, w)
+        if "name" not in table:
+            raise ValueError(f"{w}: missing key 'name'")
+        steps = _int(table.get("train_steps", default_steps), f"{w}: train_steps")
+        for config in _expand(table.get("config", {}), table.get("sweep", {}), w):
+            try:
+                agents.build_config(agents.agent_class(table["name"]).Config, config, owner=table["name"])
+            except ValueError as e:
+                raise ValueError(f"{w}: {e}") from None
+            agent_settings.append((table["name"], config, steps, table.get("label", "")))
+
+    trials = [
+        Trial(name, env_id, env_kwargs, agent, config, seed, steps, episodes, label, size_kwargs)
+        for (env_id, env_kwargs, size_kwargs, _), (agent, config, steps, label), seed in itertools.product(
+            env_settings, agent_settings, seeds
+        )
+    ]
+    return Suite(name=name, description=data.get("description", ""), trials=trials, path=path)
+
+
+def _array(data, key, where):
+    value = data.get(key)
+    if not isinstance(value, list) or not value:
+        raise ValueError(f"{where}: needs at least one [[{key}]] table")
+    return value
+
+
+def _int(value, where, lo=0):
+    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+        raise ValueError(f"{where} must be an integer >= {lo}, got {value!r}")
+    return value
+
+
+__all__ = ["Suite", "Trial", "load", "names", "resolve"]

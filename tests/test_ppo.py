@@ -1,0 +1,206 @@
+"""Tests for ``agents.ppo``: the Bernoulli head, learning a tiny contextual task, determinism, errors."""
+
+from __future__ import annotations
+
+import itertools
+
+import gymnasium
+import numpy as np
+import pytest
+import torch
+
+import agents
+import envs  # noqa: F401  (registers the standin ids)
+from agents.ppo import BernoulliHead, PPOAgent, PPOConfig, gae
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny networks run faster on one thread; restore the caller's setting afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+class RecordingLogger:
+    def __init__(self):
+        self.scalars: dict[str, list[tuple[int, float]]] = {}
+
+    def scalar(self, tag: str, value: float, step: int) -> None:
+        self.scalars.setdefault(tag, []).append((step, float(value)))
+
+
+def landscape2():
+    return envs.make("standin/Landscape-v0", n=2, alpha=None, context_dim=2)
+
+
+# ------------------------------------------------------------------------------------ the head
+
+
+@pytest.mark.parametrize("n", [1, 3, 5])
+def test_bernoulli_head_is_a_distribution_over_all_actions(n):
+    gen = torch.Generator().manual_seed(n)
+    logits = 2.0 * torch.randn((4, n), generator=gen, dtype=torch.float64)
+    head = BernoulliHead(logits)
+    actions = torch.tensor(list(itertools.product([0.0, 1.0], repeat=n)), dtype=torch.float64)  # (2^n, n)
+
+    # log_prob of every action, for every row of logits
+    logp = torch.stack([head.log_prob(a.expand(4, n)) for a in actions], dim=1)  # (4, 2^n)
+    torch.testing.assert_close(logp.exp().sum(1), torch.ones(4, dtype=torch.float64))
+
+    # matches the product of per-bit probabilities, computed naively
+    p = torch.sigmoid(logits)
+    naive = torch.stack([torch.prod(torch.where(a.bool(), p, 1 - p), dim=1) for a in actions], dim=1)
+    torch.testing.assert_close(logp, naive.log())
+
+    # entropy matches −Σ p log p over the enumeration
+    torch.testing.assert_close(head.entropy(), -(naive * naive.log()).sum(1))
+
+    # mode is the most likely action; samples are 0/1 actions of the right shape
+    best = actions[naive.argmax(1)]
+    torch.testing.assert_close(head.mode(), best)
+    s = head.sample(gen)
+    assert s.shape == (4, n) and set(s.unique().tolist()) <= {0.0, 1.0}
+
+
+def test_bernoulli_head_sample_frequencies_match_probabilities():
+    logits = torch.tensor([[-1.0, 0.0, 2.0]])
+    head = BernoulliHead(logits.expand(20000, 3))
+    freq = head.sample(torch.Generator().manual_seed(0)).mean(0)
+    torch.testing.assert_close(freq, torch.sigmoid(logits[0]), atol=0.02, rtol=0)
+
+
+# ------------------------------------------------------------------------------------------ GAE
+
+
+def test_gae_hand_computed():
+    # column 0: an episode ends at t=1 (no bootstrap across it); γ=0.9, λ=0.8
+    #   A2 = 3 + 0.9·2.0 − 1.5 = 3.3;  A1 = 2 − 1.0 = 1.0;  A0 = (1 + 0.9·1.0 − 0.5) + 0.72·A1 = 2.12
+    # column 1: V ≡ 0, r ≡ 1, no dones, next value 0, so every δ_t = 1 and A_t = 1 + γλ·A_{t+1}:
+    #   A2 = 1;  A1 = 1 + 0.72·1 = 1.72;  A0 = 1 + 0.72·1.72 = 2.2384
+    rewards = torch.tensor([[1.0, 1.0], [2.0, 1.0], [3.0, 1.0]], dtype=torch.float64)
+    values = torch.tensor([[0.5, 0.0], [1.0, 0.0], [1.5, 0.0]], dtype=torch.float64)
+    dones = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 0.0]], dtype=torch.float64)
+    next_value = torch.tensor([2.0, 0.0], dtype=torch.float64)
+    got = gae(rewards, values, dones, next_value, gamma=0.9, gae_lambda=0.8)
+    want = torch.tensor([[2.12, 2.2384], [1.0, 1.72], [3.3, 1.0]], dtype=torch.float64)
+    torch.testing.assert_close(got, want)
+
+
+# ------------------------------------------------------------------------------------ learning
+
+
+def test_ppo_learns_two_bit_contextual_task():
+    env = landscape2()
+    agent = agents.make("ppo", seed=0, learning_rate=3e-3)
+    log = RecordingLogger()
+    agent.fit(env, 4096, log)
+
+    for tag in [
+        "train/episodic_return",
+        "train/loss/policy",
+        "train/loss/value",
+        "train/loss/entropy",
+        "train/approx_kl",
+        "train/clipfrac",
+        "perf/env_steps_per_s",
+    ]:
+        assert tag in log.scalars, tag
+    assert log.scalars["perf/env_steps_per_s"][-1][0] == 4096  # step = env steps so far
+
+    obs, info = env.reset(seed=12345)  # contexts the agent never trained on
+    hits = 0
+    for _ in range(200):
+        action = agent.act(obs, info)
+        assert action.dtype == np.int8 and action.shape == (2,)
+        assert agent.last_evaluations == 0
+        hits += np.array_equal(action, env.unwrapped.optimal_action())
+        obs, _, terminated, truncated, info = env.step(action)
+        if terminated or truncated:
+            obs, info = env.reset()
+    # An untrained policy is right on ~25% of contexts; this run gets ~97%.
+    assert hits / 200 >= 0.9
+
+
+def test_same_seed_same_actions():
+    config = dict(num_envs=2, num_steps=16, num_minibatches=2, update_epochs=2)
+    a = agents.make("ppo", seed=7, **config)
+    b = agents.make("ppo", seed=7, **config)
+    a.fit(landscape2(), 128, RecordingLogger())
+    b.fit(landscape2(), 128, RecordingLogger())
+    for pa, pb in zip(a.net.parameters(), b.net.parameters(), strict=True):
+        torch.testing.assert_close(pa, pb, rtol=0, atol=0)
+
+    observations = np.random.default_rng(0).standard_normal((50, 2)).astype(np.float32)
+    assert all(np.array_equal(a.act(o, {}), b.act(o, {})) for o in observations)
+
+    # sampling mode too: the agents' own generators are seeded alike
+    a.config.deterministic_eval = b.config.deterministic_eval = False
+    assert all(np.array_equal(a.act(o, {}), b.act(o, {})) for o in observations)
+
+
+@pytest.fixture
+def truncating_landscape():
+    """Landscape-v0 with episodes of 10 steps cut by a time limit after 3 (truncation, not termination)."""
+    env_id = "ppo_test/LandscapeTimeLimit-v0"
+    gymnasium.register(env_id, entry_point="envs.landscape:LandscapeEnv", max_episode_steps=3)
+    yield gymnasium.make(env_id, n=3, context_dim=2, alpha=None, horizon=10)
+    del gymnasium.registry[env_id]
+
+
+def test_fit_bootstraps_truncated_episodes(truncating_landscape):
+    agent = agents.make("ppo", seed=0, num_envs=2, num_steps=8, num_minibatches=2)
+    log = RecordingLogger()
+    agent.fit(truncating_landscape, 64, log)
+    returns = [v for _, v in log.scalars["train/episodic_return"]]
+    assert len(returns) == 4  # every rollout of 8 steps finishes episodes of 3
+    assert all(-3.0 <= r <= 0.0 for r in returns)  # 3 rewards in [−1, 0] each
+    assert all(np.isfinite(v) for _, v in log.scalars["train/loss/value"])
+
+
+def test_fit_zero_steps_builds_network():
+    agent = agents.make("ppo", seed=0)
+    agent.fit(landscape2(), 0, RecordingLogger())
+    action = agent.act(np.zeros(2, dtype=np.float32), {})
+    assert action.dtype == np.int8 and action.shape == (2,)
+
+
+# -------------------------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("num_envs", 0),
+        ("num_steps", 0),
+        ("gamma", 0.0),
+        ("gamma", 1.5),
+        ("gae_lambda", -0.1),
+        ("learning_rate", 0.0),
+        ("num_minibatches", 10_000),
+        ("clip_coef", 0.0),
+        ("hidden_sizes", (64, 0)),
+        ("hidden_sizes", 64),
+    ],
+)
+def test_bad_config_names_the_field(field, value):
+    with pytest.raises(ValueError, match=field):
+        PPOConfig(**{field: value})
+
+
+def test_agents_make_rejects_bad_config():
+    with pytest.raises(ValueError, match="num_envs"):
+        agents.make("ppo", num_envs=0)
+
+
+def test_non_multibinary_action_space_is_rejected():
+    env = gymnasium.make("CartPole-v1")  # Discrete(2)
+    agent = PPOAgent(PPOConfig(), seed=0)
+    with pytest.raises(ValueError, match="Discrete"):
+        agent.fit(env, 0, RecordingLogger())
+
+
+def test_act_before_fit_is_an_error():
+    with pytest.raises(RuntimeError, match="fit"):
+        PPOAgent(PPOConfig()).act(np.zeros(2, dtype=np.float32), {})
