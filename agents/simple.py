@@ -6,8 +6,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agents.common import NullLogger
-
 
 @dataclass
 class RandomConfig:
@@ -22,7 +20,7 @@ class RandomAgent:
         self.seed = seed
         self.last_evaluations = 0
 
-    def fit(self, env, steps: int, log=NullLogger()) -> None:
+    def fit(self, env, steps: int, log=None) -> None:
         self.space = env.action_space
         self.space.seed(self.seed)
 
@@ -43,7 +41,7 @@ class OracleAgent:
         self.config = config
         self.last_evaluations = 0
 
-    def fit(self, env, steps: int, log=NullLogger()) -> None:
+    def fit(self, env, steps: int, log=None) -> None:
         if not hasattr(env.unwrapped, "optimal_action"):
             raise ValueError(f"oracle: {env.spec.id if env.spec else env} has no optimal_action()")
         self.env = env.unwrapped

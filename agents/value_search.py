@@ -146,8 +146,9 @@ class ValueSearchAgent:
 
     # --------------------------------------------------------------- contract
 
-    def fit(self, env, steps: int, log=NullLogger()) -> None:
+    def fit(self, env, steps: int, log=None) -> None:
         cfg = self.config
+        log = log or NullLogger()
         self.env = env.unwrapped
         self.space = env.action_space
         search.as_space(self.space)  # clear error for spaces search does not support

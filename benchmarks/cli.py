@@ -53,7 +53,8 @@ def list_(verbose: bool = False) -> None:
     print("Environments:")
     for env_id in envs.ids():
         cls = envs.env_class(env_id)
-        params = [p for p in inspect.signature(cls.__init__).parameters.values() if p.name not in ("self", "render_mode")]
+        params = inspect.signature(cls.__init__).parameters.values()
+        params = [p for p in params if p.name not in ("self", "render_mode")]
         doc = (cls.__doc__ or "").strip().splitlines()[0]
         print(f"  {env_id:28s} {doc}")
         print("      " + ", ".join(f"{p.name}={p.default!r}" for p in params))

@@ -144,7 +144,7 @@ def _expand(base: dict, sweep: dict, where: str) -> list[dict]:
             raise ValueError(f"{where}: {key!r} is both fixed and swept; keep one")
     keys = list(sweep)
     grid = itertools.product(*(_none(sweep[k]) for k in keys)) if keys else [()]
-    return [{**{k: _none(v) for k, v in base.items()}, **dict(zip(keys, combo))} for combo in grid]
+    return [{**{k: _none(v) for k, v in base.items()}, **dict(zip(keys, combo, strict=True))} for combo in grid]
 
 
 def resolve(name_or_path: str) -> Path:

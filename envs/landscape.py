@@ -12,7 +12,8 @@ MAX_N = 4096
 
 
 def _check_int(name, value, lo, hi=None):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo or (hi is not None and value > hi):
+    is_int = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+    if not is_int or value < lo or (hi is not None and value > hi):
         allowed = f"{lo}..{hi}" if hi is not None else f">= {lo}"
         raise ValueError(f"Landscape-v0: {name} must be an integer in {allowed}, got {value!r}")
     return int(value)
