@@ -97,8 +97,31 @@ def seed_everything(seed: int) -> np.random.Generator:
 
 
 def env_spec(env) -> tuple[str, dict]:
-    """``(id, kwargs)`` that rebuild ``env`` (for vector copies of it)."""
+    """``(id, kwargs)`` that rebuild ``env`` (for vector copies of it), time limit included."""
     spec = getattr(env, "spec", None)
     if spec is None:
         raise ValueError("agent needs an env made by gymnasium.make (it has no spec to copy)")
-    return spec.id, dict(spec.kwargs)
+    kwargs = dict(spec.kwargs)
+    if spec.max_episode_steps is not None:
+        kwargs["max_episode_steps"] = spec.max_episode_steps
+    return spec.id, kwargs
+
+
+def field_docs(cls) -> dict[str, str]:
+    """The attribute docstrings of a config dataclass (the string literal after each field)."""
+    import ast
+    import inspect
+    import textwrap
+
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    except (OSError, TypeError):
+        return {}
+    body = tree.body[0].body
+    docs = {}
+    for node, nxt in zip(body, body[1:], strict=False):
+        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+                and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)
+                and isinstance(nxt.value.value, str)):
+            docs[node.target.id] = " ".join(nxt.value.value.split())
+    return docs

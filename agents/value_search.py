@@ -3,10 +3,14 @@
 The value is either the environment's own reward landscape (``value="oracle"``, a stand-in for a
 perfect value net) or a learned low-rank quadratic (``value="quadratic"``):
 
-    Q(c, a) = b(c) + h(c)·a + aᵀ U(c) diag(σ) U(c)ᵀ a,
+    Q(c, a) = b(c) + h(c)·a + aᵀ U(c) diag(σ) U(c)ᵀ a,    U(c) = [U₀ | U₁(c)],
 
-with ``b, h, U`` produced by an MLP on the observation and ``σ`` a learned vector (its signs
-decide whether each rank-one term is concave or convex). The learned value is exported per state
+with ``b, h, U₁`` produced by an MLP on the observation, ``U₀`` a learned matrix shared by all
+states and ``σ`` a learned vector (its signs decide whether each rank-one term is concave or
+convex). Of the ``rank`` columns of ``U``, ``context_rank`` depend on the state: a pairwise term
+that is mostly shared across states with a few state-dependent directions (Landscape-v0's true
+``J(c)`` is exactly a fixed matrix plus a rank-2 correction along the target) costs ``n·context_rank``
+outputs instead of ``n·rank``, which keeps training cheap at large ``n``. The learned value is exported per state
 as a ``search.Quadratic``; search never sees torch.
 
 Training (``value="quadratic"``) regresses ``Q`` on observed one-step rewards of the actions the
@@ -45,7 +49,9 @@ class ValueSearchConfig:
     """Evaluations per decision while training; defaults to ``budget``."""
     rank: int = 16
     """Rank ``r`` of the learned pairwise term (quadratic value)."""
-    hidden: int = 128
+    context_rank: int = 2
+    """How many of the ``rank`` directions depend on the observation (the rest are shared)."""
+    hidden: int = 64
     """Width of the two hidden layers of the value torso."""
     lr: float = 1e-3
     """Adam learning rate."""
@@ -66,6 +72,7 @@ class ValueSearchConfig:
             "restarts": 1 <= self.restarts <= self.budget,
             "train_budget": self.train_budget is None or self.train_budget >= 1,
             "rank": self.rank >= 1,
+            "context_rank": 0 <= self.context_rank <= self.rank,
             "hidden": self.hidden >= 1,
             "lr": self.lr > 0,
             "batch_size": self.batch_size >= 1,
@@ -75,7 +82,7 @@ class ValueSearchConfig:
             "updates_per_step": self.updates_per_step >= 0,
         }
         allowed = {
-            "budget": ">= 1", "restarts": "1..budget", "train_budget": ">= 1 or None", "rank": ">= 1",
+            "budget": ">= 1", "restarts": "1..budget", "train_budget": ">= 1 or None", "rank": ">= 1", "context_rank": "in 0..rank",
             "hidden": ">= 1", "lr": "> 0", "batch_size": ">= 1", "buffer_size": ">= batch_size",
             "warmup_steps": ">= 0", "epsilon": "in [0, 1]", "updates_per_step": ">= 0",
         }
@@ -85,22 +92,24 @@ class ValueSearchConfig:
 
 
 class LowRankQuadraticQ(nn.Module):
-    """``Q(c, a) = b(c) + h(c)·a + Σ_k σ_k (U_k(c)·a)²`` for binary ``a``."""
+    """``Q(c, a) = b(c) + h(c)·a + Σ_k σ_k (U_k(c)·a)²`` for binary ``a``, ``U(c) = [U₀ | U₁(c)]``."""
 
-    def __init__(self, obs_dim: int, n: int, rank: int, hidden: int):
+    def __init__(self, obs_dim: int, n: int, rank: int, context_rank: int, hidden: int):
         super().__init__()
-        self.n, self.rank = n, rank
+        self.n, self.rank, self.context_rank = n, rank, context_rank
         self.torso = nn.Sequential(nn.Linear(obs_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
-        self.head = nn.Linear(hidden, 1 + n + n * rank)
+        self.head = nn.Linear(hidden, 1 + n + n * context_rank)
         nn.init.normal_(self.head.weight, std=0.01)
         nn.init.zeros_(self.head.bias)
+        self.shared = nn.Parameter(0.01 * torch.randn(n, rank - context_rank))
         self.sigma = nn.Parameter(-torch.ones(rank))
 
     def parts(self, obs: torch.Tensor):
         out = self.head(self.torso(obs))
         b = out[:, 0]
         h = out[:, 1 : 1 + self.n]
-        U = out[:, 1 + self.n :].reshape(-1, self.n, self.rank) / np.sqrt(self.n)
+        own = out[:, 1 + self.n :].reshape(out.shape[0], self.n, self.context_rank)
+        U = torch.cat([self.shared.expand(out.shape[0], -1, -1), own], dim=2) / np.sqrt(self.n)
         return b, h, U
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
@@ -159,7 +168,7 @@ class ValueSearchAgent:
             return
         n = self.space.shape[0]
         obs_dim = int(np.prod(env.observation_space.shape))
-        self.q = LowRankQuadraticQ(obs_dim, n, cfg.rank, cfg.hidden)
+        self.q = LowRankQuadraticQ(obs_dim, n, cfg.rank, cfg.context_rank, cfg.hidden)
         if steps > 0:
             self._train(env, steps, log, n, obs_dim)
 

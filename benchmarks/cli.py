@@ -21,10 +21,10 @@ def parse_kwargs(text: str, what: str) -> dict:
     Values are read as TOML literals (ints, floats, booleans, quoted strings); ``none`` is None and
     anything else is a plain string.
     """
-    import tomllib
+    from benchmarks.suite import tomllib
 
     out = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
+    for part in filter(None, (p.strip() for p in _split_top_level(text))):
         key, sep, raw = part.partition("=")
         key, raw = key.strip(), raw.strip()
         if not sep or not key.isidentifier():
@@ -40,11 +40,30 @@ def parse_kwargs(text: str, what: str) -> dict:
     return out
 
 
+def _split_top_level(text: str) -> list[str]:
+    """Split on commas outside brackets and quotes, so ``sizes=[32,32]`` stays one pair."""
+    parts, depth, quote, start = [], 0, None, 0
+    for i, ch in enumerate(text):
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return parts
+
+
 def list_(verbose: bool = False) -> None:
     """List environments (with their arguments), agents (with their config fields) and suites.
 
     Args:
-        verbose: Also print each agent config field's description.
+        verbose: Print each agent config field on its own line with its description.
     """
     import agents
     import envs
@@ -64,15 +83,17 @@ def list_(verbose: bool = False) -> None:
         doc = (cfg.__doc__ or "").strip().splitlines()[0] if cfg.__doc__ else ""
         print(f"  {name:28s} {doc}")
         fields = dataclasses.fields(cfg)
-        if fields:
+        if fields and verbose:
+            docs = agents.common.field_docs(cfg)
+            for f in fields:
+                print(f"      {f.name}={f.default!r}: {docs.get(f.name, '')}")
+        elif fields:
             print("      " + ", ".join(f"{f.name}={f.default!r}" for f in fields))
     print("\nSuites:")
     for name in suite.names():
         desc = ""
         try:
-            import tomllib
-
-            desc = tomllib.loads((suite.SUITES_DIR / f"{name}.toml").read_text()).get("description", "")
+            desc = suite.tomllib.loads((suite.SUITES_DIR / f"{name}.toml").read_text()).get("description", "")
         except Exception:  # a broken suite still lists; `standin bench` reports the error
             desc = "(cannot be parsed; run it to see the error)"
         print(f"  {name:28s} {desc}")

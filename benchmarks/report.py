@@ -305,6 +305,7 @@ def plot_scaling(scaling, path) -> pathlib.Path:
                 ax.axhline(level, color="0.6", linewidth=0.8, linestyle="--", zorder=0)
             ax.set_title(family, fontsize=10)
             ax.set_xlabel("log2 |A|")
+            ax.set_xscale("log", base=2)  # sizes are usually swept geometrically
             ax.grid(True, alpha=0.3)
         for ax in axes[:, 0]:
             ax.set_ylabel("normalised return")

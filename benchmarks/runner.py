@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.report import load_results
+from benchmarks.suite import unique
 
 EVAL_SEED_OFFSET = 1_000_000
 """Evaluation contexts come from ``seed + EVAL_SEED_OFFSET``, apart from training's."""
@@ -210,7 +211,7 @@ def provenance() -> dict:
 def pending_trials(trials, records, retry_failed: bool = False):
     """Trials not yet recorded (with ``retry_failed``, also those whose last record is an error)."""
     last = {r["trial_id"]: r["status"] for r in records}
-    return [t for t in trials if t.trial_id not in last or (retry_failed and last[t.trial_id] != "ok")]
+    return [t for t in unique(trials) if t.trial_id not in last or (retry_failed and last[t.trial_id] != "ok")]
 
 
 def run_trials(trials, out_dir: Path, *, workers: int | None = None, retry_failed: bool = False,
@@ -219,6 +220,7 @@ def run_trials(trials, out_dir: Path, *, workers: int | None = None, retry_faile
     out_dir.mkdir(parents=True, exist_ok=True)
     results = out_dir / "results.jsonl"
     records = read_records(results)
+    trials = unique(trials)
     todo = pending_trials(trials, records, retry_failed)
     summary = {"total": len(trials), "skipped": len(trials) - len(todo), "ok": 0, "error": 0}
     if not todo:

@@ -39,7 +39,7 @@ AGENT_KEYS = {
     "config": "table of config fields",
     "sweep": "table of lists of config values, crossed",
     "train_steps": "environment steps of training (overrides the suite's)",
-    "label": "display name (default: the name and the config keys the suite sets)",
+    "label": "display name (default: the name and the config keys the suite sets); swept values are appended",
 }
 NONE_STRINGS = ("none", "None")
 """TOML has no null: the string "none" stands for Python's None in kwargs, configs and sweeps."""
@@ -134,12 +134,14 @@ def _check_keys(table, allowed: dict, where: str):
             raise ValueError(f"{where}: unknown key {key!r}; allowed: {', '.join(allowed)}")
 
 
-def _expand(base: dict, sweep: dict, where: str) -> list[dict]:
+def _expand(base: dict, sweep: dict, where: str, base_key: str) -> list[dict]:
+    if not isinstance(base, dict):
+        raise ValueError(f"{where}: {base_key} must be a table, got {type(base).__name__}")
     if not isinstance(sweep, dict):
-        raise ValueError(f"{where}.sweep: expected a table of lists")
+        raise ValueError(f"{where}: sweep must be a table of lists, got {type(sweep).__name__}")
     for key, values in sweep.items():
         if not isinstance(values, list) or not values:
-            raise ValueError(f"{where}.sweep.{key}: expected a non-empty list, got {values!r}")
+            raise ValueError(f"{where}: sweep.{key} must be a non-empty list, got {values!r}")
         if key in base:
             raise ValueError(f"{where}: {key!r} is both fixed and swept; keep one")
     keys = list(sweep)
@@ -150,7 +152,7 @@ def _expand(base: dict, sweep: dict, where: str) -> list[dict]:
 def resolve(name_or_path: str) -> Path:
     """A suite name (``quick``) or a path to a ``.toml`` file."""
     p = Path(name_or_path)
-    if p.suffix == ".toml" or p.exists():
+    if p.suffix == ".toml" or p.is_file():
         if not p.is_file():
             raise ValueError(f"suite file not found: {p}")
         return p
@@ -188,7 +190,7 @@ def load(name_or_path: str) -> Suite:
         _check_keys(table, ENV_KEYS, w)
         if "id" not in table:
             raise ValueError(f"{w}: missing key 'id'")
-        for kwargs in _expand(table.get("kwargs", {}), table.get("sweep", {}), w):
+        for kwargs in _expand(table.get("kwargs", {}), table.get("sweep", {}), w, "kwargs"):
             try:
                 env = envs.make(table["id"], **kwargs)
             except (ValueError, TypeError) as e:
@@ -205,12 +207,15 @@ def load(name_or_path: str) -> Suite:
         if "name" not in table:
             raise ValueError(f"{w}: missing key 'name'")
         steps = _int(table.get("train_steps", default_steps), f"{w}: train_steps")
-        for config in _expand(table.get("config", {}), table.get("sweep", {}), w):
+        for config in _expand(table.get("config", {}), table.get("sweep", {}), w, "config"):
             try:
                 agents.build_config(agents.agent_class(table["name"]).Config, config, owner=table["name"])
             except ValueError as e:
                 raise ValueError(f"{w}: {e}") from None
-            agent_settings.append((table["name"], config, steps, table.get("label", "")))
+            label = table.get("label", "")
+            if label and table.get("sweep"):  # keep labels unique across the swept settings
+                label = _label(label, {k: config[k] for k in table["sweep"]})
+            agent_settings.append((table["name"], config, steps, label))
 
     trials = [
         Trial(name, env_id, env_kwargs, agent, config, seed, steps, episodes, label, size_kwargs)
@@ -218,7 +223,18 @@ def load(name_or_path: str) -> Suite:
             env_settings, agent_settings, seeds
         )
     ]
-    return Suite(name=name, description=data.get("description", ""), trials=trials, path=path)
+    return Suite(name=name, description=data.get("description", ""), trials=unique(trials), path=path)
+
+
+def unique(trials: list[Trial]) -> list[Trial]:
+    """``trials`` in order, without repeats of an identity (e.g. ``seeds = [0, 0]``)."""
+    seen: set[str] = set()
+    out = []
+    for t in trials:
+        if t.trial_id not in seen:
+            seen.add(t.trial_id)
+            out.append(t)
+    return out
 
 
 def _array(data, key, where):

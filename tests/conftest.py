@@ -1,0 +1,15 @@
+"""Shared fixtures."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def restore_torch_threads():
+    """Undo ``torch.set_num_threads(1)``, which the in-process runner (workers=1) calls on the test process."""
+    import torch
+
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)

@@ -1,0 +1,131 @@
+"""benchmarks.cli: k=v parsing, one-line errors with exit code 2, `run` and `list`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import agents
+import envs
+from benchmarks import suite
+from benchmarks.cli import main, parse_kwargs
+
+pytestmark = pytest.mark.usefixtures("restore_torch_threads")
+
+
+def test_parse_kwargs_types():
+    parsed = parse_kwargs("n=64,alpha=none,method=anneal,lr=0.5,flag=true", "--env-kwargs")
+    assert parsed == {"n": 64, "alpha": None, "method": "anneal", "lr": 0.5, "flag": True}
+    assert type(parsed["n"]) is int and type(parsed["lr"]) is float and type(parsed["flag"]) is bool
+
+
+def test_parse_kwargs_quoted_strings_spaces_and_empty():
+    assert parse_kwargs(' value = "oracle" , budget=10 ,', "x") == {"value": "oracle", "budget": 10}
+    assert parse_kwargs("", "x") == {}
+    assert parse_kwargs("a=None,b=null,c=-3,d=1e3", "x") == {"a": None, "b": None, "c": -3, "d": 1000.0}
+
+
+@pytest.mark.parametrize("text", ["n", "n:4", "=4", "1n=4"])
+def test_parse_kwargs_rejects_non_pairs(text):
+    with pytest.raises(ValueError, match="--env-kwargs"):
+        parse_kwargs(text, "--env-kwargs")
+
+
+BAD_RUNS = {
+    "unknown_env": (["--env", "standin/Nope-v0", "--agent", "random"], "standin/Nope-v0"),
+    "unknown_agent": (["--env", "standin/Landscape-v0", "--agent", "telepath"], "telepath"),
+    "env_kwarg_out_of_range": (["--env", "standin/Landscape-v0", "--env-kwargs", "n=0", "--agent", "random"],
+                               "n must be"),
+    "unknown_env_kwarg": (["--env", "standin/Landscape-v0", "--env-kwargs", "m=3", "--agent", "random"], "'m'"),
+    "unknown_agent_kwarg": (["--env", "standin/Landscape-v0", "--agent", "value-search",
+                             "--agent-kwargs", "bugdet=3"], "bugdet"),
+    "agent_kwarg_out_of_range": (["--env", "standin/Landscape-v0", "--agent", "value-search",
+                                  "--agent-kwargs", "budget=0"], "budget"),
+    "malformed_kwargs": (["--env", "standin/Landscape-v0", "--env-kwargs", "n", "--agent", "random"],
+                         "--env-kwargs"),
+}
+
+
+def assert_one_line_error(capsys, code, needle):
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith("standin: error: ")
+    assert needle in err
+    return err
+
+
+@pytest.mark.parametrize("case", list(BAD_RUNS))
+def test_run_bad_input_is_a_one_line_error(case, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("STANDIN_DEBUG", raising=False)
+    args, needle = BAD_RUNS[case]
+    code = main(["run", *args, "--out", str(tmp_path / "out")])
+    assert_one_line_error(capsys, code, needle)
+    assert not (tmp_path / "out").exists()  # validated before anything ran
+    assert not (tmp_path / "runs").exists()
+
+
+def test_bench_unknown_suite_is_a_one_line_error(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("STANDIN_DEBUG", raising=False)
+    code = main(["bench", "no-such-suite", "--out", str(tmp_path / "out")])
+    err = assert_one_line_error(capsys, code, "no-such-suite")
+    for name in suite.names():  # the message lists the suites there are
+        assert name in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_bench_malformed_suite_file_is_a_one_line_error(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("STANDIN_DEBUG", raising=False)
+    path = tmp_path / "bad.toml"
+    path.write_text('[[envs]]\nid = "standin/Landscape-v0"\nkwargs = { n = 0 }\n[[agents]]\nname = "random"\n')
+    code = main(["bench", str(path), "--out", str(tmp_path / "out")])
+    assert_one_line_error(capsys, code, str(path))
+
+
+def test_run_writes_results(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["run", "--env", "standin/Landscape-v0", "--env-kwargs", "n=6", "--agent", "oracle",
+                 "--eval-episodes", "4", "--out", str(out)])
+    assert code == 0
+    (record,) = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert record["status"] == "ok"
+    assert record["env_kwargs"] == {"n": 6} and record["agent"] == "oracle"
+    assert record["eval_episodes"] == 4 and record["metrics"]["decisions"] == 4
+    assert record["metrics"]["normalized_return"] == pytest.approx(1.0)
+    assert list((out / "tb").rglob("events.out.tfevents.*"))
+    printed = capsys.readouterr().out
+    assert "normalized_return" in printed and "Landscape-v0 n=6" in printed
+    # the same run again is recorded once only
+    assert main(["run", "--env", "standin/Landscape-v0", "--env-kwargs", "n=6", "--agent", "oracle",
+                 "--eval-episodes", "4", "--out", str(out)]) == 0
+    assert len((out / "results.jsonl").read_text().splitlines()) == 1
+
+
+def test_run_passes_agent_kwargs(tmp_path):
+    out = tmp_path / "run"
+    code = main(["run", "--env", "standin/Landscape-v0", "--env-kwargs", "n=5,alpha=none", "--agent",
+                 "value-search", "--agent-kwargs", "budget=7,method=random", "--seed", "3",
+                 "--eval-episodes", "2", "--out", str(out)])
+    assert code == 0
+    (record,) = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert record["env_kwargs"] == {"n": 5, "alpha": None}
+    assert record["agent_config"]["budget"] == 7 and record["agent_config"]["method"] == "random"
+    assert record["seed"] == 3
+    assert record["metrics"]["evaluations_per_decision"] == 7
+
+
+def test_list_names_envs_agents_and_suites(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for env_id in envs.ids():
+        assert env_id in out
+    for name in agents.names():
+        assert name in out
+    for name in suite.names():
+        assert name in out
+    assert "standin/Landscape-v0" in out and {"random", "oracle", "value-search", "ppo"} <= set(agents.names())

@@ -1,0 +1,143 @@
+"""The packaged smoke suite end to end: `standin bench smoke`, its records, report, figure and TensorBoard runs.
+
+The suite runs once per module (a 2-process pool; well under a minute on 2 cores).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams import plugin_data_pb2
+
+from benchmarks import suite
+from benchmarks.cli import main
+from benchmarks.report import FIGURE_NAME
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+SIZE_GUIDANCE = {"compressedHistograms": 0, "images": 0, "audio": 0, "scalars": 0, "histograms": 0,
+                 "tensors": 0}
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    out = tmp_path_factory.mktemp("smoke")
+    code = main(["bench", "smoke", "--out", str(out), "--workers", "2"])
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    return {"code": code, "out": out, "records": records, "suite": suite.load("smoke")}
+
+
+@pytest.fixture(scope="module")
+def runs(smoke):
+    """trial_id → (trial, record, loaded EventAccumulator of its TensorBoard run)."""
+    trials = {t.trial_id: t for t in smoke["suite"].trials}
+    out = {}
+    for record in smoke["records"]:
+        trial = trials[record["trial_id"]]
+        acc = EventAccumulator(str(smoke["out"] / "tb" / trial.run_name), size_guidance=SIZE_GUIDANCE)
+        acc.Reload()
+        out[record["trial_id"]] = (trial, record, acc)
+    return out
+
+
+def test_one_ok_record_per_trial(smoke):
+    assert smoke["code"] == 0
+    trials = smoke["suite"].trials
+    records = smoke["records"]
+    assert len(records) == len(trials)
+    assert sorted(r["trial_id"] for r in records) == sorted(t.trial_id for t in trials)
+    bad = [(r["agent_label"], r["error"]) for r in records if r["status"] != "ok"]
+    assert not bad
+    assert all(r["suite"] == "smoke" for r in records)
+
+
+def test_rerun_skips_everything(smoke, capsys):
+    before = (smoke["out"] / "results.jsonl").read_bytes()
+    assert main(["bench", "smoke", "--out", str(smoke["out"]), "--workers", "2", "--no-report"]) == 0
+    n = len(smoke["suite"].trials)
+    assert f"done: 0 ok, 0 failed, {n} already recorded" in capsys.readouterr().out
+    assert (smoke["out"] / "results.jsonl").read_bytes() == before
+
+
+def test_report_and_figure(smoke):
+    report = (smoke["out"] / "report.md").read_text()
+    labels = {r["agent_label"] for r in smoke["records"]}
+    assert labels == {t.label for t in smoke["suite"].trials}
+    for label in labels:
+        assert label in report
+    assert f"{len(smoke['records'])} trials ok, 0 failed" in report
+    figure = smoke["out"] / FIGURE_NAME
+    assert figure.read_bytes()[:8] == PNG_MAGIC
+    assert FIGURE_NAME in report
+
+
+def test_oracle_is_one_and_oracle_search_beats_random(smoke):
+    records = smoke["records"]
+    for r in records:
+        if r["agent"] == "oracle":
+            assert r["metrics"]["normalized_return"] == pytest.approx(1.0)
+            assert r["metrics"]["optimal_rate"] == 1.0
+
+    def mean(select):
+        values = [r["metrics"]["normalized_return"] for r in records if select(r)]
+        assert values
+        return float(np.mean(values))
+
+    searched = mean(lambda r: r["agent"] == "value-search" and r["agent_config"]["value"] == "oracle")
+    random = mean(lambda r: r["agent"] == "random")
+    assert searched > random
+
+
+def test_tensorboard_run_per_trial(smoke, runs):
+    assert len(runs) == len(smoke["suite"].trials)
+    for trial, _, _ in runs.values():
+        run_dir = smoke["out"] / "tb" / trial.run_name
+        assert len(list(run_dir.glob("events.out.tfevents.*"))) == 1, run_dir
+
+
+def test_tensorboard_eval_scalar_matches_the_record(runs):
+    for trial, record, acc in runs.values():
+        assert "eval/normalized_return" in acc.Tags()["scalars"]
+        (event,) = acc.Scalars("eval/normalized_return")
+        assert event.step == record["train_steps"]
+        assert event.value == pytest.approx(record["metrics"]["normalized_return"], rel=1e-6, abs=1e-6), (
+            trial.run_name)
+        (event,) = acc.Scalars("eval/evaluations_per_decision")
+        assert event.value == pytest.approx(record["metrics"]["evaluations_per_decision"], rel=1e-6)
+
+
+def test_tensorboard_hparams_and_config(runs):
+    for trial, record, acc in runs.values():
+        content = acc.PluginTagToContent("hparams")
+        data = [plugin_data_pb2.HParamsPluginData.FromString(v) for v in content.values()]
+        kinds = {d.WhichOneof("data") for d in data}
+        assert {"experiment", "session_start_info", "session_end_info"} <= kinds
+        (start,) = [d.session_start_info for d in data if d.WhichOneof("data") == "session_start_info"]
+        assert start.hparams["seed"].number_value == record["seed"] == trial.seed
+        assert start.hparams["agent"].string_value == record["agent"]
+        assert start.hparams["agent_label"].string_value == record["agent_label"]
+        assert start.hparams["env.n"].number_value == record["env_kwargs"]["n"]
+        (experiment,) = [d.experiment for d in data if d.WhichOneof("data") == "experiment"]
+        assert "eval/normalized_return" in {m.name.tag for m in experiment.metric_infos}
+
+        assert "config/text_summary" in acc.Tags()["tensors"]
+        (text,) = acc.Tensors("config/text_summary")
+        table = text.tensor_proto.string_val[0].decode()
+        assert "| seed |" in table and record["agent"] in table
+
+
+def test_training_agents_log_train_scalars(runs):
+    checked = set()
+    for trial, record, acc in runs.values():
+        tags = acc.Tags()["scalars"]
+        if record["agent"] == "ppo" or record["agent_config"].get("value") == "quadratic":
+            losses = [t for t in tags if t.startswith("train/loss/")]
+            assert losses, (trial.run_name, tags)
+            assert "train/episodic_return" in tags
+            assert all(len(acc.Scalars(t)) >= 1 for t in losses)
+            checked.add(record["agent"])
+        else:
+            assert not [t for t in tags if t.startswith("train/")]
+    assert checked == {"ppo", "value-search"}

@@ -1,0 +1,325 @@
+"""benchmarks.suite: sweep expansion, seeds, overrides, trial ids, and errors that name file and key."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import re
+import sys
+
+import pytest
+
+from benchmarks import suite
+from benchmarks.suite import Trial
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+ENV = 'id = "standin/Landscape-v0"'
+
+
+def write_suite(tmp_path, text: str, name: str = "tiny"):
+    path = tmp_path / f"{name}.toml"
+    path.write_text(text)
+    return path
+
+
+def load_text(tmp_path, text: str, name: str = "tiny"):
+    return suite.load(str(write_suite(tmp_path, text, name)))
+
+
+# ------------------------------------------------------------------------------------- parsing
+
+
+def test_sweeps_expand_as_a_cross_product(tmp_path):
+    s = load_text(tmp_path, f"""
+seeds = [0, 1]
+eval_episodes = 3
+[[envs]]
+{ENV}
+kwargs = {{ context_dim = 4 }}
+sweep = {{ n = [4, 6], alpha = [0.5, 2.0] }}
+[[agents]]
+name = "random"
+[[agents]]
+name = "value-search"
+config = {{ value = "oracle" }}
+sweep = {{ budget = [10, 20, 30], method = ["random", "anneal"] }}
+""")
+    # 4 env settings x (1 + 6) agent settings x 2 seeds
+    assert len(s.trials) == 4 * 7 * 2
+    assert s.name == "tiny"
+    assert {(t.env_kwargs["n"], t.env_kwargs["alpha"]) for t in s.trials} == set(
+        itertools.product([4, 6], [0.5, 2.0]))
+    assert all(t.env_kwargs["context_dim"] == 4 for t in s.trials)  # fixed kwargs kept in every setting
+    vs = [t for t in s.trials if t.agent == "value-search"]
+    assert len(vs) == 4 * 6 * 2
+    assert {(t.agent_config["budget"], t.agent_config["method"]) for t in vs} == set(
+        itertools.product([10, 20, 30], ["random", "anneal"]))
+    assert all(t.agent_config["value"] == "oracle" for t in vs)
+    assert all(t.agent_config == {} for t in s.trials if t.agent == "random")
+    assert all(t.eval_episodes == 3 for t in s.trials)
+    # every (env setting, agent setting, seed) exactly once
+    assert len({t.trial_id for t in s.trials}) == len(s.trials)
+
+
+def test_none_strings_become_none_in_kwargs_configs_and_sweeps(tmp_path):
+    s = load_text(tmp_path, f"""
+[[envs]]
+{ENV}
+kwargs = {{ n = 4 }}
+sweep = {{ alpha = [0.5, "none"] }}
+[[envs]]
+{ENV}
+kwargs = {{ n = 6, alpha = "None" }}
+[[agents]]
+name = "value-search"
+config = {{ train_budget = "none" }}
+sweep = {{ budget = [5] }}
+""")
+    alphas = [t.env_kwargs["alpha"] for t in s.trials]
+    assert alphas == [0.5, None, None]
+    assert all(t.agent_config["train_budget"] is None for t in s.trials)
+    assert s.trials[0].full_config["train_budget"] is None
+
+
+def test_integer_seeds_mean_a_count(tmp_path):
+    s = load_text(tmp_path, f"""
+seeds = 3
+[[envs]]
+{ENV}
+kwargs = {{ n = 4 }}
+[[agents]]
+name = "random"
+""")
+    assert [t.seed for t in s.trials] == [0, 1, 2]
+
+
+def test_default_seed_and_episodes(tmp_path):
+    s = load_text(tmp_path, f'[[envs]]\n{ENV}\nkwargs = {{ n = 4 }}\n[[agents]]\nname = "random"\n')
+    assert [(t.seed, t.eval_episodes, t.train_steps) for t in s.trials] == [(0, 100, 0)]
+
+
+def test_agent_train_steps_override_the_suites(tmp_path):
+    s = load_text(tmp_path, f"""
+train_steps = 50
+[[envs]]
+{ENV}
+kwargs = {{ n = 4 }}
+[[agents]]
+name = "random"
+[[agents]]
+name = "oracle"
+train_steps = 7
+""")
+    steps = {t.agent: t.train_steps for t in s.trials}
+    assert steps == {"random": 50, "oracle": 7}
+
+
+def test_agent_label_from_suite_keys_or_explicit(tmp_path):
+    s = load_text(tmp_path, f"""
+[[envs]]
+{ENV}
+kwargs = {{ n = 4 }}
+[[agents]]
+name = "value-search"
+config = {{ budget = 10 }}
+[[agents]]
+name = "oracle"
+label = "the oracle"
+""")
+    assert [t.label for t in s.trials] == ["value-search budget=10", "the oracle"]
+    assert s.trials[0].env_label == "Landscape-v0 n=4"
+    assert s.trials[0].env_family == "Landscape-v0"
+
+
+# ------------------------------------------------------------------------------------- trial ids
+
+
+TIDY = f"""
+seeds = [0, 1]
+[[envs]]
+{ENV}
+sweep = {{ n = [4, 6] }}
+kwargs = {{ alpha = 0.5, context_dim = 3 }}
+[[agents]]
+name = "value-search"
+config = {{ method = "anneal", budget = 10 }}
+"""
+REORDERED = f"""
+seeds = [0, 1]
+[[envs]]
+kwargs = {{ context_dim = 3, alpha = 0.5 }}
+sweep = {{ n = [4, 6] }}
+{ENV}
+[[agents]]
+config = {{ budget = 10, method = "anneal" }}
+name = "value-search"
+"""
+
+
+def test_trial_id_is_stable_across_loads_and_key_order(tmp_path):
+    a = [t.trial_id for t in load_text(tmp_path, TIDY, "a").trials]
+    again = [t.trial_id for t in load_text(tmp_path, TIDY, "a").trials]
+    reordered = [t.trial_id for t in load_text(tmp_path, REORDERED, "b").trials]
+    assert a == again == reordered
+    assert all(re.fullmatch(r"[0-9a-f]{16}", tid) for tid in a)
+    assert len(set(a)) == 4
+
+
+def test_trial_id_differs_when_any_identity_field_differs():
+    base = Trial("s", "standin/Landscape-v0", {"n": 4}, "value-search", {"budget": 10}, 0, 0, 5)
+    changes = {
+        "env_id": "standin/Other-v0",
+        "env_kwargs": {"n": 5},
+        "agent": "random",
+        "agent_config": {"budget": 11},
+        "seed": 1,
+        "train_steps": 1,
+        "eval_episodes": 6,
+    }
+    ids = {base.trial_id}
+    for name, value in changes.items():
+        other = dataclasses.replace(base, **{name: value})
+        assert other.trial_id != base.trial_id, name
+        ids.add(other.trial_id)
+    assert len(ids) == len(changes) + 1
+    # not part of the identity: the suite's name and the display label
+    assert dataclasses.replace(base, suite="other", agent_label="x").trial_id == base.trial_id
+    assert dataclasses.replace(base, env_kwargs={"n": 4, "alpha": None}).trial_id != base.trial_id
+
+
+# ------------------------------------------------------------------------------------- errors
+
+GOOD_ENV = f"[[envs]]\n{ENV}\nkwargs = {{ n = 4 }}\n"
+GOOD_AGENT = '[[agents]]\nname = "random"\n'
+
+MALFORMED = {
+    "unknown_top_level_key": ('colour = "red"\n' + GOOD_ENV + GOOD_AGENT, "colour"),
+    "unknown_env_key": (GOOD_ENV + "wrapper = 1\n" + GOOD_AGENT, "wrapper"),
+    "unknown_agent_key": (GOOD_ENV + GOOD_AGENT + "steps = 5\n", "steps"),
+    "missing_env_id": ("[[envs]]\nkwargs = { n = 4 }\n" + GOOD_AGENT, "'id'"),
+    "missing_agent_name": (GOOD_ENV + "[[agents]]\nconfig = {}\n", "'name'"),
+    "unknown_env_id": ('[[envs]]\nid = "standin/Nope-v0"\n' + GOOD_AGENT, "standin/Nope-v0"),
+    "unknown_agent_name": (GOOD_ENV + '[[agents]]\nname = "telepath"\n', "telepath"),
+    "unknown_agent_config_field": (GOOD_ENV + '[[agents]]\nname = "value-search"\nconfig = { bugdet = 3 }\n',
+                                   "bugdet"),
+    "mistyped_agent_config_field": (GOOD_ENV + '[[agents]]\nname = "value-search"\nconfig = { budget = "x" }\n',
+                                    "budget"),
+    "env_kwarg_out_of_range": (f"[[envs]]\n{ENV}\nkwargs = {{ n = 0 }}\n" + GOOD_AGENT, "n must be"),
+    "swept_env_kwarg_out_of_range": (f"[[envs]]\n{ENV}\nsweep = {{ n = [4, 0] }}\n" + GOOD_AGENT, "n must be"),
+    "unknown_env_kwarg": (f"[[envs]]\n{ENV}\nkwargs = {{ m = 4 }}\n" + GOOD_AGENT, "'m'"),
+    "fixed_and_swept": (f"[[envs]]\n{ENV}\nkwargs = {{ n = 4 }}\nsweep = {{ n = [4, 6] }}\n" + GOOD_AGENT,
+                        "'n' is both fixed and swept"),
+    "fixed_and_swept_agent": (GOOD_ENV + '[[agents]]\nname = "value-search"\nconfig = { budget = 3 }\n'
+                              "sweep = { budget = [3, 4] }\n", "'budget' is both fixed and swept"),
+    "empty_sweep_list": (f"[[envs]]\n{ENV}\nsweep = {{ n = [] }}\n" + GOOD_AGENT, "sweep.n"),
+    "negative_seed": ("seeds = [0, -1]\n" + GOOD_ENV + GOOD_AGENT, "seeds"),
+    "zero_eval_episodes": ("eval_episodes = 0\n" + GOOD_ENV + GOOD_AGENT, "eval_episodes"),
+    "negative_agent_train_steps": (GOOD_ENV + GOOD_AGENT + "train_steps = -1\n", "train_steps"),
+    "no_agents": (GOOD_ENV, "[[agents]]"),
+    "no_envs": (GOOD_AGENT, "[[envs]]"),
+    "invalid_toml": ("[[envs]\nid = \n", "not valid TOML"),
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_malformed_suite_names_file_and_key(tmp_path, case):
+    text, key = MALFORMED[case]
+    path = write_suite(tmp_path, text)
+    with pytest.raises(ValueError) as err:
+        suite.load(str(path))
+    message = str(err.value)
+    assert str(path) in message
+    assert key in message
+
+
+def test_env_kwargs_not_a_table_is_a_value_error_naming_file_and_key(tmp_path):
+    """BUG: ``kwargs = 5`` in [[envs]] raises AttributeError ('int' object has no attribute 'items')."""
+    path = write_suite(tmp_path, f"[[envs]]\n{ENV}\nkwargs = 5\n" + GOOD_AGENT)
+    with pytest.raises(ValueError) as err:
+        suite.load(str(path))
+    assert str(path) in str(err.value) and "kwargs" in str(err.value)
+
+
+def test_agent_config_not_a_table_is_a_value_error_naming_file_and_key(tmp_path):
+    """BUG: ``config = "x"`` in [[agents]] raises AttributeError ('str' object has no attribute 'items')."""
+    path = write_suite(tmp_path, GOOD_ENV + '[[agents]]\nname = "value-search"\nconfig = "budget=3"\n')
+    with pytest.raises(ValueError) as err:
+        suite.load(str(path))
+    assert str(path) in str(err.value) and "config" in str(err.value)
+
+
+# ------------------------------------------------------------------------------------- finding suites
+
+
+def test_resolve_finds_packaged_suite():
+    path = suite.resolve("quick")
+    assert path == suite.SUITES_DIR / "quick.toml" and path.is_file()
+    assert {"quick", "smoke"} <= set(suite.names())
+
+
+def test_resolve_accepts_a_path(tmp_path):
+    path = write_suite(tmp_path, GOOD_ENV + GOOD_AGENT, "mine")
+    assert suite.resolve(str(path)) == path
+    assert suite.load(str(path)).name == "mine"
+
+
+def test_unknown_suite_name_lists_available_suites():
+    with pytest.raises(ValueError) as err:
+        suite.resolve("no-such-suite")
+    message = str(err.value)
+    assert "no-such-suite" in message
+    for name in suite.names():
+        assert name in message
+
+
+def test_missing_toml_path_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match="not found"):
+        suite.load(str(tmp_path / "absent.toml"))
+
+
+def test_resolve_name_ignores_a_directory_of_the_same_name_in_cwd(tmp_path, monkeypatch):
+    """BUG: with a directory ``./quick`` in the working directory (e.g. ``standin bench quick --out quick``),
+    ``resolve("quick")`` raises "suite file not found: quick" instead of finding the packaged suite."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "quick").mkdir()
+    assert suite.resolve("quick") == suite.SUITES_DIR / "quick.toml"
+
+
+# ------------------------------------------------------------------------------------- packaged suites
+
+
+def expected_trial_count(path) -> int:
+    """Trials a suite file implies: (sum over envs of sweep sizes) x (same over agents) x seeds."""
+    data = tomllib.loads(path.read_text())
+    seeds = data.get("seeds", [0])
+    n_seeds = seeds if isinstance(seeds, int) else len(seeds)
+
+    def settings(tables):
+        return sum(math.prod(len(v) for v in t.get("sweep", {}).values()) for t in tables)
+
+    return settings(data["envs"]) * settings(data["agents"]) * n_seeds
+
+
+@pytest.mark.parametrize("name", ["smoke", "quick"])
+def test_packaged_suite_loads_with_the_trial_count_its_file_implies(name):
+    s = suite.load(name)
+    assert s.name == name and s.description
+    assert len(s.trials) == expected_trial_count(s.path)
+    assert len({t.trial_id for t in s.trials}) == len(s.trials)
+    for t in s.trials:
+        t.full_config  # every agent config builds  # noqa: B018
+
+
+def test_quick_suite_per_agent_train_steps():
+    data = tomllib.loads(suite.resolve("quick").read_text())
+    key = lambda name, config: (name, config.get("value"))  # noqa: E731
+    steps = {key(a["name"], a.get("config", {})): a.get("train_steps", data.get("train_steps", 0))
+             for a in data["agents"]}
+    assert len(set(steps.values())) > 1  # the file does override per agent
+    for t in suite.load("quick").trials:
+        assert t.train_steps == steps[key(t.agent, t.agent_config)]
