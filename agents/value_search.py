@@ -67,28 +67,23 @@ class ValueSearchConfig:
     """Gradient steps per environment step."""
 
     def __post_init__(self):
-        checks = {
-            "budget": self.budget >= 1,
-            "restarts": 1 <= self.restarts <= self.budget,
-            "train_budget": self.train_budget is None or self.train_budget >= 1,
-            "rank": self.rank >= 1,
-            "context_rank": 0 <= self.context_rank <= self.rank,
-            "hidden": self.hidden >= 1,
-            "lr": self.lr > 0,
-            "batch_size": self.batch_size >= 1,
-            "buffer_size": self.buffer_size >= self.batch_size,
-            "warmup_steps": self.warmup_steps >= 0,
-            "epsilon": 0.0 <= self.epsilon <= 1.0,
-            "updates_per_step": self.updates_per_step >= 0,
-        }
-        allowed = {
-            "budget": ">= 1", "restarts": "1..budget", "train_budget": ">= 1 or None", "rank": ">= 1", "context_rank": "in 0..rank",
-            "hidden": ">= 1", "lr": "> 0", "batch_size": ">= 1", "buffer_size": ">= batch_size",
-            "warmup_steps": ">= 0", "epsilon": "in [0, 1]", "updates_per_step": ">= 0",
-        }
-        for name, ok in checks.items():
+        rules = [
+            ("budget", self.budget >= 1, ">= 1"),
+            ("restarts", 1 <= self.restarts <= self.budget, "in 1..budget"),
+            ("train_budget", self.train_budget is None or self.train_budget >= 1, ">= 1 or None"),
+            ("rank", self.rank >= 1, ">= 1"),
+            ("context_rank", 0 <= self.context_rank <= self.rank, "in 0..rank"),
+            ("hidden", self.hidden >= 1, ">= 1"),
+            ("lr", self.lr > 0, "> 0"),
+            ("batch_size", self.batch_size >= 1, ">= 1"),
+            ("buffer_size", self.buffer_size >= self.batch_size, ">= batch_size"),
+            ("warmup_steps", self.warmup_steps >= 0, ">= 0"),
+            ("epsilon", 0.0 <= self.epsilon <= 1.0, "in [0, 1]"),
+            ("updates_per_step", self.updates_per_step >= 0, ">= 0"),
+        ]
+        for name, ok, allowed in rules:
             if not ok:
-                raise ValueError(f"value-search: {name} must be {allowed[name]}, got {getattr(self, name)!r}")
+                raise ValueError(f"value-search: {name} must be {allowed}, got {getattr(self, name)!r}")
 
 
 class LowRankQuadraticQ(nn.Module):

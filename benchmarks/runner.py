@@ -10,6 +10,7 @@ after a rerun. A trial that raises is recorded with its error and the suite goes
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import datetime
 import functools
 import importlib.metadata
@@ -242,8 +243,9 @@ def run_trials(trials, out_dir: Path, *, workers: int | None = None, retry_faile
                 done(run_trial(trial, tb_root))
         else:
             ctx = multiprocessing.get_context("spawn")
-            with cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init) as pool:
-                futures = {pool.submit(run_trial, t, tb_root): t for t in todo}
+            with _single_threaded_children(), cf.ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+                # longest first, so the pool doesn't end on one long trial while a core idles
+                futures = {pool.submit(run_trial, t, tb_root): t for t in sorted(todo, key=_cost_hint, reverse=True)}
                 for fut in cf.as_completed(futures):
                     try:
                         record = fut.result()
@@ -255,8 +257,30 @@ def run_trials(trials, out_dir: Path, *, workers: int | None = None, retry_faile
     return summary
 
 
-def _worker_init():
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+
+
+@contextlib.contextmanager
+def _single_threaded_children():
+    """One BLAS/OpenMP thread per worker process: the pool already fills the cores.
+
+    Set in the parent's environment while the pool starts, because a spawned worker's numpy reads
+    these when it is imported, before any initializer could run.
+    """
+    saved = {k: os.environ.get(k) for k in THREAD_VARS}
+    os.environ.update({k: "1" for k in THREAD_VARS if saved[k] is None})
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+
+
+def _cost_hint(trial) -> tuple:
+    """A rough ordering of trial cost: training steps, then action-space size."""
+    size = sum(v for k, v in trial.env_kwargs.items() if k in trial.size_kwargs and isinstance(v, (int, float)))
+    return (trial.train_steps, size)
 
 
 class _Progress:

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import agents
 import envs
-from search import log2_size
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -185,27 +184,18 @@ def load(name_or_path: str) -> Suite:
     episodes = _int(data.get("eval_episodes", 100), f"{where}: eval_episodes", lo=1)
 
     env_settings = []
-    for i, table in enumerate(_array(data, "envs", where)):
-        w = f"{where}: envs[{i}]"
-        _check_keys(table, ENV_KEYS, w)
-        if "id" not in table:
-            raise ValueError(f"{w}: missing key 'id'")
+    for w, table in _tables(data, "envs", ENV_KEYS, "id", where):
         for kwargs in _expand(table.get("kwargs", {}), table.get("sweep", {}), w, "kwargs"):
             try:
                 env = envs.make(table["id"], **kwargs)
             except (ValueError, TypeError) as e:
                 raise ValueError(f"{w}: {e}") from None
             size_kwargs = tuple(getattr(env.unwrapped, "size_kwargs", ("n",)))
-            log2 = log2_size(env.action_space)
             env.close()
-            env_settings.append((table["id"], kwargs, size_kwargs, log2))
+            env_settings.append((table["id"], kwargs, size_kwargs))
 
     agent_settings = []
-    for i, table in enumerate(_array(data, "agents", where)):
-        w = f"{where}: agents[{i}]"
-        _check_keys(table, AGENT_KEYS, w)
-        if "name" not in table:
-            raise ValueError(f"{w}: missing key 'name'")
+    for w, table in _tables(data, "agents", AGENT_KEYS, "name", where):
         steps = _int(table.get("train_steps", default_steps), f"{w}: train_steps")
         for config in _expand(table.get("config", {}), table.get("sweep", {}), w, "config"):
             try:
@@ -219,7 +209,7 @@ def load(name_or_path: str) -> Suite:
 
     trials = [
         Trial(name, env_id, env_kwargs, agent, config, seed, steps, episodes, label, size_kwargs)
-        for (env_id, env_kwargs, size_kwargs, _), (agent, config, steps, label), seed in itertools.product(
+        for (env_id, env_kwargs, size_kwargs), (agent, config, steps, label), seed in itertools.product(
             env_settings, agent_settings, seeds
         )
     ]
@@ -235,6 +225,16 @@ def unique(trials: list[Trial]) -> list[Trial]:
             seen.add(t.trial_id)
             out.append(t)
     return out
+
+
+def _tables(data, key, allowed, required, where):
+    """Yield ``(where, table)`` for each ``[[key]]`` table, checked for unknown and missing keys."""
+    for i, table in enumerate(_array(data, key, where)):
+        w = f"{where}: {key}[{i}]"
+        _check_keys(table, allowed, w)
+        if required not in table:
+            raise ValueError(f"{w}: missing key {required!r}")
+        yield w, table
 
 
 def _array(data, key, where):

@@ -74,6 +74,7 @@ class LandscapeEnv(Env):
     """
 
     metadata = {"render_modes": []}
+    size_kwargs = ("n",)  # the arguments that set |A|; reports plot against them
     reference = Reference(
         high="planted optimum (exact)",
         high_is_optimum=True,
