@@ -117,10 +117,13 @@ def group_trials(records: list[dict]) -> dict[tuple[str, str], list[dict]]:
     """Ok trials grouped by ``(env_label, agent_label)``, each group holding its seeds' records.
 
     Keys are ordered for the table: environments by ``env_family`` then ``log2_actions`` (then
-    label), agents by first appearance in ``records``.
+    label), agents by their position in the suite (``agent_rank``), then by first appearance.
     """
     ok = [r for r in records if r.get("status") == "ok"]
-    agent_rank = {a: i for i, a in enumerate(dict.fromkeys(r["agent_label"] for r in ok))}
+    agent_rank: dict[str, tuple] = {}
+    for i, r in enumerate(ok):
+        key = (r.get("agent_rank", math.inf), i)
+        agent_rank[r["agent_label"]] = min(agent_rank.get(r["agent_label"], key), key)
     groups: dict[tuple[str, str], list[dict]] = {}
     for r in ok:
         groups.setdefault((r["env_label"], r["agent_label"]), []).append(r)
@@ -186,16 +189,17 @@ def _distinct(values) -> str:
 def format_table(groups) -> str:
     """The main table, one row per (environment, agent) group, as markdown."""
     head = ["environment", "log2 |A|", "agent", "normalised return", "optimal rate", "decision ms",
-            "evals / decision", "seeds"]
-    rows = ["| " + " | ".join(_cell(h) for h in head) + " |", "|" + "---|" * 3 + "---:|" * 5]
+            "evals / decision", "train steps", "seeds"]
+    rows = ["| " + " | ".join(_cell(h) for h in head) + " |", "|" + "---|" * 3 + "---:|" * 6]
     for (env, agent), group in groups.items():
         ret = summarize(_metric(group, "normalized_return"))
         rate_values = _metric(group, "optimal_rate")
         rate = _fmt_ci(summarize(rate_values)) if rate_values else "—"
         ms = float(np.mean(_metric(group, "decision_ms")))
         evals = float(np.mean(_metric(group, "evaluations_per_decision")))
+        steps = float(np.mean([r.get("train_steps", 0) for r in group]))
         cells = [env, _fmt_log2(float(group[0]["log2_actions"])), agent, _fmt_ci(ret), rate,
-                 _fmt_sig3(ms), f"{evals:,.0f}", str(ret.n)]
+                 _fmt_sig3(ms), f"{evals:,.0f}", f"{steps:,.0f}", str(ret.n)]
         rows.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return "\n".join(rows)
 
@@ -248,18 +252,18 @@ def _figure_caption(groups) -> str:
 
 
 def _standings(scaling) -> list[str]:
-    """One line per family: each agent's normalised return at its smallest and largest log2 |A|."""
+    """Per family, a table of each agent's mean normalised return at every log2 |A| (— where not run)."""
     lines = []
     for family, agents in scaling.items():
-        parts = []
+        sizes = sorted({x for points in agents.values() for x, _ in points})
+        head = ["agent", *(f"log2 |A| = {_fmt_log2(x)}" for x in sizes)]
+        lines += [f"**{family}**", "", "| " + " | ".join(_cell(h) for h in head) + " |",
+                  "|---|" + "---:|" * len(sizes)]
         for agent, points in agents.items():
-            (lo_x, lo), (hi_x, hi) = points[0], points[-1]
-            if len(points) == 1:
-                parts.append(f"{agent} {lo.mean:.3f} at log2 |A| = {_fmt_log2(lo_x)} (one size only)")
-            else:
-                parts.append(f"{agent} {lo.mean:.3f} at log2 |A| = {_fmt_log2(lo_x)} → {hi.mean:.3f} "
-                             f"at log2 |A| = {_fmt_log2(hi_x)} ({hi.mean - lo.mean:+.3f})")
-        lines.append(f"- **{family}**: " + "; ".join(parts) + ".")
+            at = {x: summary.mean for x, summary in points}
+            cells = [agent, *(f"{at[x]:.3f}" if x in at else "—" for x in sizes)]
+            lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        lines.append("")
     return lines
 
 
@@ -352,7 +356,7 @@ def write_report(run_dir, *, results_name: str = "results.jsonl") -> pathlib.Pat
     lines += _failed_section(failed)
     if groups:
         lines += ["## Where each agent stands", "",
-                  "Mean normalised return at each agent's smallest and largest log2 |A|, per family:", "",
+                  "Mean normalised return of each agent at each action-space size, per family:", "",
                   *_standings(scaling), ""]
 
     report = run_dir / "report.md"

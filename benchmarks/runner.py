@@ -1,6 +1,7 @@
 """The runner: train, evaluate, record one JSON line per trial; resume where a run stopped.
 
-Each trial runs in a worker process with one torch thread. Only the driver writes
+Each trial runs in a worker process with one torch thread and one BLAS thread (the pool fills
+the cores; more threads per worker oversubscribe them). Only the driver writes
 ``results.jsonl``: one ``write`` plus ``fsync`` per record, so a kill at any moment leaves every
 finished trial on disk and at most one partial last line, which the next run removes. A trial's
 TensorBoard directory is cleared when it starts, so an unfinished trial leaves no half run behind
@@ -133,7 +134,8 @@ def _identity(trial) -> dict:
         "trial_id": trial.trial_id, "suite": trial.suite, "status": None, "error": None, "traceback": None,
         "env_id": trial.env_id, "env_kwargs": trial.env_kwargs, "env_label": trial.env_label,
         "env_family": trial.env_family, "log2_actions": None, "agent": trial.agent,
-        "agent_config": trial.full_config, "agent_label": trial.label, "seed": trial.seed,
+        "agent_config": trial.full_config, "agent_label": trial.label, "agent_rank": trial.agent_rank,
+        "seed": trial.seed,
         "train_steps": trial.train_steps, "eval_episodes": trial.eval_episodes,
     }
 

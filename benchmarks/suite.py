@@ -58,6 +58,8 @@ class Trial:
     eval_episodes: int
     agent_label: str = ""
     size_kwargs: tuple = field(default=("n",))
+    agent_rank: int = 0
+    """Position of the agent setting in its suite: reports list agents in this order."""
 
     @property
     def trial_id(self) -> str:
@@ -208,9 +210,9 @@ def load(name_or_path: str) -> Suite:
             agent_settings.append((table["name"], config, steps, label))
 
     trials = [
-        Trial(name, env_id, env_kwargs, agent, config, seed, steps, episodes, label, size_kwargs)
-        for (env_id, env_kwargs, size_kwargs), (agent, config, steps, label), seed in itertools.product(
-            env_settings, agent_settings, seeds
+        Trial(name, env_id, env_kwargs, agent, config, seed, steps, episodes, label, size_kwargs, rank)
+        for (env_id, env_kwargs, size_kwargs), (rank, (agent, config, steps, label)), seed in itertools.product(
+            env_settings, enumerate(agent_settings), seeds
         )
     ]
     return Suite(name=name, description=data.get("description", ""), trials=unique(trials), path=path)
