@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,15 +17,24 @@ from benchmarks.suite import Trial
 
 pytestmark = pytest.mark.usefixtures("restore_torch_threads")
 
-RECORD_KEYS = {
-    "trial_id", "suite", "status", "error", "traceback", "env_id", "env_kwargs", "env_label", "env_family",
-    "log2_actions", "agent", "agent_config", "agent_label", "seed", "train_steps", "eval_episodes", "metrics",
-    "reference", "provenance", "finished_at",
-}
-METRIC_KEYS = {
-    "return", "return_std", "optimal_return", "random_return", "normalized_return", "optimal_rate",
-    "decision_ms", "evaluations_per_decision", "decisions", "train_seconds", "train_env_steps", "eval_seconds",
-}
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "results.md"
+
+
+def documented_keys(section: str) -> set[str]:
+    """The keys in the first column of the table after ``section`` in docs/results.md."""
+    text = DOCS.read_text().split(section, 1)[1]
+    keys, started = set(), False
+    for line in text.splitlines():
+        if line.startswith("| `"):
+            started = True
+            keys.update(re.findall(r"`([a-z0-9_]+)`", line.split("|")[1]))
+        elif started and not line.startswith("|"):
+            break
+    return keys
+
+
+RECORD_KEYS = documented_keys("# `results.jsonl`")
+METRIC_KEYS = documented_keys("`metrics`:")
 DETERMINISTIC_METRICS = sorted(METRIC_KEYS - {"decision_ms", "train_seconds", "eval_seconds"})
 
 
