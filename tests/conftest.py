@@ -13,3 +13,11 @@ def restore_torch_threads():
     threads = torch.get_num_threads()
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def one_torch_thread(restore_torch_threads):
+    """Train tiny networks on one thread (faster, and how the runner trains); restored afterwards."""
+    import torch
+
+    torch.set_num_threads(1)

@@ -13,14 +13,7 @@ import agents
 import envs  # noqa: F401  (registers the standin ids)
 from agents.ppo import BernoulliHead, PPOAgent, PPOConfig, gae
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny networks run faster on one thread; restore the caller's setting afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class RecordingLogger:

@@ -11,13 +11,7 @@ import envs
 from agents.value_search import LowRankQuadraticQ
 from benchmarks.runner import evaluate
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("rank,context_rank", [(3, 0), (3, 2), (4, 4)])
