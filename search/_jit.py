@@ -101,13 +101,17 @@ def uniform(state):
 
 @njit
 def randint(state, n):
-    """An integer in [0, n), by rejection so every value is exactly equally likely."""
+    """An integer in [0, n), n < 2^32, exactly uniform (Lemire's multiply-and-reject, no division
+    on the common path)."""
     un = np.uint64(n)
-    limit = np.uint64(0xFFFFFFFFFFFFFFFF) - (np.uint64(0xFFFFFFFFFFFFFFFF) % un)
-    while True:
-        r = next_u64(state)
-        if r < limit:
-            return np.int64(r % un)
+    m = (next_u64(state) >> np.uint64(32)) * un
+    low = m & np.uint64(0xFFFFFFFF)
+    if low < un:
+        threshold = (np.uint64(0x100000000) - un) % un
+        while low < threshold:
+            m = (next_u64(state) >> np.uint64(32)) * un
+            low = m & np.uint64(0xFFFFFFFF)
+    return np.int64(m >> np.uint64(32))
 
 
 @njit

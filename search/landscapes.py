@@ -102,7 +102,7 @@ def quad_fields(h, J, x, g):
     for j in range(n):
         if x[j]:
             for i in range(n):
-                g[i] += 2.0 * J[i, j]
+                g[i] += 2.0 * J[j, i]  # J is symmetric: read row j, contiguous
 
 
 @njit
@@ -112,4 +112,4 @@ def quad_flip(J, g, x, k):
     x[k] = 1 - x[k]
     n = x.shape[0]
     for i in range(n):
-        g[i] += d * J[i, k]
+        g[i] += d * J[k, i]  # J is symmetric: read row k, contiguous

@@ -91,12 +91,12 @@ class Xoshiro256ss:
         return (self.next_u64() >> 11) / 2.0**53
 
     def randint(self, k: int) -> int:
-        """Uniform on ``0..k-1``: reject the top ``2^64 mod k`` values, then reduce mod ``k``."""
-        limit = MASK64 - (MASK64 % k)
+        """Uniform on ``0..k-1`` for ``k < 2^32`` (Lemire): ``(top 32 bits of a draw) * k``, whose top
+        half is the result; reject draws whose low half falls below ``2^32 mod k``."""
         while True:
-            r = self.next_u64()
-            if r < limit:
-                return r % k
+            m = (self.next_u64() >> 32) * k
+            if (m & 0xFFFFFFFF) >= (2**32 - k) % k:
+                return m >> 32
 
     def random_bits(self, n: int) -> np.ndarray:
         """``n`` fair bits, 64 per draw, least significant bit first."""

@@ -152,7 +152,7 @@ def test_uniform_and_randint_and_random_bits_match_naive():
     ref = naive.Xoshiro256ss(state.copy())
     for _ in range(50):
         assert uniform(state) == ref.uniform()
-    for k in (1, 2, 3, 10, 1000, 3 * 2**61):
+    for k in (1, 2, 3, 10, 1000, 3 * 2**30, 2**32 - 1):
         for _ in range(20):
             assert int(randint(state, k)) == ref.randint(k)
     for n in (1, 63, 64, 65, 200):
@@ -179,7 +179,7 @@ def test_randint_in_range_and_roughly_uniform(k):
 
 def test_randint_large_range_stays_in_range():
     state = rng_state(1)
-    k = 3 * 2**61  # far from a power of two: rejection matters
+    k = 3 * 2**30  # near the 2^32 limit and far from a power of two: rejection matters
     for _ in range(2000):
         assert 0 <= int(randint(state, k)) < k
 
