@@ -256,6 +256,9 @@ def run_trials(trials, out_dir: Path, *, workers: int | None = None, retry_faile
                         record.update(status="error", error=f"worker process failed: {type(e).__name__}: {e}",
                                       finished_at=datetime.datetime.now(datetime.timezone.utc).isoformat())
                     done(record)
+    from benchmarks.tblog import flat_hparams, write_experiment
+
+    write_experiment(tb_root, [flat_hparams(t) for t in trials])
     return summary
 
 

@@ -93,7 +93,9 @@ class Trial:
     @property
     def run_name(self) -> str:
         """TensorBoard run directory name: ``<env label>/<agent label>/seed<k>``, filesystem-safe."""
-        safe = lambda s: "".join(ch if ch.isalnum() or ch in "-_.=" else "_" for ch in s.replace(" ", ","))  # noqa: E731
+        def safe(text: str) -> str:
+            return "".join(ch for ch in text.replace(" ", "_") if ch.isalnum() or ch in "-_.=+")
+
         return f"{safe(self.env_label)}/{safe(self.label)}/seed{self.seed}"
 
     def to_dict(self) -> dict:

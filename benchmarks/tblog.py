@@ -1,13 +1,17 @@
 """TensorBoard logging with the tags every agent shares, hparams included.
 
-One run directory per trial. Hyperparameters are written into the *same* run directory as the
-final metrics (not a separate timestamped sub-run, as ``SummaryWriter.add_hparams`` does), so the
-hparams tab stays connected to the scalar curves of the run.
+One run directory per trial. Each trial's hyperparameters (a session start) are written into the
+*same* run directory as its final metrics (not a separate timestamped sub-run, as
+``SummaryWriter.add_hparams`` does), so the HPARAMS tab stays connected to the scalar curves.
+One experiment summary at the root of the suite's log directory declares the union of all
+trials' hyperparameters and the eval metrics: TensorBoard reads only one experiment, so per-run
+experiments would hide every hyperparameter the first-found trial lacks.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams as hparams_summary
@@ -56,11 +60,46 @@ class TBLogger:
         values = {tag: metrics[key] for tag, key in EVAL_TAGS.items() if metrics.get(key) is not None}
         for tag, value in values.items():
             self.scalar(tag, value, step)
-        exp, ssi, sei = hparams_summary(hp, values)
-        for summary in (exp, ssi, sei):
+        _, ssi, sei = hparams_summary(hp, values)
+        for summary in (ssi, sei):
             self.writer.file_writer.add_summary(summary)
         self.writer.add_text("config", config_markdown(hp), 0)
         self.writer.flush()
 
     def close(self) -> None:
         self.writer.close()
+
+
+def write_experiment(tb_root, hparam_dicts: list[dict]) -> None:
+    """Write the one experiment summary of ``tb_root``: every hyperparameter seen, the eval metrics.
+
+    A hyperparameter whose values are all numbers is numeric, all booleans boolean, else a string.
+    Earlier experiment files in ``tb_root`` itself (not in trial runs) are replaced.
+    """
+    from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
+    from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
+
+    kinds: dict[str, set] = {}
+    for hp in hparam_dicts:
+        for k, v in hp.items():
+            kinds.setdefault(k, set()).add(
+                "bool" if isinstance(v, bool) else "number" if isinstance(v, (int, float)) else "str")
+    dtype = {"bool": api_pb2.DATA_TYPE_BOOL, "number": api_pb2.DATA_TYPE_FLOAT64}
+    infos = [api_pb2.HParamInfo(name=k, type=dtype.get(next(iter(t)), api_pb2.DATA_TYPE_STRING)
+                                if len(t) == 1 else api_pb2.DATA_TYPE_STRING)
+             for k, t in sorted(kinds.items())]
+    metrics = [api_pb2.MetricInfo(name=api_pb2.MetricName(tag=tag)) for tag in EVAL_TAGS]
+    content = plugin_data_pb2.HParamsPluginData(
+        experiment=api_pb2.Experiment(hparam_infos=infos, metric_infos=metrics),
+        version=metadata.PLUGIN_DATA_VERSION)
+    meta = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(
+        plugin_name=metadata.PLUGIN_NAME, content=content.SerializeToString()))
+    summary = Summary(value=[Summary.Value(tag=metadata.EXPERIMENT_TAG, metadata=meta)])
+
+    root = Path(tb_root)
+    root.mkdir(parents=True, exist_ok=True)
+    for old in root.glob("events.out.tfevents.*"):
+        old.unlink()
+    writer = SummaryWriter(log_dir=str(root))
+    writer.file_writer.add_summary(summary)
+    writer.close()

@@ -113,14 +113,12 @@ def test_tensorboard_hparams_and_config(runs):
         content = acc.PluginTagToContent("hparams")
         data = [plugin_data_pb2.HParamsPluginData.FromString(v) for v in content.values()]
         kinds = {d.WhichOneof("data") for d in data}
-        assert {"experiment", "session_start_info", "session_end_info"} <= kinds
+        assert {"session_start_info", "session_end_info"} <= kinds
         (start,) = [d.session_start_info for d in data if d.WhichOneof("data") == "session_start_info"]
         assert start.hparams["seed"].number_value == record["seed"] == trial.seed
         assert start.hparams["agent"].string_value == record["agent"]
         assert start.hparams["agent_label"].string_value == record["agent_label"]
         assert start.hparams["env.n"].number_value == record["env_kwargs"]["n"]
-        (experiment,) = [d.experiment for d in data if d.WhichOneof("data") == "experiment"]
-        assert "eval/normalized_return" in {m.name.tag for m in experiment.metric_infos}
 
         assert "config/text_summary" in acc.Tags()["tensors"]
         (text,) = acc.Tensors("config/text_summary")
@@ -141,3 +139,19 @@ def test_training_agents_log_train_scalars(runs):
         else:
             assert not [t for t in tags if t.startswith("train/")]
     assert checked == {"ppo", "value-search"}
+
+
+def test_one_experiment_at_the_root_declares_every_hparam(smoke, runs):
+    """TensorBoard reads one experiment: it must list every trial's hparams and the eval metrics."""
+    root = EventAccumulator(str(smoke["out"] / "tb"), size_guidance=SIZE_GUIDANCE)
+    root.Reload()
+    data = [plugin_data_pb2.HParamsPluginData.FromString(v) for v in root.PluginTagToContent("hparams").values()]
+    (experiment,) = [d.experiment for d in data if d.WhichOneof("data") == "experiment"]
+    declared = {h.name for h in experiment.hparam_infos}
+    for _, _, acc in runs.values():
+        content = acc.PluginTagToContent("hparams").values()
+        starts = [plugin_data_pb2.HParamsPluginData.FromString(v) for v in content]
+        (start,) = [d.session_start_info for d in starts if d.WhichOneof("data") == "session_start_info"]
+        assert set(start.hparams) <= declared
+    assert "agent.budget" in declared and "agent.learning_rate" in declared  # from different agents
+    assert "eval/normalized_return" in {m.name.tag for m in experiment.metric_infos}
