@@ -32,6 +32,9 @@ from torch import nn
 import search
 from agents.common import NullLogger, seed_everything
 
+LOG_EVERY = 250
+"""Training curves are logged as means over this many environment steps."""
+
 
 @dataclass
 class ValueSearchConfig:
@@ -176,12 +179,11 @@ class ValueSearchAgent:
         rew_buf = np.zeros(cap, np.float32)
         train_budget = cfg.train_budget or cfg.budget
         obs, _ = env.reset(seed=self.seed)
-        episode_return, start, losses = 0.0, time.perf_counter(), []
+        episode_return, finished, losses, start = 0.0, [], [], time.perf_counter()
         for step in range(steps):
             if step < cfg.warmup_steps or self.rng.random() < cfg.epsilon:
                 action = self.rng.integers(0, 2, n, dtype=np.int8)
             else:
-                self.q.eval()
                 action = self._search(obs, train_budget)
             next_obs, reward, terminated, truncated, _ = env.step(action)
             i = step % cap
@@ -189,12 +191,11 @@ class ValueSearchAgent:
             episode_return += reward
             obs = next_obs
             if terminated or truncated:
-                log.scalar("train/episodic_return", episode_return, step + 1)
+                finished.append(episode_return)
                 episode_return = 0.0
                 obs, _ = env.reset()
             size = min(step + 1, cap)
             if size >= cfg.batch_size:
-                self.q.train()
                 for _ in range(cfg.updates_per_step):
                     idx = self.rng.integers(0, size, cfg.batch_size)
                     pred = self.q(torch.from_numpy(obs_buf[idx]), torch.from_numpy(act_buf[idx]))
@@ -203,12 +204,13 @@ class ValueSearchAgent:
                     loss.backward()
                     optim.step()
                     losses.append(loss.item())
-            if (step + 1) % 250 == 0 or step + 1 == steps:
+            if (step + 1) % LOG_EVERY == 0 or step + 1 == steps:
+                if finished:
+                    log.scalar("train/episodic_return", float(np.mean(finished)), step + 1)
                 if losses:
                     log.scalar("train/loss/value", float(np.mean(losses)), step + 1)
-                    losses = []
+                finished, losses = [], []
                 log.scalar("perf/env_steps_per_s", (step + 1) / (time.perf_counter() - start), step + 1)
-        self.q.eval()
 
     def act(self, obs, info) -> np.ndarray:
         return self._search(obs, self.config.budget)
