@@ -310,6 +310,9 @@ def plot_scaling(scaling, path) -> pathlib.Path:
             ax.set_title(family, fontsize=10)
             ax.set_xlabel("log2 |A|")
             ax.set_xscale("log", base=2)  # sizes are usually swept geometrically
+            sizes = sorted({p[0] for points in scaling[family].values() for p in points})
+            ax.set_xticks(sizes, [_fmt_log2(x) for x in sizes])
+            ax.minorticks_off()
             ax.grid(True, alpha=0.3)
         for ax in axes[:, 0]:
             ax.set_ylabel("normalised return")
