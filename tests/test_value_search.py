@@ -30,21 +30,21 @@ def test_exported_quadratic_equals_the_network_on_every_action(rank, context_ran
     np.testing.assert_allclose(land(actions), net, rtol=1e-5, atol=1e-5)
 
 
-def test_oracle_value_with_exhaustive_search_is_optimal():
-    env = envs.make("standin/Landscape-v0", n=8, alpha=0.5)
-    agent = agents.make("value-search", seed=0, value="oracle", method="exhaustive", budget=256)
+def evaluate_oracle_search(n: int, method: str, budget: int) -> dict:
+    env = envs.make("standin/Landscape-v0", n=n, alpha=0.5)
+    agent = agents.make("value-search", seed=0, value="oracle", method=method, budget=budget)
     agent.fit(env, 0)
-    m = evaluate(env, agent, episodes=20, seed=3)
+    return evaluate(env, agent, episodes=10, seed=3)
+
+
+def test_oracle_value_with_exhaustive_search_is_optimal():
+    m = evaluate_oracle_search(n=8, method="exhaustive", budget=256)
     assert m["optimal_rate"] == 1.0
     assert m["evaluations_per_decision"] == 256
 
 
 def test_budget_is_reported_per_decision():
-    env = envs.make("standin/Landscape-v0", n=16, alpha=0.5)
-    agent = agents.make("value-search", seed=0, value="oracle", method="anneal", budget=50)
-    agent.fit(env, 0)
-    m = evaluate(env, agent, episodes=5, seed=3)
-    assert m["evaluations_per_decision"] == 50
+    assert evaluate_oracle_search(n=16, method="anneal", budget=50)["evaluations_per_decision"] == 50
 
 
 def test_learned_quadratic_beats_random_on_a_smooth_landscape():
