@@ -245,9 +245,12 @@ def run_trials(trials, out_dir: Path, *, workers: int | None = None, retry_faile
                 done(run_trial(trial, tb_root))
         else:
             ctx = multiprocessing.get_context("spawn")
-            with _single_threaded_children(), cf.ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-                # longest first, so the pool doesn't end on one long trial while a core idles
-                futures = {pool.submit(run_trial, t, tb_root): t for t in sorted(todo, key=_cost_hint, reverse=True)}
+            pool = cf.ProcessPoolExecutor(workers, mp_context=ctx)
+            try:
+                with _single_threaded_children():  # workers start at submit and read these then
+                    # longest first, so the pool doesn't end on one long trial while a core idles
+                    ordered = sorted(todo, key=_cost_hint, reverse=True)
+                    futures = {pool.submit(run_trial, t, tb_root): t for t in ordered}
                 for fut in cf.as_completed(futures):
                     try:
                         record = fut.result()
@@ -256,6 +259,10 @@ def run_trials(trials, out_dir: Path, *, workers: int | None = None, retry_faile
                         record.update(status="error", error=f"worker process failed: {type(e).__name__}: {e}",
                                       finished_at=datetime.datetime.now(datetime.timezone.utc).isoformat())
                     done(record)
+            except BaseException:  # Ctrl-C: don't start the queued trials; finished ones are on disk
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+            pool.shutdown()
     from benchmarks.tblog import flat_hparams, write_experiment
 
     write_experiment(tb_root, [flat_hparams(t) for t in trials])
