@@ -1,10 +1,28 @@
 """standin.search: landscapes (what is maximised) and numba search kernels (how).
 
-Imports only numpy and numba. Entry point: :func:`maximize`.
+Imports only numpy and numba (and, for ``method="exact"``, the optional HiGHS solver).
+Entry points: :func:`maximize` and :func:`maximize_batch`.
 """
 
-from search.api import METHODS, SearchResult, maximize, warmup
-from search.landscapes import Quadratic
-from search.spaces import Binary, as_space, log2_size
+from search.api import METHODS, OPTIONS, SAMPLING, SearchResult, maximize, maximize_batch, warmup
+from search.landscapes import MLP, Batch, Objective, Quadratic
+from search.spaces import Binary, Discrete, KOfN, as_space, log2_size
 
-__all__ = ["METHODS", "Binary", "Quadratic", "SearchResult", "as_space", "log2_size", "maximize", "warmup"]
+__all__ = [
+    "METHODS",
+    "MLP",
+    "OPTIONS",
+    "SAMPLING",
+    "Batch",
+    "Binary",
+    "Discrete",
+    "KOfN",
+    "Objective",
+    "Quadratic",
+    "SearchResult",
+    "as_space",
+    "log2_size",
+    "maximize",
+    "maximize_batch",
+    "warmup",
+]

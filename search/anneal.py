@@ -1,9 +1,11 @@
-"""Single-flip simulated annealing with a geometric temperature schedule and restarts.
+"""Simulated annealing: single moves, a geometric temperature schedule, restarts.
 
-The temperature range is derived from the landscape's delta scale, as dwave-neal does for
-Ising problems: at the hot end the largest possible single-flip loss is accepted with
-probability 1/2; at the cold end the smallest single-flip change seen at the two corner
-states ``x = 0`` and ``x = 1`` is accepted with probability 1/100, so the run ends greedy.
+The temperature range comes from the landscape's delta scale, as dwave-neal does for Ising
+problems: at the hot end the largest possible single-move loss is accepted with probability 1/2;
+at the cold end the smallest move change seen at the corner states ``x = 0`` and ``x = 1`` is
+accepted with probability 1/100, so the run ends greedy. For a :class:`~search.Quadratic` both ends
+come from its coefficients, at no cost in evaluations; for other landscapes they come from the
+changes seen on a short random walk, whose evaluations count against the budget.
 """
 
 from __future__ import annotations
@@ -12,16 +14,33 @@ import math
 
 import numpy as np
 
-from search._jit import njit, randint, random_bits, uniform
-from search.landscapes import quad_fields, quad_flip, quad_value
-from search.trace import record
+from search._jit import kernel, uniform
+from search.landscapes import Quadratic, ls_commit, ls_delta, ls_reset, ls_value
+from search.moves import buffers, copy_into, move_state, mv_apply, mv_count, mv_nth, mv_random, start_state
+from search.spaces import FLIP
+from search.trace import next_mark, record
+
+#: ``exp(−37) < 2⁻⁵³``, below the resolution of :func:`search._jit.uniform`: a move that much worse
+#: than the temperature is rejected without drawing a number (the outcome would be the same).
+_REJECT = 37.0
 
 
-def temperature_range(landscape) -> tuple[float, float]:
-    """``(t_hot, t_cold)`` for :func:`anneal` from the single-flip delta scale of ``landscape``."""
+def temperature_range(landscape, moves=None) -> tuple[float, float]:
+    """``(t_hot, t_cold)`` of a :class:`~search.Quadratic` from its coefficients (see module doc).
+
+    Under a two-bit move set (k-of-N, MultiDiscrete) the hot end allows the two largest bounds.
+    """
     bounds = landscape.flip_bounds()
-    hot = float(bounds.max()) / math.log(2.0)
-    corner = np.concatenate([np.abs(landscape.h), np.abs(landscape.h + 2.0 * landscape.J.sum(axis=1))])
+    corner = np.abs(landscape.corner_deltas())
+    if moves is not None:
+        allowed = moves.allowed.astype(bool)
+        bounds = bounds[allowed]
+        corner = corner[:, allowed]
+    if bounds.size == 0:
+        return 1.0, 1e-3
+    top = np.sort(bounds)[::-1]
+    worst = top[0] + (top[1] if moves is not None and moves.kind != FLIP and top.size > 1 else 0.0)
+    hot = float(worst) / math.log(2.0)
     corner = corner[corner > 1e-12 * max(hot, 1e-300)]
     if hot <= 0.0 or corner.size == 0:  # a constant landscape: any positive range will do
         return 1.0, 1e-3
@@ -29,69 +48,132 @@ def temperature_range(landscape) -> tuple[float, float]:
     return hot, min(cold, hot)
 
 
-@njit
-def _anneal_quadratic(c, h, J, budget, restarts, t_hot, t_cold, init, has_init, state, marks, trace):
-    n = h.shape[0]
-    x = np.empty(n, dtype=np.int8)
-    g = np.empty(n, dtype=np.float64)
-    best_x = np.zeros(n, dtype=np.int8)
+@kernel
+def _walk_deltas(D, M, aux, S, x, no_starts, rng, out):
+    """Write into ``out`` the |changes| seen on a random walk of accepted moves from a random state;
+    returns how many were written (0 when no move exists)."""
+    start_state(M, S, no_starts, 0, x, rng)
+    f = ls_reset(D, aux, x)
+    if mv_count(M, S) == 0:
+        return 0
+    for t in range(out.shape[0]):
+        i, j = mv_random(M, S, rng)
+        d = ls_delta(D, aux, x, f, i, j)
+        out[t] = abs(d)
+        ls_commit(D, aux, x, i, j)
+        mv_apply(M, S, i, j)
+        f += d
+    return out.shape[0]
+
+
+def sampled_temperature_range(landscape, moves, steps: int, rng) -> tuple[float, float]:
+    """``(t_hot, t_cold)`` from the changes seen on a random walk of ``steps`` moves.
+
+    The hot end takes the largest change seen, the cold end the 10th percentile of the nonzero
+    ones (the minimum of a sample is too noisy to set the end of a schedule).
+    """
+    x, _ = buffers(moves)
+    seen = np.zeros(steps)
+    no_starts = np.zeros((0, moves.m), dtype=np.int8)
+    data, aux, S = landscape.kernel_data(), landscape.kernel_aux(), move_state(moves)
+    written = _walk_deltas(data, moves, aux, S, x, no_starts, rng, seen)
+    seen = seen[:written]
+    seen = seen[seen > 0]
+    if seen.size == 0:
+        return 1.0, 1e-3
+    hot = float(seen.max()) / math.log(2.0)
+    cold = float(np.quantile(seen, 0.1)) / math.log(100.0)
+    return hot, min(cold, hot)
+
+
+@kernel
+def _anneal(D, M, aux, S, x, best_x, budget, restarts, t_hot, t_cold, sweep, starts, rng, marks, trace, evals):
     best = -np.inf
-    evals = 0
     pos = 0
+    total = budget - evals
     for r in range(restarts):
-        # split the budget evenly; the first `budget % restarts` restarts get one more evaluation
-        share = budget // restarts + (1 if r < budget % restarts else 0)
-        if has_init:
-            x[:] = init
-        else:
-            random_bits(state, x)
-        quad_fields(h, J, x, g)
-        f = quad_value(c, h, J, x)
+        # split the budget evenly; the first `total % restarts` restarts get one more evaluation
+        share = total // restarts + (1 if r < total % restarts else 0)
+        start_state(M, S, starts, r, x, rng)
+        f = ls_reset(D, aux, x)
         evals += 1
-        if f > best:
+        at_best = f > best
+        if at_best:
             best = f
-            best_x[:] = x
         pos = record(trace, marks, pos, evals, best)
         steps = share - 1
-        if steps <= 0:
-            continue
-        temp = t_hot
-        factor = (t_cold / t_hot) ** (1.0 / (steps - 1)) if steps > 1 else 1.0
-        for _ in range(steps):
-            i = randint(state, n)
-            delta = (1 - 2 * x[i]) * g[i]
-            if delta >= 0.0 or uniform(state) < math.exp(delta / temp):
-                quad_flip(J, g, x, i)
-                f += delta
-                if f > best:
-                    best = f
-                    best_x[:] = x
-            evals += 1
-            pos = record(trace, marks, pos, evals, best)
-            temp *= factor
+        count = mv_count(M, S)
+        if steps > 0 and count > 0:
+            temp = t_hot
+            factor = (t_cold / t_hot) ** (1.0 / (steps - 1)) if steps > 1 else 1.0
+            idx = -1
+            nxt = next_mark(marks, pos)
+            for _ in range(steps):
+                if sweep:
+                    idx += 1
+                    if idx == count:
+                        idx = 0
+                    i, j = mv_nth(M, S, idx)
+                else:
+                    i, j = mv_random(M, S, rng)
+                d = ls_delta(D, aux, x, f, i, j)
+                if d >= 0.0 or (d > -_REJECT * temp and uniform(rng) < math.exp(d / temp)):
+                    if at_best and d < 0.0:  # leaving the best state: keep a copy (lazily, once)
+                        copy_into(best_x, x)
+                        at_best = False
+                    ls_commit(D, aux, x, i, j)
+                    mv_apply(M, S, i, j)
+                    f += d
+                    if f > best:
+                        best = f
+                        at_best = True
+                evals += 1
+                if evals >= nxt:
+                    pos = record(trace, marks, pos, evals, best)
+                    nxt = next_mark(marks, pos)
+                temp *= factor
+        if at_best:
+            copy_into(best_x, x)
     # the running sum drifts by rounding; report the exact value of the best action
-    return best_x, quad_value(c, h, J, best_x), evals
+    return ls_value(D, aux, best_x), evals
 
 
-def anneal(landscape, budget: int, state, marks, trace, *, restarts=1, t_hot=None, t_cold=None, init=None):
-    """Simulated annealing; returns ``(action, score, evaluations)``.
+ORDERS = ("sweep", "random")
+
+
+def anneal(landscape, moves, budget, rng, marks, trace, starts, *, restarts=1, t_hot=None, t_cold=None, order=None):
+    """Simulated annealing; returns ``(encoding, score, evaluations)``.
 
     Args:
-        restarts: independent runs that split the budget; each starts from ``init`` or at random.
+        restarts: independent runs that split the budget; each starts from the next row of
+            ``starts`` (``init`` or proposal samples) or at random.
         t_hot, t_cold: temperature range; derived from the landscape when not given.
-        init: a starting action ``(n,)`` of 0/1.
+        order: ``"sweep"`` proposes the moves in a fixed cyclic order (the usual order for bit
+            flips, and the default for them), ``"random"`` draws each move uniformly (the default
+            for swaps and component changes).
     """
-    n = landscape.n
-    if not isinstance(restarts, int) or restarts < 1 or restarts > budget:
+    order = ("sweep" if moves.kind == FLIP else "random") if order is None else order
+    if order not in ORDERS:
+        raise ValueError(f"anneal: order must be one of {ORDERS}, got {order!r}")
+    if isinstance(restarts, bool) or not isinstance(restarts, (int, np.integer)) or not 1 <= restarts <= budget:
         raise ValueError(f"anneal: restarts must be an integer in 1..budget ({budget}), got {restarts!r}")
-    auto_hot, auto_cold = temperature_range(landscape)
-    t_hot = auto_hot if t_hot is None else float(t_hot)
-    t_cold = min(auto_cold, t_hot) if t_cold is None else float(t_cold)
+    used = 0
+    if t_hot is None or t_cold is None:
+        if isinstance(landscape, Quadratic):
+            auto_hot, auto_cold = temperature_range(landscape, moves)
+        else:
+            # a short random walk measures the delta scale; its evaluations count
+            steps = min(200, max(0, (budget - restarts) // 10))
+            auto_hot, auto_cold = sampled_temperature_range(landscape, moves, steps, rng) if steps else (1.0, 1e-3)
+            used = steps + 1 if steps else 0
+        t_hot = auto_hot if t_hot is None else float(t_hot)
+        t_cold = min(auto_cold, t_hot) if t_cold is None else float(t_cold)
+    t_hot, t_cold = float(t_hot), float(t_cold)
     if not (t_hot > 0 and t_cold > 0 and t_cold <= t_hot):
         raise ValueError(f"anneal: need 0 < t_cold <= t_hot, got t_hot={t_hot}, t_cold={t_cold}")
-    has_init = init is not None
-    init_arr = np.zeros(n, dtype=np.int8) if init is None else init
-    return _anneal_quadratic(
-        landscape.c, landscape.h, landscape.J, budget, restarts, t_hot, t_cold, init_arr, has_init,
-        state, marks, trace,
+    x, best_x = buffers(moves)
+    score, evals = _anneal(
+        landscape.kernel_data(), moves, landscape.kernel_aux(), move_state(moves), x, best_x,
+        budget, int(restarts), t_hot, t_cold, order == "sweep", starts, rng, marks, trace, used,
     )
+    return best_x, score, evals

@@ -1,18 +1,21 @@
-"""``maximize``: one entry point for every search method."""
+"""``maximize``: one entry point for every search method; ``maximize_batch`` for many states."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from search import sampling
 from search._jit import rng_state
 from search.anneal import anneal
-from search.exhaustive import MAX_BITS, exhaustive
-from search.landscapes import Quadratic
-from search.shooting import random_shooting
+from search.exhaustive import MAX_CANDIDATES, exhaustive
+from search.greedy import greedy
+from search.landscapes import JITTED, LANDSCAPES, Batch, Quadratic, evaluator
 from search.spaces import as_space
+from search.tabu import tabu
 from search.trace import checkpoints
 
 
@@ -21,14 +24,17 @@ class SearchResult:
     """What one call of :func:`maximize` found.
 
     Attributes:
-        action: the best action found, int8 ``(n,)``.
+        action: the best action found, in the space's own form (0/1 int8 ``(n,)`` for binary and
+            k-of-N spaces, int64 ``(C,)`` for MultiDiscrete).
         score: its landscape value.
-        evaluations: landscape evaluations used (a full evaluation or a single-move delta each);
-            never above the budget.
+        evaluations: landscape evaluations used (a full evaluation or a move delta each); never
+            above the budget.
         seconds: wall time of the search.
         trace: ``(evaluations, best_score)``, two arrays of equal length: the best score found
             once that many evaluations had been used, at log-spaced points.
         method: the method's name.
+        info: method-specific extras: ``exact`` gives ``proven``, ``bound``, ``gap``, ``solver``;
+            ``random`` with a proposal that returns log-probs gives ``log_prob`` of the action.
     """
 
     action: np.ndarray
@@ -37,82 +43,214 @@ class SearchResult:
     seconds: float
     trace: tuple[np.ndarray, np.ndarray]
     method: str
+    info: dict = field(default_factory=dict)
 
 
-METHODS = ("exhaustive", "random", "anneal")
+#: Method name → the options it accepts.
+OPTIONS = {
+    "exhaustive": (),
+    "random": ("batch",),
+    "greedy": ("improvement",),
+    "anneal": ("restarts", "t_hot", "t_cold", "order"),
+    "tabu": ("tenure", "restarts"),
+    "cem": ("population", "elites", "smoothing"),
+    "beam": ("width",),
+    "exact": ("time_limit",),
+}
+METHODS = tuple(OPTIONS)
+#: Methods that work on any landscape, including a :class:`~search.Batch` callable.
+SAMPLING = ("random", "cem", "beam")
 
 
-def maximize(landscape, space, method: str, budget: int | None, *, seed: int, init=None, **opts) -> SearchResult:
+def maximize(
+    landscape, space, method: str, budget: int | None, *, seed: int, proposal=None, init=None, mask=None, **opts
+) -> SearchResult:
     """Search ``space`` for the action that maximises ``landscape``, within ``budget`` evaluations.
 
     Args:
-        landscape: a :class:`~search.Quadratic`.
-        space: the action space (a Gymnasium ``MultiBinary`` or :class:`~search.Binary`).
-        method: one of ``"exhaustive"`` (all ``2^n`` actions, ``n ≤ 24``; ``budget`` may be None),
-            ``"random"`` (random shooting), ``"anneal"`` (simulated annealing).
+        landscape: a :class:`~search.Quadratic`, :class:`~search.MLP`, :class:`~search.Objective`
+            or :class:`~search.Batch` over the space's binary encoding.
+        space: the environment's action space: Gymnasium ``MultiBinary(n)``, a k-of-N
+            ``MultiBinary`` (with attribute ``k``), ``MultiDiscrete(nvec)``, or a search space.
+        method: ``exhaustive`` (every action; at most 2^32, ``budget`` may be None), ``random``
+            (random shooting, or babble-and-prune with ``proposal``), ``greedy`` (hill climbing with
+            restarts), ``anneal`` (simulated annealing), ``tabu``, ``cem`` (cross-entropy method),
+            ``beam`` (beam search over moves), ``exact`` (certified optimum of a Quadratic; needs
+            ``standin[exact]``; ``budget`` is ignored, the limit is ``time_limit`` seconds).
         budget: maximum number of landscape evaluations.
-        seed: seeds the method's own generator; the same seed gives the same result.
-        init: optional starting action for ``anneal``.
-        **opts: method options (``anneal``: ``restarts``, ``t_hot``, ``t_cold``).
+        seed: seeds the method's own generators; the same seed gives the same result.
+        proposal: ``proposal(count, rng) -> actions`` or ``(actions, log_probs)``, actions in the
+            space's own form. ``random`` evaluates its samples instead of uniform ones; ``greedy``,
+            ``anneal`` and ``tabu`` start their restarts from them.
+        init: a starting action for ``greedy``, ``anneal``, ``tabu`` (every restart) or ``beam``; for
+            ``exact``, a feasible incumbent (the result is never worse).
+        mask: which encoding bits may be set (see :mod:`search.spaces`), e.g. ``info["action_mask"]``.
+        **opts: method options; see :data:`OPTIONS` and each method's module.
     """
     sp = as_space(space)
-    if not isinstance(landscape, Quadratic):
-        raise ValueError(f"maximize: unsupported landscape type {type(landscape).__name__}; supported: Quadratic")
-    if landscape.n != sp.n:
-        raise ValueError(f"maximize: landscape has {landscape.n} variables but the space has {sp.n}")
-    if method not in METHODS:
+    if not isinstance(landscape, LANDSCAPES):
+        names = ", ".join(c.__name__ for c in LANDSCAPES)
+        raise ValueError(f"maximize: unsupported landscape type {type(landscape).__name__}; supported: {names}")
+    if landscape.m != sp.m:
+        raise ValueError(
+            f"maximize: the landscape has {landscape.m} variables but the space {sp} encodes to {sp.m}"
+        )
+    if method not in OPTIONS:
         raise ValueError(f"maximize: unknown method {method!r}; choose from {', '.join(METHODS)}")
+    unknown = set(opts) - set(OPTIONS[method])
+    if unknown:
+        allowed = ", ".join(OPTIONS[method]) or "none"
+        raise ValueError(f"maximize: unknown option(s) {sorted(unknown)} for method {method!r}; allowed: {allowed}")
+    if isinstance(landscape, Batch) and method not in SAMPLING:
+        raise ValueError(f"maximize: a Batch landscape can only be searched by {', '.join(SAMPLING)}, not {method!r}")
+    if method == "exact" and not isinstance(landscape, Quadratic):
+        raise ValueError(f"maximize: 'exact' needs a Quadratic landscape, got {type(landscape).__name__}")
+    moves = sp.moves(mask)
     if method == "exhaustive":
-        if sp.n > MAX_BITS:
+        count = sp.count(moves.allowed)
+        if count > MAX_CANDIDATES:
             raise ValueError(
-                f"maximize: exhaustive search enumerates 2^n actions and refuses n > {MAX_BITS}; got n = {sp.n}. "
-                "Use method='anneal' or 'random' for larger spaces."
+                f"maximize: exhaustive search would enumerate {count} actions, more than 2^32; "
+                "use 'exact', 'anneal' or another method"
             )
-        need = 1 << sp.n
-        if budget is not None and budget < need:
-            raise ValueError(f"maximize: exhaustive needs budget >= 2^{sp.n} = {need}, got {budget}")
-        budget = need  # it uses exactly 2^n evaluations
+        if budget is not None and budget < count:
+            raise ValueError(f"maximize: exhaustive needs budget >= {count} (every feasible action), got {budget}")
+        budget = count
+    elif method == "exact":
+        budget = 1
     if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 1:
         raise ValueError(f"maximize: budget must be a positive integer, got {budget!r}")
     budget = int(budget)
-    allowed = {"anneal": {"restarts", "t_hot", "t_cold"}}.get(method, set())
-    unknown = set(opts) - allowed
-    if unknown:
-        raise ValueError(
-            f"maximize: unknown option(s) {sorted(unknown)} for method {method!r}; allowed: {sorted(allowed) or 'none'}"
-        )
     if init is not None:
-        if method != "anneal":
-            raise ValueError(f"maximize: init is only used by 'anneal', not {method!r}")
-        init = np.asarray(init)
-        if init.shape != (sp.n,) or not np.isin(init, (0, 1)).all():
-            raise ValueError(f"maximize: init must be a 0/1 vector of shape ({sp.n},)")
-        init = init.astype(np.int8)
+        if method not in ("greedy", "anneal", "tabu", "beam", "exact"):
+            raise ValueError(f"maximize: init is used by greedy, anneal, tabu, beam and exact, not {method!r}")
+        init = sp.encode(init)
+        if not sp.feasible(init, moves.allowed):
+            raise ValueError("maximize: init sets a masked component")
+    if proposal is not None and method not in ("random", "greedy", "anneal", "tabu"):
+        raise ValueError(f"maximize: proposal is used by random, greedy, anneal and tabu, not {method!r}")
+    if proposal is not None and not callable(proposal):
+        raise ValueError("maximize: proposal must be callable as proposal(count, rng)")
 
-    state = rng_state(seed)
     marks = checkpoints(budget)
     trace = np.full(marks.shape[0], np.nan)
+    info: dict = {}
     start = time.perf_counter()
-    if method == "exhaustive":
-        action, score, evals = exhaustive(landscape, sp.n, marks, trace)
-    elif method == "random":
-        action, score, evals = random_shooting(landscape, budget, state, marks, trace)
+    if method == "exact":
+        x, score, evals = _exact(landscape, moves, init, info, **opts)
+        trace[:] = score
+    elif method in SAMPLING:
+        x, score, evals, trace = _sampling(
+            landscape, sp, moves, method, budget, seed, marks, proposal, init, info, opts
+        )
     else:
-        action, score, evals = anneal(landscape, budget, state, marks, trace, init=init, **opts)
+        x, score, evals = _local(landscape, sp, moves, method, budget, seed, marks, trace, proposal, init, opts)
     seconds = time.perf_counter() - start
     reached = marks <= evals
     return SearchResult(
-        action=action,
+        action=sp.decode(x),
         score=float(score),
         evaluations=int(evals),
         seconds=seconds,
         trace=(marks[reached], trace[reached]),
         method=method,
+        info=info,
     )
 
 
+def _starts(sp, moves, proposal, init, count, seed) -> np.ndarray:
+    """Start states ``(S, m)`` for local search: ``init``, proposal samples, or none (random)."""
+    if init is not None:
+        return init[None, :].copy()
+    if proposal is None:
+        return np.zeros((0, sp.m), dtype=np.int8)
+    X, _ = sampling.propose(proposal, sp, moves, count, np.random.default_rng(seed))
+    return np.ascontiguousarray(X)
+
+
+def _local(landscape, sp, moves, method, budget, seed, marks, trace, proposal, init, opts):
+    rng = rng_state(seed)
+    if method == "exhaustive":
+        return exhaustive(landscape, moves, marks, trace)
+    restarts = opts.get("restarts", 1)
+    count = 64 if method == "greedy" else (restarts if isinstance(restarts, int) and restarts > 0 else 1)
+    starts = _starts(sp, moves, proposal, init, count, seed)
+    if method == "greedy":
+        return greedy(landscape, moves, budget, rng, marks, trace, starts, **opts)
+    if method == "anneal":
+        return anneal(landscape, moves, budget, rng, marks, trace, starts, **opts)
+    return tabu(landscape, moves, budget, rng, marks, trace, starts, **opts)
+
+
+def _sampling(landscape, sp, moves, method, budget, seed, marks, proposal, init, info, opts):
+    evaluate = evaluator(landscape)
+    rng = np.random.default_rng(seed)
+    if method == "random":
+        res = sampling.random_shooting(evaluate, sp, moves, budget, rng, marks, proposal=proposal, **opts)
+        if res.log_prob is not None:
+            info["log_prob"] = res.log_prob
+    elif method == "cem":
+        res = sampling.cem(evaluate, sp, moves, budget, rng, marks, **opts)
+    else:
+        res = sampling.beam(evaluate, sp, moves, budget, rng, marks, init=init, **opts)
+    score = res.score
+    if isinstance(landscape, JITTED):  # report the exact value, like the kernels do
+        score = float(evaluate(res.x[None, :])[0])
+    return res.x, score, res.evaluations, res.trace
+
+
+def _exact(landscape, moves, init, info, *, time_limit=60.0):
+    from search.exact import solve_quadratic
+
+    dense = landscape.dense()
+    sol = solve_quadratic(dense.c, dense.h, dense.J, moves, time_limit=time_limit, start=init)
+    info.update(proven=sol.proven, bound=sol.bound, gap=sol.gap, solver=sol.solver)
+    return sol.x, sol.value, 1
+
+
+def _item_seed(seed: int, index: int) -> int:
+    return int(np.random.SeedSequence([int(seed) & (2**63 - 1), index]).generate_state(1, dtype=np.uint64)[0])
+
+
+def maximize_batch(
+    landscapes, space, method: str, budget: int | None, *, seed: int, masks=None, workers: int | None = None, **opts
+) -> list[SearchResult]:
+    """:func:`maximize` over many landscapes (one per state), in parallel threads.
+
+    The kernels release the GIL, so the searches run in parallel on ``workers`` threads (default:
+    the CPU count) whatever the landscape form. Landscape ``b`` is searched with its own seed,
+    derived from ``(seed, b)``, so results do not depend on the number of workers.
+
+    Args:
+        landscapes: a sequence of landscapes over ``space``.
+        masks: None, or one mask per landscape.
+        workers: threads to use.
+        **opts: passed to :func:`maximize` (method options, ``proposal``, ``init``).
+    """
+    landscapes = list(landscapes)
+    if masks is not None and len(masks) != len(landscapes):
+        raise ValueError(f"maximize_batch: got {len(masks)} masks for {len(landscapes)} landscapes")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ValueError(f"maximize_batch: workers must be a positive integer, got {workers!r}")
+
+    def one(b):
+        mask = None if masks is None else masks[b]
+        return maximize(landscapes[b], space, method, budget, seed=_item_seed(seed, b), mask=mask, **opts)
+
+    if not landscapes:
+        return []
+    first = one(0)  # compiles (or loads) the kernel once, before threads race for it
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        rest = list(pool.map(one, range(1, len(landscapes))))
+    return [first, *rest]
+
+
 def warmup() -> None:
-    """Compile (or load from cache) every kernel on a tiny problem, so timed decisions exclude JIT."""
+    """Compile (or load from cache) the kernels for Quadratic landscapes on binary spaces, so timed
+    decisions exclude JIT."""
     tiny = Quadratic(0.0, np.zeros(2), np.zeros((2, 2)))
-    for method in METHODS:
+    for method in ("exhaustive", "random", "greedy", "anneal", "tabu"):
         maximize(tiny, 2, method, 4, seed=0)
+
+
+__all__ = ["METHODS", "OPTIONS", "SAMPLING", "SearchResult", "maximize", "maximize_batch", "warmup"]

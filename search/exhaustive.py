@@ -1,47 +1,127 @@
-"""Exhaustive search: every action, in Gray-code order, with O(1) deltas per step."""
+"""Exhaustive search: every feasible action, each reached from the previous one by a few bit flips,
+so each costs O(1) deltas instead of a full evaluation.
+
+- ``Binary``: Gray code over the unmasked bits (one flip per action);
+- ``KOfN``: combinations of the allowed items in lexicographic order (on average about two flips
+  per action);
+- ``Discrete``: reflected mixed-radix Gray code over the allowed values (one component changes per
+  action).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from search._jit import njit
-from search.landscapes import quad_flip, quad_value
+from search._jit import jitable, kernel
+from search.landscapes import ls_commit, ls_delta, ls_reset, ls_value
+from search.moves import buffers, copy_into, move_state, mv_reset
+from search.spaces import FLIP, SWAP
 from search.trace import record
 
-MAX_BITS = 24
+#: The most actions ``exhaustive`` enumerates.
+MAX_CANDIDATES = 2**32
 
 
-@njit
-def _exhaustive_quadratic(c, h, J, marks, trace):
-    n = h.shape[0]
-    x = np.zeros(n, dtype=np.int8)
-    g = h.copy()
-    f = c
+@jitable
+def _flip(D, aux, x, f, i):
+    d = ls_delta(D, aux, x, f, i, -1)
+    ls_commit(D, aux, x, i, -1)
+    return f + d
+
+
+@kernel
+def _exhaustive(D, M, aux, S, x, best_x, digits, step, marks, trace):
+    """``digits`` and ``step``: int64 scratch of length ``m + 1``."""
+    a, lst, start, movable = S[0], S[1], S[2], S[3]
+    k = M.k
+    for i in range(M.m):
+        x[i] = 0
+    if M.kind == FLIP:
+        free = a
+    elif M.kind == SWAP:  # lst = allowed positions; the first combination takes the first k
+        pool = S[3]
+        for t in range(k):
+            x[pool[t]] = 1
+    else:  # every group starts at its first allowed value
+        for g in range(start.shape[0] - 1):
+            x[lst[start[g]]] = 1
+    mv_reset(M, S, x)
+    f = ls_reset(D, aux, x)
     best = f
-    best_code = np.int64(0)
-    code = np.int64(0)
-    pos = record(trace, marks, 0, 1, best)
-    total = np.int64(1) << n
-    for k in range(1, total):
-        i = 0
-        while not (k >> i) & 1:
-            i += 1
-        f += (1 - 2 * x[i]) * g[i]
-        quad_flip(J, g, x, i)
-        code ^= np.int64(1) << i
-        if f > best:
-            best = f
-            best_code = code
-        pos = record(trace, marks, pos, k + 1, best)
-    out = np.zeros(n, dtype=np.int8)
-    for i in range(n):
-        out[i] = (best_code >> i) & 1
+    copy_into(best_x, x)
+    evals = np.int64(1)
+    pos = record(trace, marks, 0, evals, best)
+    if M.kind == FLIP:
+        total = np.int64(1) << free.shape[0]
+        for t in range(1, total):
+            b = 0
+            while not (t >> b) & 1:
+                b += 1
+            f = _flip(D, aux, x, f, free[b])
+            evals += 1
+            if f > best:
+                best = f
+                copy_into(best_x, x)
+            pos = record(trace, marks, pos, evals, best)
+    elif M.kind == SWAP:
+        pool = S[3]
+        size = pool.shape[0]
+        for t in range(k):
+            digits[t] = t
+        while True:
+            t = k - 1
+            while t >= 0 and digits[t] == size - k + t:
+                t -= 1
+            if t < 0:
+                break
+            for b in range(t, k):  # items digits[t:] leave ...
+                f = _flip(D, aux, x, f, pool[digits[b]])
+            digits[t] += 1
+            for b in range(t + 1, k):
+                digits[b] = digits[b - 1] + 1
+            for b in range(t, k):  # ... and the next combination's items digits[t:] enter
+                f = _flip(D, aux, x, f, pool[digits[b]])
+            evals += 1
+            if f > best:
+                best = f
+                copy_into(best_x, x)
+            pos = record(trace, marks, pos, evals, best)
+    else:  # a = cur (index of each group's value among its allowed values)
+        for t in range(movable.shape[0]):
+            step[t] = 1
+        while True:
+            moved = False
+            for t in range(movable.shape[0]):
+                g = movable[t]
+                nxt = a[g] + step[t]
+                if 0 <= nxt < start[g + 1] - start[g]:
+                    i = lst[start[g] + a[g]]
+                    j = lst[start[g] + nxt]
+                    d = ls_delta(D, aux, x, f, i, j)
+                    ls_commit(D, aux, x, i, j)
+                    f += d
+                    a[g] = nxt
+                    moved = True
+                    break
+                step[t] = -step[t]  # this digit is at its end: reverse it and carry
+            if not moved:
+                break
+            evals += 1
+            if f > best:
+                best = f
+                copy_into(best_x, x)
+            pos = record(trace, marks, pos, evals, best)
     # the running sum drifts by rounding; report the exact value of the best action
-    return out, quad_value(c, h, J, out), total
+    return ls_value(D, aux, best_x), evals
 
 
-def exhaustive(landscape, n: int, marks, trace):
-    """Enumerate all ``2^n`` actions (``n ≤ 24``); returns ``(action, score, evaluations)``."""
-    if n > MAX_BITS:
-        raise ValueError(f"exhaustive search refuses n > {MAX_BITS}; got n = {n}")
-    return _exhaustive_quadratic(landscape.c, landscape.h, landscape.J, marks, trace)
+def exhaustive(landscape, moves, marks, trace):
+    """Enumerate every feasible action; returns ``(encoding, score, evaluations)``."""
+    x, best_x = buffers(moves)
+    digits = np.zeros(moves.m + 1, dtype=np.int64)
+    step = np.zeros(moves.m + 1, dtype=np.int64)
+    score, evals = _exhaustive(
+        landscape.kernel_data(), moves, landscape.kernel_aux(), move_state(moves), x, best_x, digits, step,
+        marks, trace,
+    )
+    return best_x, score, evals

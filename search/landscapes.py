@@ -1,115 +1,760 @@
 """Landscapes: what a search maximises, for the state at hand.
 
-A landscape is a plain, frozen data object. Search never sees torch; value networks in
-``agents/`` export landscapes.
+A landscape is a plain, frozen data object over the binary encoding ``x ∈ {0,1}^m`` of an action
+(see :mod:`search.spaces`). Search never sees torch; value networks in ``agents/`` export
+landscapes. Four forms:
+
+- :class:`Quadratic`: ``c + h·x + xᵀJx + Σ_k σ_k (u_k·x)²``, dense ``J``, low-rank factors, or both;
+  single- and two-bit deltas in O(1) (dense) or O(r) (low rank).
+- :class:`MLP`: a ReLU network whose state part is folded into the first-layer bias; local search
+  keeps the first layer's pre-activation and updates it in O(H) per move.
+- :class:`Objective`: a numba function plus parameter arrays, with an optional jitted delta.
+- :class:`Batch`: any numpy-in, numpy-out callable; only the sampling methods can use it.
+
+Kernels see a landscape through its ``kernel_data()`` namedtuple ``D``, its ``kernel_aux()``
+buffers ``aux`` (a tuple of float64 arrays: the incremental state and scratch), and four generic
+operations resolved at compile time by the type of ``D`` (``numba.extending.overload``):
+
+- ``ls_value(D, aux, x)``: ``f(x)`` (uses only the scratch part of ``aux``);
+- ``ls_reset(D, aux, x)``: set the incremental state for ``x`` and return ``f(x)``;
+- ``ls_delta(D, aux, x, f, i, j)``: ``f(x') − f(x)`` where ``x'`` is ``x`` with bit ``i`` flipped and,
+  if ``j ≥ 0``, bit ``j`` too; ``f`` is the current value ``f(x)``;
+- ``ls_commit(D, aux, x, i, j)``: make that move: update ``aux`` and flip the bits of ``x``.
 """
 
 from __future__ import annotations
 
+from collections import namedtuple
 from dataclasses import dataclass
 
+import numba
 import numpy as np
+from numba import types
+from numba.extending import overload
 
-from search._jit import njit
+from search._jit import jitable, kernel
+
+DenseData = namedtuple("DenseData", ["c", "h", "J"])
+LowRankData = namedtuple("LowRankData", ["c", "h", "U", "W", "q", "sigma"])
+MLPData = namedtuple("MLPData", ["W1T", "b1", "weights", "biases", "dims"])
+ObjData = namedtuple("ObjData", ["value", "delta", "update", "init", "params", "has_delta", "aux_size"])
+
+
+def _finite(name, *arrays):
+    for a in arrays:
+        if not np.isfinite(a).all():
+            raise ValueError(f"{name}: coefficients must be finite (found NaN or inf)")
+
+
+# =================================================================== Quadratic
 
 
 @dataclass(frozen=True, eq=False)
 class Quadratic:
-    """``f(x) = c + h·x + xᵀ J x`` on a binary vector ``x ∈ {0,1}^n``.
+    """``f(x) = c + h·x + xᵀ J x + Σ_k σ_k (U[:, k]·x)²`` on a binary vector ``x ∈ {0,1}^m``.
 
-    Stored canonically: ``J`` is symmetric with a zero diagonal (``x_i² = x_i``, so a diagonal
-    is folded into ``h`` at construction). Single-flip deltas then come from the *local field*
-    ``g = h + 2 J x``: flipping bit ``i`` changes ``f`` by ``(1 − 2 x_i) · g_i`` (O(1)), and an
-    accepted flip of bit ``k`` updates ``g`` by ``2 J[:, k] (1 − 2 x_k)`` (O(n)).
+    Two storage forms with the same API, usable together:
+
+    - **dense** ``J`` ``(m, m)``: stored symmetric with a zero diagonal (``x_i² = x_i``, so a
+      diagonal is folded into ``h``). Deltas come from the local fields ``g = h + 2Jx``: one flip
+      of bit ``i`` changes ``f`` by ``s_i g_i`` with ``s_i = 1 − 2x_i`` (O(1)); an accepted flip
+      updates ``g`` in O(m). Memory O(m²): 128 MiB at m = 4096.
+    - **low rank** ``U`` ``(m, r)`` and ``sigma`` ``(r,)``: deltas come from the projections
+      ``p = Uᵀx``: flipping bit ``i`` changes ``f`` by ``s_i (h_i + 2 Σ_k σ_k U_ik p_k) + Σ_k σ_k U_ik²``
+      (O(r)), and an accepted flip updates ``p`` in O(r). Memory O(m·r).
+
+    Use :meth:`low_rank` for large ``m`` when ``J`` has a low-rank form; :meth:`dense` converts
+    any form to a dense ``J`` (for exact solvers and tests).
 
     Attributes:
-        c: constant, float.
-        h: linear coefficients, float64 ``(n,)``.
-        J: pairwise coefficients, float64 ``(n, n)``, symmetric, zero diagonal.
+        c: constant.
+        h: linear coefficients, float64 ``(m,)``.
+        J: pairwise coefficients, float64 ``(m, m)`` symmetric with zero diagonal, or None.
+        U: low-rank factors, float64 ``(m, r)``, or None.
+        sigma: low-rank weights, float64 ``(r,)``, or None.
     """
 
     c: float
     h: np.ndarray
-    J: np.ndarray
+    J: np.ndarray | None = None
+    U: np.ndarray | None = None
+    sigma: np.ndarray | None = None
 
     def __post_init__(self):
         h = np.asarray(self.h, dtype=np.float64)
-        J = np.asarray(self.J, dtype=np.float64)
         if h.ndim != 1:
             raise ValueError(f"Quadratic: h must be a vector, got shape {h.shape}")
-        n = h.shape[0]
-        if J.shape != (n, n):
-            raise ValueError(f"Quadratic: J must have shape ({n}, {n}) to match h, got {J.shape}")
+        m = h.shape[0]
         c = float(self.c)
-        if not (np.isfinite(c) and np.isfinite(h).all() and np.isfinite(J).all()):
-            raise ValueError("Quadratic: c, h and J must be finite (found NaN or inf)")
-        J = 0.5 * (J + J.T)
-        diag = np.diagonal(J).copy()
-        if diag.any():
-            h = h + diag
-            J = J.copy()
-            np.fill_diagonal(J, 0.0)
+        _finite("Quadratic", np.array(c), h)
+        J = self.J
+        if J is not None:
+            J = np.asarray(J, dtype=np.float64)
+            if J.shape != (m, m):
+                raise ValueError(f"Quadratic: J must have shape ({m}, {m}) to match h, got {J.shape}")
+            _finite("Quadratic", J)
+            J = 0.5 * (J + J.T)
+            diag = np.diagonal(J).copy()
+            if diag.any():
+                h = h + diag
+                np.fill_diagonal(J, 0.0)
+            J = np.ascontiguousarray(J)
+        U, sigma = self.U, self.sigma
+        if (U is None) != (sigma is None):
+            raise ValueError("Quadratic: give both U and sigma for the low-rank form, or neither")
+        if U is not None:
+            U = np.ascontiguousarray(np.asarray(U, dtype=np.float64))
+            sigma = np.ascontiguousarray(np.asarray(sigma, dtype=np.float64).reshape(-1))
+            if U.ndim != 2 or U.shape[0] != m:
+                raise ValueError(f"Quadratic: U must have shape ({m}, r) to match h, got {U.shape}")
+            if sigma.shape != (U.shape[1],):
+                raise ValueError(f"Quadratic: sigma must have shape ({U.shape[1]},) to match U, got {sigma.shape}")
+            _finite("Quadratic", U, sigma)
         object.__setattr__(self, "c", c)
         object.__setattr__(self, "h", np.ascontiguousarray(h))
-        object.__setattr__(self, "J", np.ascontiguousarray(J))
+        object.__setattr__(self, "J", J)
+        object.__setattr__(self, "U", U)
+        object.__setattr__(self, "sigma", sigma)
+
+    @classmethod
+    def low_rank(cls, c, h, U, sigma) -> Quadratic:
+        """The low-rank form ``c + h·x + Σ_k σ_k (U[:, k]·x)²``."""
+        return cls(c, h, None, U=U, sigma=sigma)
 
     @property
-    def n(self) -> int:
+    def m(self) -> int:
+        """Number of binary variables."""
         return self.h.shape[0]
 
+    n = m
+
+    @property
+    def rank(self) -> int:
+        return 0 if self.U is None else self.U.shape[1]
+
+    @property
+    def form(self) -> str:
+        """``"dense"``, ``"low-rank"``, ``"dense+low-rank"`` or ``"linear"``."""
+        parts = [name for name, on in (("dense", self.J is not None), ("low-rank", self.U is not None)) if on]
+        return "+".join(parts) or "linear"
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in (self.h, self.J, self.U, self.sigma) if a is not None)
+
     def __call__(self, x) -> np.ndarray | float:
-        """Evaluate at one binary vector ``(n,)`` or a batch ``(..., n)`` (numpy, not jitted)."""
+        """Evaluate at one binary vector ``(m,)`` or a batch ``(..., m)`` (numpy)."""
         x = np.asarray(x, dtype=np.float64)
-        if x.shape[-1] != self.n:
-            raise ValueError(f"Quadratic: expected actions with last dimension {self.n}, got {x.shape}")
-        value = self.c + x @ self.h + np.einsum("...i,ij,...j->...", x, self.J, x)
+        if x.shape[-1] != self.m:
+            raise ValueError(f"Quadratic: expected actions with last dimension {self.m}, got {x.shape}")
+        value = self.c + x @ self.h
+        if self.J is not None:
+            value = value + np.einsum("...i,...i->...", x @ self.J, x)
+        if self.U is not None:
+            value = value + ((x @ self.U) ** 2) @ self.sigma
         return float(value) if x.ndim == 1 else value
 
+    def dense(self) -> Quadratic:
+        """The same function with every pairwise term in a dense ``J`` (O(m²) memory)."""
+        J = np.zeros((self.m, self.m)) if self.J is None else self.J.copy()
+        if self.U is not None:
+            J += (self.U * self.sigma) @ self.U.T
+        return Quadratic(self.c, self.h, J)
+
     def flip_bounds(self) -> np.ndarray:
-        """``B_i = |h_i| + 2 Σ_j |J_ij|``: no single flip of bit ``i`` changes ``f`` by more."""
-        return np.abs(self.h) + 2.0 * np.abs(self.J).sum(axis=1)
+        """``B_i``: no single flip of bit ``i`` changes ``f`` by more, from any ``x``."""
+        bounds = np.abs(self.h).copy()
+        if self.J is not None:
+            bounds += 2.0 * np.abs(self.J).sum(axis=1)
+        if self.U is not None:
+            reach = np.abs(self.U).sum(axis=0)  # max |p_k| over all x
+            bounds += (np.abs(self.U) * np.abs(self.sigma)) @ (2.0 * reach) + (self.U**2) @ np.abs(self.sigma)
+        return bounds
+
+    def corner_deltas(self) -> np.ndarray:
+        """Single-flip deltas at ``x = 0`` and at ``x = 1``, ``(2, m)``."""
+        at0 = self.h.copy()
+        at1 = self.h.copy()
+        if self.J is not None:
+            at1 += 2.0 * self.J.sum(axis=1)
+        if self.U is not None:
+            q = (self.U**2) @ self.sigma
+            p1 = self.U.sum(axis=0)
+            at0 += q
+            at1 += 2.0 * (self.U * self.sigma) @ p1 - q
+        return np.stack([at0, -at1])
+
+    def kernel_data(self) -> DenseData | LowRankData:
+        """The kernels' form: dense when ``J`` is given (a low-rank part is then folded into it),
+        low rank otherwise (also for a linear function, with rank 0)."""
+        if self.J is not None:
+            dense = self.dense() if self.U is not None else self
+            return DenseData(dense.c, dense.h, dense.J)
+        m = self.m
+        U = np.zeros((m, 0)) if self.U is None else self.U
+        sigma = np.zeros(0) if self.sigma is None else self.sigma
+        return LowRankData(self.c, self.h, U, np.ascontiguousarray(U * sigma), (U**2) @ sigma, sigma)
+
+    def kernel_aux(self) -> tuple:
+        """Buffers for the kernels: the fields ``g = h + 2Jx`` ``(m,)`` (dense) or the projections
+        ``p = Uᵀx`` ``(r,)`` (low rank)."""
+        return (np.zeros(self.m),) if self.J is not None else (np.zeros(self.rank),)
 
 
-# ------------------------------------------------------------------- jitted primitives
+# Hot-path functions read every array they need from the data tuples once, at the top, and
+# return once, at the end. They are ``jitable``: compiled inside the calling kernel.
 
 
-@njit
-def quad_value(c, h, J, x):
-    """``c + h·x + xᵀJx`` for an int8 vector ``x``, touching only its set bits."""
-    n = x.shape[0]
-    idx = np.empty(n, dtype=np.int64)
-    m = 0
-    for i in range(n):
+@jitable
+def _dense_value(D, aux, x):
+    h, J = D.h, D.J
+    m = x.shape[0]
+    total = D.c
+    for i in range(m):
         if x[i]:
-            idx[m] = i
-            m += 1
-    total = c
-    for a in range(m):
-        i = idx[a]
-        row = h[i]
-        for b in range(m):
-            row += J[i, idx[b]]
-        total += row
+            row = h[i]
+            for j in range(m):
+                if x[j]:
+                    row += J[i, j]
+            total += row
     return total
 
 
-@njit
-def quad_fields(h, J, x, g):
-    """Write the local fields ``g = h + 2 J x`` for the int8 vector ``x``."""
-    n = x.shape[0]
-    for i in range(n):
+@jitable
+def _dense_reset(D, aux, x):
+    """The fields ``g = h + 2Jx``; returns ``f(x)``."""
+    g = aux[0]
+    h, J = D.h, D.J
+    m = x.shape[0]
+    for i in range(m):
         g[i] = h[i]
-    for j in range(n):
+    for j in range(m):
         if x[j]:
-            for i in range(n):
+            for i in range(m):
                 g[i] += 2.0 * J[j, i]  # J is symmetric: read row j, contiguous
+    return _dense_value(D, aux, x)
 
 
-@njit
-def quad_flip(J, g, x, k):
-    """Flip bit ``k`` of ``x`` in place and update the fields ``g``."""
-    d = 2.0 * (1 - 2 * x[k])
-    x[k] = 1 - x[k]
-    n = x.shape[0]
-    for i in range(n):
-        g[i] += d * J[k, i]  # J is symmetric: read row k, contiguous
+@jitable
+def _dense_delta(D, aux, x, f, i, j):
+    g = aux[0]
+    J = D.J
+    si = 1.0 - 2.0 * x[i]
+    d = si * g[i]
+    if j >= 0:
+        sj = 1.0 - 2.0 * x[j]
+        d += sj * g[j] + 2.0 * si * sj * J[i, j]
+    return d
+
+
+@jitable
+def _dense_commit(D, aux, x, i, j):
+    g = aux[0]
+    J = D.J
+    m = g.shape[0]
+    di = 2.0 - 4.0 * x[i]
+    if j >= 0:
+        dj = 2.0 - 4.0 * x[j]
+        for t in range(m):
+            g[t] += di * J[i, t] + dj * J[j, t]  # J is symmetric: read rows, contiguous
+        x[j] = 1 - x[j]
+    else:
+        for t in range(m):
+            g[t] += di * J[i, t]
+    x[i] = 1 - x[i]
+
+
+@jitable
+def _lowrank_value(D, aux, x):
+    h, U, sigma = D.h, D.U, D.sigma
+    m = x.shape[0]
+    total = D.c
+    for i in range(m):
+        if x[i]:
+            total += h[i]
+    for k in range(U.shape[1]):
+        p = 0.0
+        for i in range(m):
+            if x[i]:
+                p += U[i, k]
+        total += sigma[k] * p * p
+    return total
+
+
+@jitable
+def _lowrank_reset(D, aux, x):
+    """The projections ``p = Uᵀx``; returns ``f(x)``."""
+    p = aux[0]
+    U = D.U
+    for k in range(p.shape[0]):
+        p[k] = 0.0
+    for i in range(x.shape[0]):
+        if x[i]:
+            for k in range(p.shape[0]):
+                p[k] += U[i, k]
+    return _lowrank_value(D, aux, x)
+
+
+@jitable
+def _lowrank_delta(D, aux, x, f, i, j):
+    # flipping bit i moves p by s_i U_i: f changes by s_i (h_i + 2 W_i·p) + q_i, with W = U σ and
+    # q_i = Σ_k σ_k U_ik²; a second flip j then sees p + s_i U_i, hence the cross term
+    p = aux[0]
+    h, U, W, q = D.h, D.U, D.W, D.q
+    r = p.shape[0]
+    si = 1.0 - 2.0 * x[i]
+    t = 0.0
+    for k in range(r):
+        t += W[i, k] * p[k]
+    d = si * (h[i] + 2.0 * t) + q[i]
+    if j >= 0:
+        sj = 1.0 - 2.0 * x[j]
+        t = 0.0
+        cross = 0.0
+        for k in range(r):
+            t += W[j, k] * p[k]
+            cross += W[i, k] * U[j, k]
+        d += sj * (h[j] + 2.0 * t) + q[j] + 2.0 * si * sj * cross
+    return d
+
+
+@jitable
+def _lowrank_commit(D, aux, x, i, j):
+    p = aux[0]
+    U = D.U
+    r = p.shape[0]
+    si = 1.0 - 2.0 * x[i]
+    for k in range(r):
+        p[k] += si * U[i, k]
+    x[i] = 1 - x[i]
+    if j >= 0:
+        sj = 1.0 - 2.0 * x[j]
+        for k in range(r):
+            p[k] += sj * U[j, k]
+        x[j] = 1 - x[j]
+
+
+# =================================================================== MLP
+
+
+@dataclass(frozen=True, eq=False)
+class MLP:
+    """A ReLU network ``f(x) = W_L relu(… relu(W_1 x + b_1) …) + b_L`` on the binary encoding ``x``.
+
+    Layers are given as torch's ``nn.Linear`` stores them: ``weights[l]`` is ``(out, in)``. The first
+    layer reads the action encoding only (``in = m``): an exporter folds the state's part of the
+    first layer into ``biases[0]``. The last layer has one output. ReLU follows every layer but the
+    last.
+
+    Local search keeps the first layer's pre-activation ``z = W_1 x + b_1`` and updates it in O(H₁)
+    per move (a column of ``W_1`` per changed bit), instead of O((S + m)·H₁) to recompute it; the
+    deeper layers are evaluated in full, skipping zero activations.
+
+    Attributes:
+        weights: tuple of float64 ``(out_l, in_l)`` matrices; ``in_1 = m``, ``out_L = 1``.
+        biases: tuple of float64 ``(out_l,)`` vectors.
+    """
+
+    weights: tuple
+    biases: tuple
+
+    def __post_init__(self):
+        ws = tuple(np.asarray(w, dtype=np.float64) for w in self.weights)
+        bs = tuple(np.asarray(b, dtype=np.float64).reshape(-1) for b in self.biases)
+        if not ws or len(ws) != len(bs):
+            raise ValueError(f"MLP: need one bias per layer and at least one layer, got {len(ws)} and {len(bs)}")
+        for index, (w, b) in enumerate(zip(ws, bs, strict=True)):
+            if w.ndim != 2 or b.shape != (w.shape[0],):
+                raise ValueError(
+                    f"MLP: layer {index} has weight {w.shape} and bias {b.shape}; need (out, in) and (out,)"
+                )
+            if index and w.shape[1] != ws[index - 1].shape[0]:
+                raise ValueError(
+                    f"MLP: layer {index} takes {w.shape[1]} inputs but layer {index - 1} gives {ws[index - 1].shape[0]}"
+                )
+            _finite("MLP", w, b)
+        if ws[-1].shape[0] != 1:
+            raise ValueError(f"MLP: the last layer must have one output, got {ws[-1].shape[0]}")
+        object.__setattr__(self, "weights", ws)
+        object.__setattr__(self, "biases", bs)
+
+    @property
+    def m(self) -> int:
+        return self.weights[0].shape[1]
+
+    n = m
+
+    def __call__(self, x) -> np.ndarray | float:
+        """Evaluate at one binary vector ``(m,)`` or a batch ``(..., m)`` (numpy)."""
+        x = np.asarray(x, dtype=np.float64)
+        if x.shape[-1] != self.m:
+            raise ValueError(f"MLP: expected actions with last dimension {self.m}, got {x.shape}")
+        a = x
+        for index, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            a = a @ w.T + b
+            if index < len(self.weights) - 1:
+                a = np.maximum(a, 0.0)
+        value = a[..., 0]
+        return float(value) if x.ndim == 1 else value
+
+    def kernel_data(self) -> MLPData:
+        ws, bs = self.weights, self.biases
+        if len(ws) == 1:  # a linear function: one identity ReLU-free layer after it is not needed
+            rest_w, rest_b, dims = np.zeros(0), np.zeros(0), np.array([1], dtype=np.int64)
+        else:
+            rest_w = np.concatenate([np.ascontiguousarray(w.T).reshape(-1) for w in ws[1:]])
+            rest_b = np.concatenate(bs[1:])
+            dims = np.array([w.shape[0] for w in ws], dtype=np.int64)
+        return MLPData(np.ascontiguousarray(ws[0].T), bs[0], rest_w, rest_b, dims)
+
+    def kernel_aux(self) -> tuple:
+        """Buffers for the kernels: the first layer's pre-activation, a candidate's, and scratch."""
+        hidden = self.weights[0].shape[0]
+        width = max(w.shape[0] for w in self.weights)
+        return (np.zeros(hidden), np.zeros(hidden), np.zeros(width), np.zeros(width))
+
+
+
+@jitable
+def _mlp_rest(D, z, a, out):
+    """The network above the first layer, from its pre-activation ``z``; ``a``, ``out`` are scratch."""
+    dims, weights, biases = D.dims, D.weights, D.biases
+    layers = dims.shape[0]
+    result = z[0]  # a single linear layer
+    if layers > 1:
+        for t in range(dims[0]):
+            a[t] = z[t] if z[t] > 0.0 else 0.0
+        woff = 0
+        boff = 0
+        for layer in range(1, layers):
+            n_in = dims[layer - 1]
+            n_out = dims[layer]
+            for o in range(n_out):
+                out[o] = biases[boff + o]
+            for k in range(n_in):
+                ak = a[k]
+                if ak != 0.0:  # ReLU zeros cost nothing
+                    base = woff + k * n_out
+                    for o in range(n_out):
+                        out[o] += ak * weights[base + o]
+            woff += n_in * n_out
+            boff += n_out
+            if layer < layers - 1:
+                for o in range(n_out):
+                    a[o] = out[o] if out[o] > 0.0 else 0.0
+        result = out[0]
+    return result
+
+
+@jitable
+def _mlp_first(D, x, z):
+    W1T, b1 = D.W1T, D.b1
+    for t in range(z.shape[0]):
+        z[t] = b1[t]
+    for i in range(x.shape[0]):
+        if x[i]:
+            for t in range(z.shape[0]):
+                z[t] += W1T[i, t]
+
+
+@jitable
+def _mlp_value(D, aux, x):
+    z, zc, a, out = aux
+    _mlp_first(D, x, zc)
+    return _mlp_rest(D, zc, a, out)
+
+
+@jitable
+def _mlp_reset(D, aux, x):
+    """The first layer's pre-activation ``z`` for ``x``; returns ``f(x)``."""
+    z, zc, a, out = aux
+    _mlp_first(D, x, z)
+    for t in range(z.shape[0]):
+        zc[t] = z[t]
+    return _mlp_rest(D, zc, a, out)
+
+
+@jitable
+def _mlp_delta(D, aux, x, f, i, j):
+    z, zc, a, out = aux
+    W1T = D.W1T
+    si = 1.0 - 2.0 * x[i]
+    if j < 0:
+        for t in range(z.shape[0]):
+            zc[t] = z[t] + si * W1T[i, t]
+    else:
+        sj = 1.0 - 2.0 * x[j]
+        for t in range(z.shape[0]):
+            zc[t] = z[t] + si * W1T[i, t] + sj * W1T[j, t]
+    return _mlp_rest(D, zc, a, out) - f
+
+
+@jitable
+def _mlp_commit(D, aux, x, i, j):
+    z = aux[0]
+    W1T = D.W1T
+    si = 1.0 - 2.0 * x[i]
+    if j < 0:
+        for t in range(z.shape[0]):
+            z[t] += si * W1T[i, t]
+    else:
+        sj = 1.0 - 2.0 * x[j]
+        for t in range(z.shape[0]):
+            z[t] += si * W1T[i, t] + sj * W1T[j, t]
+        x[j] = 1 - x[j]
+    x[i] = 1 - x[i]
+
+
+# =================================================================== jitted objective
+
+
+@numba.njit
+def _no_delta(x, aux, params, i, j):
+    return 0.0
+
+
+@numba.njit
+def _no_update(x, aux, params, i, j):
+    return None
+
+
+@numba.njit
+def _no_init(x, aux, params):
+    return None
+
+
+@dataclass(frozen=True, eq=False)
+class Objective:
+    """A numba-jitted objective ``value(x, params) -> float`` on the int8 encoding ``x``.
+
+    For non-quadratic rewards (knapsack with a capacity, slate choice models). Without ``delta``,
+    every proposal costs one full ``value`` call. With the incremental triple, local search runs in
+    the objective's own delta cost:
+
+    - ``init(x, aux, params)``: fill ``aux`` (float64 ``(aux_size,)``) for state ``x``;
+    - ``delta(x, aux, params, i, j) -> float``: ``f(x') − f(x)`` for flipping bit ``i`` and, if
+      ``j ≥ 0``, bit ``j``;
+    - ``update(x, aux, params, i, j)``: update ``aux`` for that move; called *before* the bits of
+      ``x`` flip.
+
+    All must be ``numba.njit`` functions. Kernels that use an objective compile once per process
+    for its functions (they cannot be cached across processes).
+
+    Attributes:
+        value, delta, update, init: the functions above (``delta``, ``update``, ``init``: optional,
+            all three or none).
+        params: a tuple of numpy arrays (or scalars) passed to every call.
+        m: the encoding length.
+        aux_size: length of ``aux``.
+    """
+
+    value: object
+    m: int
+    params: tuple = ()
+    delta: object = None
+    update: object = None
+    init: object = None
+    aux_size: int = 0
+
+    def __post_init__(self):
+        given = [f is not None for f in (self.delta, self.update, self.init)]
+        if any(given) and not all(given):
+            raise ValueError("Objective: give delta, update and init together, or none of them")
+        for name in ("value", "delta", "update", "init"):
+            fn = getattr(self, name)
+            if fn is not None and not isinstance(fn, numba.core.registry.CPUDispatcher):
+                raise ValueError(f"Objective: {name} must be a numba.njit function, got {type(fn).__name__}")
+        if isinstance(self.m, bool) or not isinstance(self.m, (int, np.integer)) or self.m < 1:
+            raise ValueError(f"Objective: m must be a positive integer, got {self.m!r}")
+        if not isinstance(self.params, tuple):
+            object.__setattr__(self, "params", tuple(self.params))
+
+    n = property(lambda self: self.m)
+
+    def __call__(self, x) -> np.ndarray | float:
+        X = np.asarray(x, dtype=np.int8)
+        if X.shape[-1] != self.m:
+            raise ValueError(f"Objective: expected actions with last dimension {self.m}, got {X.shape}")
+        flat = np.ascontiguousarray(X.reshape(-1, self.m))
+        values = np.array([self.value(row, self.params) for row in flat], dtype=np.float64)
+        return float(values[0]) if X.ndim == 1 else values.reshape(X.shape[:-1])
+
+    def kernel_data(self) -> ObjData:
+        has = self.delta is not None
+        return ObjData(
+            self.value,
+            self.delta if has else _no_delta,
+            self.update if has else _no_update,
+            self.init if has else _no_init,
+            self.params,
+            has,
+            int(self.aux_size),
+        )
+
+    def kernel_aux(self) -> tuple:
+        """Buffers for the kernels: the objective's incremental state ``(aux_size,)``."""
+        return (np.zeros(self.aux_size),)
+
+
+
+@jitable
+def _obj_value(D, aux, x):
+    return D.value(x, D.params)
+
+
+@jitable
+def _obj_reset(D, aux, x):
+    state = aux[0]
+    params = D.params
+    if D.has_delta:
+        D.init(x, state, params)
+    return D.value(x, params)
+
+
+@jitable
+def _obj_delta(D, aux, x, f, i, j):
+    state = aux[0]
+    params = D.params
+    if D.has_delta:
+        d = D.delta(x, state, params, i, j)
+    else:
+        x[i] = 1 - x[i]
+        if j >= 0:
+            x[j] = 1 - x[j]
+        d = D.value(x, params) - f
+        x[i] = 1 - x[i]
+        if j >= 0:
+            x[j] = 1 - x[j]
+    return d
+
+
+@jitable
+def _obj_commit(D, aux, x, i, j):
+    state = aux[0]
+    params = D.params
+    if D.has_delta:
+        D.update(x, state, params, i, j)
+    x[i] = 1 - x[i]
+    if j >= 0:
+        x[j] = 1 - x[j]
+
+
+# =================================================================== batch callable
+
+
+@dataclass(frozen=True, eq=False)
+class Batch:
+    """Any function of a batch of encodings: ``fn(X int8 (B, m)) -> float64 (B,)`` (a torch net, a
+    simulator). Only the sampling methods (``random``, ``cem``, ``beam``) can search it; they call
+    ``fn`` in batches from Python."""
+
+    fn: object
+    m: int
+
+    def __post_init__(self):
+        if not callable(self.fn):
+            raise ValueError("Batch: fn must be callable")
+        if isinstance(self.m, bool) or not isinstance(self.m, (int, np.integer)) or self.m < 1:
+            raise ValueError(f"Batch: m must be a positive integer, got {self.m!r}")
+
+    n = property(lambda self: self.m)
+
+    def __call__(self, x) -> np.ndarray | float:
+        X = np.asarray(x, dtype=np.int8)
+        flat = np.ascontiguousarray(X.reshape(-1, self.m))
+        values = np.asarray(self.fn(flat), dtype=np.float64).reshape(-1)
+        if values.shape[0] != flat.shape[0]:
+            raise ValueError(f"Batch: fn returned {values.shape[0]} values for {flat.shape[0]} actions")
+        return float(values[0]) if X.ndim == 1 else values.reshape(X.shape[:-1])
+
+
+LANDSCAPES = (Quadratic, MLP, Objective, Batch)
+JITTED = (Quadratic, MLP, Objective)
+
+
+# =================================================================== generic operations
+#
+# Kernels reach a landscape through its ``kernel_data()`` tuple ``D`` and its ``kernel_aux()``
+# buffers ``aux``. Each operation is resolved at compile time from the type of ``D``; the overload
+# returns the implementation itself, so it compiles inside the kernel.
+
+
+def ls_value(D, aux, x):
+    """``f(x)``; may use ``aux``'s scratch but keeps the incremental state."""
+    raise NotImplementedError("ls_value is only callable from jitted code")
+
+
+def ls_reset(D, aux, x):
+    """Set the incremental state ``aux`` for ``x`` and return ``f(x)``."""
+    raise NotImplementedError("ls_reset is only callable from jitted code")
+
+
+def ls_delta(D, aux, x, f, i, j):
+    """``f(x') − f(x)`` for flipping bit ``i`` (and ``j`` when ``j ≥ 0``); ``f`` is ``f(x)``."""
+    raise NotImplementedError("ls_delta is only callable from jitted code")
+
+
+def ls_commit(D, aux, x, i, j):
+    """Flip bit ``i`` (and ``j`` when ``j ≥ 0``) of ``x``, updating ``aux``."""
+    raise NotImplementedError("ls_commit is only callable from jitted code")
+
+
+def _is(typ, cls) -> bool:
+    return isinstance(typ, types.BaseNamedTuple) and typ.instance_class is cls
+
+
+_IMPLS = {
+    DenseData: {"value": _dense_value, "reset": _dense_reset, "delta": _dense_delta, "commit": _dense_commit},
+    LowRankData: {"value": _lowrank_value, "reset": _lowrank_reset, "delta": _lowrank_delta, "commit": _lowrank_commit},
+    MLPData: {"value": _mlp_value, "reset": _mlp_reset, "delta": _mlp_delta, "commit": _mlp_commit},
+    ObjData: {"value": _obj_value, "reset": _obj_reset, "delta": _obj_delta, "commit": _obj_commit},
+}
+
+
+def _impl(D, op):
+    for cls, impls in _IMPLS.items():
+        if _is(D, cls):
+            return impls[op]
+    return None
+
+
+@overload(ls_value)
+def _ov_value(D, aux, x):
+    return _impl(D, "value")
+
+
+@overload(ls_reset)
+def _ov_reset(D, aux, x):
+    return _impl(D, "reset")
+
+
+@overload(ls_delta)
+def _ov_delta(D, aux, x, f, i, j):
+    return _impl(D, "delta")
+
+
+@overload(ls_commit)
+def _ov_commit(D, aux, x, i, j):
+    return _impl(D, "commit")
+
+
+@kernel
+def _batch_values(D, aux, X, out):
+    for b in range(X.shape[0]):
+        out[b] = ls_value(D, aux, X[b])
+
+
+def evaluator(landscape):
+    """A batch evaluator ``X int8 (B, m) -> float64 (B,)`` for any landscape (for sampling methods)."""
+    if isinstance(landscape, (Batch, MLP)):
+        return landscape  # a Batch is one; for an MLP, numpy's matmuls beat a per-row loop
+    data = landscape.kernel_data()
+    aux = landscape.kernel_aux()
+
+    def evaluate(X):
+        X = np.ascontiguousarray(X, dtype=np.int8)
+        out = np.empty(X.shape[0])
+        _batch_values(data, aux, X, out)
+        return out
+
+    return evaluate

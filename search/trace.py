@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from search._jit import njit
+from search._jit import jitable
 
 TRACE_POINTS = 32
 
@@ -15,10 +15,17 @@ def checkpoints(budget: int, points: int = TRACE_POINTS) -> np.ndarray:
     return grid
 
 
-@njit
+@jitable
 def record(trace, marks, pos, evals, best):
     """Fill ``trace`` at every checkpoint in ``marks`` reached by ``evals``; return the new ``pos``."""
     while pos < marks.shape[0] and marks[pos] <= evals:
         trace[pos] = best
         pos += 1
     return pos
+
+
+@jitable
+def next_mark(marks, pos):
+    """The evaluation count at which :func:`record` next has work to do (a huge number when done);
+    hot loops compare against it instead of calling ``record`` on every evaluation."""
+    return marks[pos] if pos < marks.shape[0] else np.iinfo(np.int64).max

@@ -1,0 +1,102 @@
+"""Hill climbing with random restarts: first- or best-improvement over single moves.
+
+From a start state, ``first`` improvement scans the neighbourhood cyclically from a random move
+and takes the first move that improves; ``best`` improvement evaluates the whole neighbourhood and
+takes the best move if it improves. At a local optimum (a full neighbourhood without improvement)
+the search restarts from the next start state (``init``, proposal samples, or uniform), until the
+budget is spent.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from search._jit import kernel, randint
+from search.landscapes import ls_commit, ls_delta, ls_reset, ls_value
+from search.moves import buffers, copy_into, improves, move_state, mv_apply, mv_count, mv_nth, start_state
+from search.trace import record
+
+IMPROVEMENT = ("first", "best")
+
+
+@kernel
+def _greedy(D, M, aux, S, x, best_x, budget, first, starts, rng, marks, trace):
+    best = -np.inf
+    evals = 0
+    pos = 0
+    r = 0
+    while evals < budget:
+        start_state(M, S, starts, r, x, rng)
+        r += 1
+        f = ls_reset(D, aux, x)
+        evals += 1
+        if f > best:
+            best = f
+            copy_into(best_x, x)
+        pos = record(trace, marks, pos, evals, best)
+        count = mv_count(M, S)
+        if count == 0:
+            if starts.shape[0] <= 1:
+                break  # a single feasible action, or a fixed start: nothing more to find
+            continue
+        if first:
+            idx = randint(rng, count)
+            since = 0  # moves evaluated since the last improvement
+            while evals < budget and since < count:
+                i, j = mv_nth(M, S, idx)
+                d = ls_delta(D, aux, x, f, i, j)
+                evals += 1
+                if improves(d, f):
+                    ls_commit(D, aux, x, i, j)
+                    mv_apply(M, S, i, j)
+                    f += d
+                    since = 0
+                    if f > best:
+                        best = f
+                        copy_into(best_x, x)
+                else:
+                    since += 1
+                pos = record(trace, marks, pos, evals, best)
+                idx += 1
+                if idx == count:
+                    idx = 0
+        else:
+            while evals < budget:
+                best_d = -np.inf
+                bi = -1
+                bj = -1
+                for idx in range(count):
+                    if evals >= budget:
+                        break
+                    i, j = mv_nth(M, S, idx)
+                    d = ls_delta(D, aux, x, f, i, j)
+                    evals += 1
+                    if d > best_d:
+                        best_d, bi, bj = d, i, j
+                    pos = record(trace, marks, pos, evals, best)
+                if bi < 0 or not improves(best_d, f):
+                    break
+                ls_commit(D, aux, x, bi, bj)
+                mv_apply(M, S, bi, bj)
+                f += best_d
+                if f > best:
+                    best = f
+                    copy_into(best_x, x)
+                pos = record(trace, marks, pos, evals, best)
+    return ls_value(D, aux, best_x), evals
+
+
+def greedy(landscape, moves, budget, rng, marks, trace, starts, *, improvement="first"):
+    """Hill climbing with restarts; returns ``(encoding, score, evaluations)``.
+
+    Args:
+        improvement: ``"first"`` (take the first improving move) or ``"best"`` (the best one).
+    """
+    if improvement not in IMPROVEMENT:
+        raise ValueError(f"greedy: improvement must be one of {IMPROVEMENT}, got {improvement!r}")
+    x, best_x = buffers(moves)
+    score, evals = _greedy(
+        landscape.kernel_data(), moves, landscape.kernel_aux(), move_state(moves), x, best_x,
+        budget, improvement == "first", starts, rng, marks, trace,
+    )
+    return best_x, score, evals

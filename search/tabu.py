@@ -1,0 +1,95 @@
+"""Tabu search: best non-tabu move each iteration, with aspiration and restarts.
+
+Each iteration evaluates the whole neighbourhood and makes the best move whose bits are not tabu,
+even when it makes things worse (that is how tabu search leaves local optima). The bits a move
+changed stay tabu for ``tenure`` iterations. A tabu move is still taken when it would give a new
+best (aspiration). ``restarts`` split the budget between independent runs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from search._jit import kernel
+from search.landscapes import ls_commit, ls_delta, ls_reset, ls_value
+from search.moves import buffers, copy_into, improves, move_state, mv_apply, mv_count, mv_nth, start_state
+from search.trace import record
+
+
+def default_tenure(moves) -> int:
+    """``min(20, max(1, free // 4))`` for ``free`` changeable bits: Palubeckis's QUBO tabu rule."""
+    return int(min(20, max(1, int(moves.allowed.sum()) // 4)))
+
+
+@kernel
+def _tabu(D, M, aux, S, x, best_x, until, budget, tenure, restarts, starts, rng, marks, trace):
+    best = -np.inf
+    evals = 0
+    pos = 0
+    for r in range(restarts):
+        share = budget // restarts + (1 if r < budget % restarts else 0)
+        used = 0
+        start_state(M, S, starts, r, x, rng)
+        f = ls_reset(D, aux, x)
+        evals += 1
+        used += 1
+        if f > best:
+            best = f
+            copy_into(best_x, x)
+        pos = record(trace, marks, pos, evals, best)
+        count = mv_count(M, S)
+        for i in range(until.shape[0]):
+            until[i] = 0
+        it = 0
+        while used < share and count > 0:
+            best_d = -np.inf
+            bi = -1
+            bj = -1
+            for idx in range(count):
+                if used >= share:
+                    break
+                i, j = mv_nth(M, S, idx)
+                d = ls_delta(D, aux, x, f, i, j)
+                evals += 1
+                used += 1
+                pos = record(trace, marks, pos, evals, best)
+                tabu = until[i] > it or (j >= 0 and until[j] > it)
+                if tabu and not improves(f + d - best, best):
+                    continue
+                if d > best_d:
+                    best_d, bi, bj = d, i, j
+            if bi < 0:
+                break  # every move is tabu: this run is stuck
+            ls_commit(D, aux, x, bi, bj)
+            mv_apply(M, S, bi, bj)
+            f += best_d
+            until[bi] = it + 1 + tenure
+            if bj >= 0:
+                until[bj] = it + 1 + tenure
+            it += 1
+            if f > best:
+                best = f
+                copy_into(best_x, x)
+            pos = record(trace, marks, pos, evals, best)
+    return ls_value(D, aux, best_x), evals
+
+
+def tabu(landscape, moves, budget, rng, marks, trace, starts, *, tenure=None, restarts=1):
+    """Tabu search; returns ``(encoding, score, evaluations)``.
+
+    Args:
+        tenure: iterations a changed bit stays tabu (default :func:`default_tenure`).
+        restarts: independent runs that split the budget.
+    """
+    tenure = default_tenure(moves) if tenure is None else tenure
+    if isinstance(tenure, bool) or not isinstance(tenure, (int, np.integer)) or tenure < 0:
+        raise ValueError(f"tabu: tenure must be a non-negative integer, got {tenure!r}")
+    if isinstance(restarts, bool) or not isinstance(restarts, (int, np.integer)) or not 1 <= restarts <= budget:
+        raise ValueError(f"tabu: restarts must be an integer in 1..budget ({budget}), got {restarts!r}")
+    x, best_x = buffers(moves)
+    until = np.zeros(moves.m, dtype=np.int64)
+    score, evals = _tabu(
+        landscape.kernel_data(), moves, landscape.kernel_aux(), move_state(moves), x, best_x, until,
+        budget, int(tenure), int(restarts), starts, rng, marks, trace,
+    )
+    return best_x, score, evals
