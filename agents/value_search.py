@@ -120,8 +120,7 @@ class LowRankQuadraticQ(nn.Module):
         """The value of one observation as a ``search.Quadratic`` over the action bits."""
         b, h, U = self.parts(torch.as_tensor(obs, dtype=torch.float32).reshape(1, -1))
         U = U[0].double().numpy()
-        J = (U * self.sigma.double().numpy()) @ U.T
-        return search.Quadratic(float(b[0]), h[0].double().numpy(), J)
+        return search.Quadratic.from_factors(float(b[0]), h[0].double().numpy(), U, self.sigma.double().numpy())
 
 
 class ValueSearchAgent:

@@ -160,16 +160,17 @@ class LandscapeEnv(Env):
     def landscape(self) -> Quadratic:
         """The exact reward of the current context as a ``Quadratic`` on the binary action ``a``.
 
-        With ``s = 2a − 1`` and ``A = W_t W_tᵀ``: ``J = −4A/(nM)``, ``h = 4A1/(nM) + βt/n`` and
-        ``c = −1ᵀA1/(nM) − β(n + Σt)/(2n)``.
+        With ``s = 2a − 1``: ``r = c + h·a − 4/(nM) Σ_k (W_t[:, k]·a)²`` where ``v = W_tᵀ1``,
+        ``h = 4 W_t v/(nM) + βt/n`` and ``c = −‖v‖²/(nM) − β(n + Σt)/(2n)``: a rank-``M`` quadratic,
+        stored low rank or dense, whichever is cheaper to search (:meth:`Quadratic.from_factors`).
+        With ``alpha=None`` it is linear.
         """
         n, t = self.n, self._t
         if self.alpha is None:
-            return Quadratic(-(n + t.sum()) / (2.0 * n), t / n, np.zeros((n, n)))
+            return Quadratic(-(n + t.sum()) / (2.0 * n), t / n)
         nm = n * self.M
         Wt = self._W - np.outer(t, self._tW) / n
         v = Wt.sum(axis=0)  # W_tᵀ 1
-        J = -4.0 * (Wt @ Wt.T) / nm
         h = 4.0 * (Wt @ v) / nm + self.field * t / n
         c = -float(v @ v) / nm - self.field * (n + t.sum()) / (2.0 * n)
-        return Quadratic(c, h, J)
+        return Quadratic.from_factors(c, h, Wt, np.full(self.M, -4.0 / nm))

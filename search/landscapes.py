@@ -121,6 +121,24 @@ class Quadratic:
         """The low-rank form ``c + h·x + Σ_k σ_k (U[:, k]·x)²``."""
         return cls(c, h, None, U=U, sigma=sigma)
 
+    @classmethod
+    def from_factors(cls, c, h, U, sigma) -> Quadratic:
+        """``c + h·x + Σ_k σ_k (U[:, k]·x)²`` in the cheaper storage form for search.
+
+        Low rank when ``5r ≤ m``, dense otherwise. Per annealing proposal the dense form costs
+        O(1) plus an O(m) update for the quarter or so of proposals that are accepted; the low-rank
+        form costs O(r) for every proposal and every update; they break even near ``r = m/5``.
+        Memory follows: ``m²`` floats dense against ``3mr`` low rank.
+        """
+        U = np.asarray(U, dtype=np.float64)
+        sigma = np.asarray(sigma, dtype=np.float64).reshape(-1)
+        m = np.asarray(h).shape[0]
+        if U.ndim != 2 or U.shape[0] != m:
+            raise ValueError(f"Quadratic.from_factors: U must have shape ({m}, r) to match h, got {U.shape}")
+        if 5 * U.shape[1] <= m:
+            return cls.low_rank(c, h, U, sigma)
+        return cls(c, h, (U * sigma) @ U.T)
+
     @property
     def m(self) -> int:
         """Number of binary variables."""
