@@ -42,12 +42,12 @@ class ValueSearchConfig:
 
     value: Literal["oracle", "quadratic"] = "oracle"
     """Which value to search: the env's exact ``landscape()`` or a learned low-rank quadratic."""
-    method: Literal["exhaustive", "random", "anneal"] = "anneal"
-    """Search method passed to ``search.maximize``."""
+    method: Literal["exhaustive", "random", "greedy", "anneal", "tabu", "cem", "beam"] = "anneal"
+    """Search method passed to ``search.maximize`` (see docs/search.md)."""
     budget: int = 1000
     """Landscape evaluations per decision."""
     restarts: int = 1
-    """Independent restarts that share the budget (``anneal`` only)."""
+    """Independent restarts that share the budget (``anneal`` and ``tabu``)."""
     train_budget: int | None = None
     """Evaluations per decision while training; defaults to ``budget``."""
     rank: int = 16
@@ -142,7 +142,7 @@ class ValueSearchAgent:
 
     def _search(self, obs, budget: int) -> np.ndarray:
         cfg = self.config
-        opts = {"restarts": cfg.restarts} if cfg.method == "anneal" else {}
+        opts = {"restarts": cfg.restarts} if cfg.method in ("anneal", "tabu") else {}
         result = search.maximize(
             self._landscape(obs), self.space, cfg.method, budget,
             seed=int(self.rng.integers(2**63)), **opts,

@@ -82,14 +82,34 @@ jitable = register_jitable
 # --------------------------------------------------------------------------- random numbers
 
 
+_M64 = (1 << 64) - 1
+
+
+def _splitmix64(z: int) -> int:
+    z = (z + 0x9E3779B97F4A7C15) & _M64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
+    return z ^ (z >> 31)
+
+
+def derive_seed(seed: int, index: int) -> int:
+    """A seed for item ``index`` of a batch searched with ``seed`` (distinct streams per item)."""
+    return _splitmix64((int(seed) & _M64) ^ _splitmix64(int(index) + 0x632BE59BD9B4E019))
+
+
 def rng_state(seed: int) -> np.ndarray:
-    """A fresh xoshiro256** state (``uint64[4]``) derived from ``seed`` by numpy's SeedSequence."""
+    """A fresh xoshiro256** state (``uint64[4]``) from ``seed``, by splitmix64 as its authors
+    recommend (any integer seed; seeds are taken modulo 2^64). Cheap: it runs on every search."""
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
         raise ValueError(f"seed must be an integer, got {seed!r}")
-    state = np.random.SeedSequence(int(seed) & (2**128 - 1)).generate_state(4, dtype=np.uint64)
-    if not state.any():  # the all-zero state is the generator's one fixed point
-        state[0] = 1
-    return state
+    z = int(seed) & _M64
+    words = []
+    for _ in range(4):  # splitmix64: the state advances by the golden-ratio constant per word
+        words.append(_splitmix64(z))
+        z = (z + 0x9E3779B97F4A7C15) & _M64
+    if not any(words):  # the all-zero state is the generator's one fixed point
+        words[0] = 1
+    return np.array(words, dtype=np.uint64)
 
 
 @jitable

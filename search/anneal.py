@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from search._jit import kernel, uniform
+from search._jit import kernel, njit, uniform
 from search.landscapes import Quadratic, ls_commit, ls_delta, ls_reset, ls_value
 from search.moves import buffers, copy_into, move_state, mv_apply, mv_count, mv_nth, mv_random, start_state
 from search.spaces import FLIP
@@ -30,22 +30,56 @@ def temperature_range(landscape, moves=None) -> tuple[float, float]:
 
     Under a two-bit move set (k-of-N, MultiDiscrete) the hot end allows the two largest bounds.
     """
-    bounds = landscape.flip_bounds()
-    corner = np.abs(landscape.corner_deltas())
-    if moves is not None:
-        allowed = moves.allowed.astype(bool)
-        bounds = bounds[allowed]
-        corner = corner[:, allowed]
-    if bounds.size == 0:
+    m = landscape.m
+    allowed = np.ones(m, dtype=np.int8) if moves is None else moves.allowed
+    pair = moves is not None and moves.kind != FLIP
+    if landscape.J is not None and landscape.U is None:
+        top1, top2, small = _dense_scale(landscape.h, landscape.J, allowed, pair)
+    else:
+        bounds = landscape.flip_bounds()[allowed != 0]
+        corner = np.abs(landscape.corner_deltas())[:, allowed != 0]
+        top = np.sort(bounds)[::-1]
+        top1 = float(top[0]) if top.size else 0.0
+        top2 = float(top[1]) if pair and top.size > 1 else 0.0
+        corner = corner[corner > 1e-12 * max((top1 + top2) / math.log(2.0), 1e-300)]
+        small = float(corner.min()) if corner.size else 0.0
+    hot = (top1 + top2) / math.log(2.0)
+    if hot <= 0.0 or small <= 0.0:  # a constant landscape: any positive range will do
         return 1.0, 1e-3
-    top = np.sort(bounds)[::-1]
-    worst = top[0] + (top[1] if moves is not None and moves.kind != FLIP and top.size > 1 else 0.0)
-    hot = float(worst) / math.log(2.0)
-    corner = corner[corner > 1e-12 * max(hot, 1e-300)]
-    if hot <= 0.0 or corner.size == 0:  # a constant landscape: any positive range will do
-        return 1.0, 1e-3
-    cold = float(corner.min()) / math.log(100.0)
-    return hot, min(cold, hot)
+    return hot, min(small / math.log(100.0), hot)
+
+
+@njit
+def _dense_scale(h, J, allowed, pair):
+    """For a dense quadratic: the largest single-flip bound (and the second largest when moves
+    change two bits), and the smallest nonzero corner delta, in one O(m²) pass without temporaries."""
+    m = h.shape[0]
+    top1 = 0.0
+    top2 = 0.0
+    for i in range(m):
+        if allowed[i]:
+            b = 0.0
+            for j in range(m):
+                b += abs(J[i, j])
+            b = abs(h[i]) + 2.0 * b
+            if b > top1:
+                top2 = top1
+                top1 = b
+            elif b > top2:
+                top2 = b
+    if not pair:
+        top2 = 0.0
+    floor = 1e-12 * max((top1 + top2) / math.log(2.0), 1e-300)
+    small = np.inf
+    for i in range(m):
+        if allowed[i]:
+            row = 0.0
+            for j in range(m):
+                row += J[i, j]
+            for corner in (abs(h[i]), abs(h[i] + 2.0 * row)):
+                if floor < corner < small:
+                    small = corner
+    return top1, top2, (small if small < np.inf else 0.0)
 
 
 @kernel

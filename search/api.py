@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -9,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from search import sampling
-from search._jit import rng_state
+from search._jit import derive_seed, rng_state
 from search.anneal import anneal
 from search.exhaustive import MAX_CANDIDATES, exhaustive
 from search.greedy import greedy
@@ -208,18 +209,15 @@ def _exact(landscape, moves, init, info, *, time_limit=60.0):
     return sol.x, sol.value, 1
 
 
-def _item_seed(seed: int, index: int) -> int:
-    return int(np.random.SeedSequence([int(seed) & (2**63 - 1), index]).generate_state(1, dtype=np.uint64)[0])
-
-
 def maximize_batch(
     landscapes, space, method: str, budget: int | None, *, seed: int, masks=None, workers: int | None = None, **opts
 ) -> list[SearchResult]:
     """:func:`maximize` over many landscapes (one per state), in parallel threads.
 
     The kernels release the GIL, so the searches run in parallel on ``workers`` threads (default:
-    the CPU count) whatever the landscape form. Landscape ``b`` is searched with its own seed,
-    derived from ``(seed, b)``, so results do not depend on the number of workers.
+    the CPU count), whatever the landscape form or method; each thread takes a contiguous chunk.
+    Landscape ``b`` is searched with its own seed, derived from ``(seed, b)``, so results do not
+    depend on the number of workers.
 
     Args:
         landscapes: a sequence of landscapes over ``space``.
@@ -230,27 +228,46 @@ def maximize_batch(
     landscapes = list(landscapes)
     if masks is not None and len(masks) != len(landscapes):
         raise ValueError(f"maximize_batch: got {len(masks)} masks for {len(landscapes)} landscapes")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+    if workers is None:
+        workers = os.cpu_count() or 1
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"maximize_batch: workers must be a positive integer, got {workers!r}")
+    results: list = [None] * len(landscapes)
 
-    def one(b):
-        mask = None if masks is None else masks[b]
-        return maximize(landscapes[b], space, method, budget, seed=_item_seed(seed, b), mask=mask, **opts)
+    def run(indices):
+        for b in indices:
+            mask = None if masks is None else masks[b]
+            results[b] = maximize(landscapes[b], space, method, budget, seed=derive_seed(seed, b), mask=mask, **opts)
 
     if not landscapes:
         return []
-    first = one(0)  # compiles (or loads) the kernel once, before threads race for it
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        rest = list(pool.map(one, range(1, len(landscapes))))
-    return [first, *rest]
+    run([0])  # compiles (or loads) the kernel once, before threads race for it
+    chunks = [c for c in np.array_split(np.arange(1, len(landscapes)), workers) if c.size]
+    if len(chunks) <= 1:
+        run(range(1, len(landscapes)))
+    else:
+        with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
+            list(pool.map(run, chunks))
+    return results
 
 
-def warmup() -> None:
-    """Compile (or load from cache) the kernels for Quadratic landscapes on binary spaces, so timed
-    decisions exclude JIT."""
-    tiny = Quadratic(0.0, np.zeros(2), np.zeros((2, 2)))
-    for method in ("exhaustive", "random", "greedy", "anneal", "tabu"):
-        maximize(tiny, 2, method, 4, seed=0)
+def warmup(landscape=None, space=None, methods=("exhaustive", "random", "greedy", "anneal", "tabu")) -> None:
+    """Compile (or load from the disk cache) the kernels that a timed search will use.
+
+    With a ``landscape`` and ``space``: for that landscape's form and that space's move set.
+    Without: for both forms of :class:`~search.Quadratic` on binary spaces.
+    """
+    if landscape is None:
+        dense = Quadratic(0.0, np.zeros(2), np.zeros((2, 2)))
+        low_rank = Quadratic.low_rank(0.0, np.zeros(2), np.zeros((2, 1)), [1.0])
+        for q in (dense, low_rank):
+            warmup(q, 2, methods)
+        return
+    sp = as_space(space)
+    for method in methods:
+        if method == "exhaustive" and sp.count(sp.allowed()) > 64:
+            continue
+        maximize(landscape, sp, method, 4 if method != "exhaustive" else None, seed=0)
 
 
 __all__ = ["METHODS", "OPTIONS", "SAMPLING", "SearchResult", "maximize", "maximize_batch", "warmup"]

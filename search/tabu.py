@@ -1,7 +1,8 @@
 """Tabu search: best non-tabu move each iteration, with aspiration and restarts.
 
 Each iteration evaluates the whole neighbourhood and makes the best move whose bits are not tabu,
-even when it makes things worse (that is how tabu search leaves local optima). The bits a move
+even when it makes things worse (that is how tabu search leaves local optima); ties are broken
+uniformly at random, so a plateau is crossed by a random walk rather than a fixed order. The bits a move
 changed stay tabu for ``tenure`` iterations. A tabu move is still taken when it would give a new
 best (aspiration). ``restarts`` split the budget between independent runs.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from search._jit import kernel
+from search._jit import kernel, randint
 from search.landscapes import ls_commit, ls_delta, ls_reset, ls_value
 from search.moves import buffers, copy_into, improves, move_state, mv_apply, mv_count, mv_nth, start_state
 from search.trace import record
@@ -45,6 +46,7 @@ def _tabu(D, M, aux, S, x, best_x, until, budget, tenure, restarts, starts, rng,
             best_d = -np.inf
             bi = -1
             bj = -1
+            ties = 0
             for idx in range(count):
                 if used >= share:
                     break
@@ -58,6 +60,11 @@ def _tabu(D, M, aux, S, x, best_x, until, budget, tenure, restarts, starts, rng,
                     continue
                 if d > best_d:
                     best_d, bi, bj = d, i, j
+                    ties = 1
+                elif d == best_d:  # ties broken uniformly (reservoir sampling): plateaus don't trap it
+                    ties += 1
+                    if randint(rng, ties) == 0:
+                        bi, bj = i, j
             if bi < 0:
                 break  # every move is tabu: this run is stuck
             ls_commit(D, aux, x, bi, bj)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from search._jit import jitable
@@ -9,10 +11,17 @@ from search._jit import jitable
 TRACE_POINTS = 32
 
 
+@functools.lru_cache(maxsize=256)
+def _checkpoints(budget: int, points: int) -> np.ndarray:
+    return np.unique(np.round(np.geomspace(1, budget, num=points)).astype(np.int64))
+
+
 def checkpoints(budget: int, points: int = TRACE_POINTS) -> np.ndarray:
-    """Sorted, unique evaluation counts in ``[1, budget]``, log-spaced, ending at ``budget``."""
-    grid = np.unique(np.round(np.geomspace(1, budget, num=points)).astype(np.int64))
-    return grid
+    """Sorted, unique evaluation counts in ``[1, budget]``, log-spaced, ending at ``budget``.
+
+    Shared between calls with the same budget (kernels only read it): don't modify it.
+    """
+    return _checkpoints(int(budget), int(points))
 
 
 @jitable
