@@ -23,6 +23,7 @@ numba's global random state.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from pathlib import Path
@@ -70,9 +71,26 @@ def njit(fn=None, **kwargs):
     return numba.njit(**opts)(fn)
 
 
+#: Kernel-data types whose kernels must keep reference counting: they call user functions, which
+#: are compiled with the caller's flags and may allocate (see :class:`search.Objective`).
+NEEDS_NRT: set = set()
+
+
 def kernel(fn):
-    """A search kernel: :func:`njit` without reference counting (it must not allocate)."""
-    return njit(fn, _nrt=False)
+    """A search kernel: :func:`njit` without reference counting, so it must not allocate.
+
+    Kernels take the landscape's data tuple first. For the types in :data:`NEEDS_NRT` the call goes
+    to a second compilation with reference counting (not cached: it embeds the user's functions).
+    """
+    fast = njit(fn, _nrt=False)
+    flexible = njit(fn, cache=False)
+
+    @functools.wraps(fn)
+    def call(*args):
+        return (flexible if type(args[0]) in NEEDS_NRT else fast)(*args)
+
+    call.fast, call.flexible = fast, flexible
+    return call
 
 
 #: A function compiled inside its jitted caller, with the caller's flags; plain Python otherwise.

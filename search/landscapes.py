@@ -32,12 +32,13 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-from search._jit import jitable, kernel
+from search._jit import NEEDS_NRT, jitable, kernel
 
 DenseData = namedtuple("DenseData", ["c", "h", "J"])
 LowRankData = namedtuple("LowRankData", ["c", "h", "U", "W", "q", "sigma"])
 MLPData = namedtuple("MLPData", ["W1T", "b1", "weights", "biases", "dims"])
 ObjData = namedtuple("ObjData", ["value", "delta", "update", "init", "params", "has_delta", "aux_size"])
+NEEDS_NRT.add(ObjData)
 
 
 def _finite(name, *arrays):

@@ -1,10 +1,14 @@
 """Tabu search: best non-tabu move each iteration, with aspiration and restarts.
 
-Each iteration evaluates the whole neighbourhood and makes the best move whose bits are not tabu,
-even when it makes things worse (that is how tabu search leaves local optima); ties are broken
-uniformly at random, so a plateau is crossed by a random walk rather than a fixed order. The bits a move
-changed stay tabu for ``tenure`` iterations. A tabu move is still taken when it would give a new
-best (aspiration). ``restarts`` split the budget between independent runs.
+Each iteration evaluates the whole neighbourhood and makes the best move that is not tabu, even
+when it makes things worse (that is how tabu search leaves local optima); ties are broken uniformly
+at random, so a plateau is crossed by a random walk rather than in a fixed order.
+
+What is tabu is undoing a recent move, for ``tenure`` iterations: flipping back a bit just flipped;
+for a swap or a component change, taking back the item or value just dropped (the other items and
+values stay free). A tabu move is still taken when it would give a new best (aspiration); when
+every move is tabu, the best one is taken anyway. ``restarts`` split the budget between
+independent runs.
 """
 
 from __future__ import annotations
@@ -47,6 +51,9 @@ def _tabu(D, M, aux, S, x, best_x, until, budget, tenure, restarts, starts, rng,
             bi = -1
             bj = -1
             ties = 0
+            any_d = -np.inf  # the best move, tabu or not
+            ai = -1
+            aj = -1
             for idx in range(count):
                 if used >= share:
                     break
@@ -55,7 +62,10 @@ def _tabu(D, M, aux, S, x, best_x, until, budget, tenure, restarts, starts, rng,
                 evals += 1
                 used += 1
                 pos = record(trace, marks, pos, evals, best)
-                tabu = until[i] > it or (j >= 0 and until[j] > it)
+                # a flip undoes a flip of the same bit; a swap or change undoes one that dropped j
+                tabu = until[i] > it if j < 0 else until[j] > it
+                if d > any_d:
+                    any_d, ai, aj = d, i, j
                 if tabu and not improves(f + d - best, best):
                     continue
                 if d > best_d:
@@ -65,14 +75,14 @@ def _tabu(D, M, aux, S, x, best_x, until, budget, tenure, restarts, starts, rng,
                     ties += 1
                     if randint(rng, ties) == 0:
                         bi, bj = i, j
-            if bi < 0:
-                break  # every move is tabu: this run is stuck
+            if ai < 0:
+                break  # the budget ran out before a move was evaluated
+            if bi < 0:  # every move is tabu: take the best anyway
+                best_d, bi, bj = any_d, ai, aj
             ls_commit(D, aux, x, bi, bj)
             mv_apply(M, S, bi, bj)
             f += best_d
-            until[bi] = it + 1 + tenure
-            if bj >= 0:
-                until[bj] = it + 1 + tenure
+            until[bi] = it + 1 + tenure  # bi: the bit flipped, or the item/value dropped
             it += 1
             if f > best:
                 best = f

@@ -7,37 +7,156 @@ can be checked against them. Nothing here is clever; that is the point.
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 
 MASK64 = (1 << 64) - 1
 
-# ----------------------------------------------------------------------- quadratic landscapes
+# ----------------------------------------------------------------------------- landscapes
 
 
-def quadratic_value(c, h, J, x) -> float:
-    """``c + h·x + xᵀJx`` on the raw ``J`` the user passed (any square matrix, any diagonal)."""
-    x = np.asarray(x, dtype=np.float64)
-    h = np.asarray(h, dtype=np.float64)
-    J = np.asarray(J, dtype=np.float64)
+def quadratic_value(c, h, J, x, U=None, sigma=None) -> float:
+    """``c + h·x + xᵀJx + Σ_k σ_k (U[:, k]·x)²`` on the raw ``J`` the user passed (any square matrix,
+    any diagonal, or None), with the low-rank part when ``U`` and ``sigma`` are given."""
+    x = [float(v) for v in np.asarray(x).reshape(-1)]
+    m = len(x)
     total = float(c)
-    for i in range(len(x)):
-        total += h[i] * x[i]
-        for j in range(len(x)):
-            total += x[i] * J[i, j] * x[j]
+    for i in range(m):
+        total += float(h[i]) * x[i]
+    if J is not None:
+        for i in range(m):
+            for j in range(m):
+                total += x[i] * float(J[i][j]) * x[j]
+    if U is not None:
+        for k in range(len(sigma)):
+            p = 0.0
+            for i in range(m):
+                p += float(U[i][k]) * x[i]
+            total += float(sigma[k]) * p * p
     return total
 
 
-def flipped(x, i) -> np.ndarray:
-    """A copy of the binary vector ``x`` with bit ``i`` flipped."""
+def mlp_value(weights, biases, x) -> float:
+    """A ReLU network on ``x``: layer ``l`` maps ``a`` to ``W_l a + b_l`` (``W_l`` is ``(out, in)``), ReLU
+    after every layer but the last; the last layer has one output."""
+    a = [float(v) for v in np.asarray(x).reshape(-1)]
+    for index, (W, b) in enumerate(zip(weights, biases, strict=True)):
+        W = np.asarray(W)
+        out = []
+        for o in range(W.shape[0]):
+            z = float(b[o])
+            for i in range(W.shape[1]):
+                z += float(W[o, i]) * a[i]
+            out.append(z)
+        if index < len(weights) - 1:
+            out = [max(z, 0.0) for z in out]
+        a = out
+    return a[0]
+
+
+def knapsack_value(weights, values, capacity, penalty, x) -> float:
+    """``Σ v_i x_i − penalty · max(0, Σ w_i x_i − capacity)``: a knapsack with a soft capacity."""
+    load = sum(float(w) for w, xi in zip(weights, x, strict=True) if xi)
+    gain = sum(float(v) for v, xi in zip(values, x, strict=True) if xi)
+    return gain - float(penalty) * max(0.0, load - float(capacity))
+
+
+def flipped(x, i, j=-1) -> np.ndarray:
+    """A copy of the binary vector ``x`` with bit ``i`` flipped and, when ``j >= 0``, bit ``j`` too."""
     y = np.array(x, dtype=np.int8, copy=True)
     y[i] = 1 - y[i]
+    if j >= 0:
+        y[j] = 1 - y[j]
     return y
+
+
+def move_delta(value, x, i, j=-1) -> float:
+    """How much the move ``(i, j)`` changes ``value``, by evaluating both sides."""
+    return value(flipped(x, i, j)) - value(x)
 
 
 def quadratic_flip_delta(c, h, J, x, i) -> float:
     """How much flipping bit ``i`` of ``x`` changes the quadratic, by evaluating both sides."""
-    return quadratic_value(c, h, J, flipped(x, i)) - quadratic_value(c, h, J, x)
+    return move_delta(lambda y: quadratic_value(c, h, J, y), x, i)
+
+
+# ----------------------------------------------------------------------------- action spaces
+#
+# A space is read only through its attributes: ``nvec`` (MultiDiscrete), else ``n`` and, for k-of-N,
+# ``k``. Encodings: the action itself for binary and k-of-N spaces; one one-hot block per component
+# for MultiDiscrete. ``allowed[i] = 1`` where bit ``i`` of the encoding may be 1.
+
+
+def encoding_length(space) -> int:
+    return int(sum(space.nvec)) if hasattr(space, "nvec") else int(space.n)
+
+
+def groups(space) -> list[range]:
+    """The one-hot blocks of a MultiDiscrete encoding, as ranges of bit positions."""
+    out, start = [], 0
+    for v in space.nvec:
+        out.append(range(start, start + v))
+        start += v
+    return out
+
+
+def encode(space, action) -> np.ndarray:
+    """The binary encoding of a native action."""
+    if hasattr(space, "nvec"):
+        x = np.zeros(encoding_length(space), dtype=np.int8)
+        for block, a in zip(groups(space), action, strict=True):
+            x[block[int(a)]] = 1
+        return x
+    return np.array(action, dtype=np.int8)
+
+
+def is_feasible(space, allowed, x) -> bool:
+    """Whether the encoding ``x`` is a feasible action of ``space`` under ``allowed``."""
+    x = [int(v) for v in np.asarray(x).reshape(-1)]
+    if len(x) != encoding_length(space) or any(v not in (0, 1) for v in x):
+        return False
+    if allowed is not None and any(v and not a for v, a in zip(x, allowed, strict=True)):
+        return False
+    if hasattr(space, "nvec"):
+        return all(sum(x[i] for i in block) == 1 for block in groups(space))
+    if hasattr(space, "k"):
+        return sum(x) == space.k
+    return True
+
+
+def feasible_encodings(space, allowed=None) -> list[np.ndarray]:
+    """Every feasible encoding, by filtering all ``2^m`` binary vectors."""
+    m = encoding_length(space)
+    return [x for x in all_actions(m) if is_feasible(space, allowed, x)]
+
+
+def one_move_apart(space, x, y) -> bool:
+    """Whether ``y`` is one move from ``x``: one bit flipped (binary), one item swapped for another
+    (k-of-N), one component changed (MultiDiscrete). Both must be feasible."""
+    differ = [i for i in range(len(x)) if x[i] != y[i]]
+    if hasattr(space, "nvec"):
+        return len(differ) == 2 and any(differ[0] in block and differ[1] in block for block in groups(space))
+    if hasattr(space, "k"):
+        return len(differ) == 2
+    return len(differ) == 1
+
+
+def neighbours(space, allowed, x) -> set[bytes]:
+    """Every feasible encoding one move away from ``x``, as ``bytes`` of int8 rows."""
+    return {
+        y.tobytes() for y in feasible_encodings(space, allowed) if one_move_apart(space, np.asarray(x), y)
+    }
+
+
+def feasible_count(space, allowed=None) -> int:
+    """The number of feasible actions, from the closed forms (no enumeration)."""
+    allowed = np.ones(encoding_length(space), dtype=np.int64) if allowed is None else np.asarray(allowed)
+    if hasattr(space, "nvec"):
+        return math.prod(int(sum(allowed[i] for i in block)) for block in groups(space))
+    if hasattr(space, "k"):
+        return math.comb(int(np.sum(allowed)), space.k)
+    return 2 ** int(np.sum(allowed))
 
 
 # ---------------------------------------------------------------------------- brute force
@@ -51,14 +170,24 @@ def all_actions(n: int):
 
 def brute_force_max(value, n: int) -> tuple[float, list[np.ndarray]]:
     """The maximum of ``value(x)`` over all ``2^n`` binary ``x``, and every ``x`` that attains it."""
+    return best_of(value, all_actions(n))
+
+
+def best_of(value, candidates) -> tuple[float, list[np.ndarray]]:
+    """The maximum of ``value(x)`` over ``candidates``, and every candidate that attains it."""
     best, argmax = -np.inf, []
-    for x in all_actions(n):
+    for x in candidates:
         v = value(x)
         if v > best:
             best, argmax = v, [x]
         elif v == best:
             argmax.append(x)
     return best, argmax
+
+
+def feasible_max(value, space, allowed=None) -> tuple[float, list[np.ndarray]]:
+    """The maximum of ``value`` over the feasible encodings of ``space``, and its maximisers."""
+    return best_of(value, feasible_encodings(space, allowed))
 
 
 # ------------------------------------------------------------------- random numbers (xoshiro)
@@ -105,18 +234,6 @@ class Xoshiro256ss:
             r = self.next_u64()
             bits.extend((r >> b) & 1 for b in range(min(64, n - len(bits))))
         return np.array(bits, dtype=np.int8)
-
-
-def random_shooting(value, n: int, budget: int, state) -> tuple[np.ndarray, float]:
-    """Evaluate ``budget`` random actions drawn from ``state``; keep the first best one."""
-    rng = Xoshiro256ss(state)
-    best_x, best = None, -np.inf
-    for _ in range(budget):
-        x = rng.random_bits(n)
-        v = value(x)
-        if v > best:
-            best_x, best = x, v
-    return best_x, best
 
 
 # --------------------------------------------------------------------------- Landscape-v0
