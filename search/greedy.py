@@ -73,7 +73,9 @@ def _greedy(D, M, aux, S, x, best_x, budget, first, starts, rng, marks, trace):
                     evals += 1
                     if d > best_d:
                         best_d, bi, bj = d, i, j
-                    pos = record(trace, marks, pos, evals, best)
+                    # the trace counts a move as found when it is evaluated (it will be taken)
+                    found = f + best_d if improves(best_d, f) and f + best_d > best else best
+                    pos = record(trace, marks, pos, evals, found)
                 if bi < 0 or not improves(best_d, f):
                     break
                 ls_commit(D, aux, x, bi, bj)

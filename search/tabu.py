@@ -61,20 +61,20 @@ def _tabu(D, M, aux, S, x, best_x, until, budget, tenure, restarts, starts, rng,
                 d = ls_delta(D, aux, x, f, i, j)
                 evals += 1
                 used += 1
-                pos = record(trace, marks, pos, evals, best)
                 # a flip undoes a flip of the same bit; a swap or change undoes one that dropped j
                 tabu = until[i] > it if j < 0 else until[j] > it
                 if d > any_d:
                     any_d, ai, aj = d, i, j
-                if tabu and not improves(f + d - best, best):
-                    continue
-                if d > best_d:
-                    best_d, bi, bj = d, i, j
-                    ties = 1
-                elif d == best_d:  # ties broken uniformly (reservoir sampling): plateaus don't trap it
-                    ties += 1
-                    if randint(rng, ties) == 0:
-                        bi, bj = i, j
+                if not tabu or improves(f + d - best, best):  # admissible (aspiration for a new best)
+                    if d > best_d:
+                        best_d, bi, bj = d, i, j
+                        ties = 1
+                    elif d == best_d:  # ties broken uniformly (reservoir sampling): plateaus don't trap it
+                        ties += 1
+                        if randint(rng, ties) == 0:
+                            bi, bj = i, j
+                # the trace counts a move as found when it is evaluated (the best admissible is taken)
+                pos = record(trace, marks, pos, evals, max(best, f + best_d))
             if ai < 0:
                 break  # the budget ran out before a move was evaluated
             if bi < 0:  # every move is tabu: take the best anyway

@@ -76,11 +76,6 @@ def move_delta(value, x, i, j=-1) -> float:
     return value(flipped(x, i, j)) - value(x)
 
 
-def quadratic_flip_delta(c, h, J, x, i) -> float:
-    """How much flipping bit ``i`` of ``x`` changes the quadratic, by evaluating both sides."""
-    return move_delta(lambda y: quadratic_value(c, h, J, y), x, i)
-
-
 # ----------------------------------------------------------------------------- action spaces
 #
 # A space is read only through its attributes: ``nvec`` (MultiDiscrete), else ``n`` and, for k-of-N,
@@ -109,6 +104,13 @@ def encode(space, action) -> np.ndarray:
             x[block[int(a)]] = 1
         return x
     return np.array(action, dtype=np.int8)
+
+
+def decode(space, x) -> np.ndarray:
+    """The native action of a feasible encoding: the set bit's position in each block (MultiDiscrete)."""
+    if hasattr(space, "nvec"):
+        return np.array([next(i for i, b in enumerate(block) if x[b]) for block in groups(space)], dtype=np.int64)
+    return np.array(x, dtype=np.int8)
 
 
 def is_feasible(space, allowed, x) -> bool:
@@ -142,11 +144,11 @@ def one_move_apart(space, x, y) -> bool:
     return len(differ) == 1
 
 
-def neighbours(space, allowed, x) -> set[bytes]:
-    """Every feasible encoding one move away from ``x``, as ``bytes`` of int8 rows."""
-    return {
-        y.tobytes() for y in feasible_encodings(space, allowed) if one_move_apart(space, np.asarray(x), y)
-    }
+def neighbours(space, allowed, x, candidates=None) -> set[bytes]:
+    """Every feasible encoding one move away from ``x``, as ``bytes`` of int8 rows. ``candidates``:
+    the feasible encodings, when already enumerated."""
+    candidates = feasible_encodings(space, allowed) if candidates is None else candidates
+    return {y.tobytes() for y in candidates if one_move_apart(space, np.asarray(x), y)}
 
 
 def feasible_count(space, allowed=None) -> int:
@@ -195,6 +197,19 @@ def feasible_max(value, space, allowed=None) -> tuple[float, list[np.ndarray]]:
 
 def _rotl(x: int, k: int) -> int:
     return ((x << k) | (x >> (64 - k))) & MASK64
+
+
+def splitmix64_words(seed: int, count: int) -> list[int]:
+    """The first ``count`` outputs of splitmix64 (Steele, Lea & Flood) started at ``seed``: the state
+    advances by the golden-ratio constant, and each output is a mix of the new state."""
+    state, out = seed & MASK64, []
+    for _ in range(count):
+        state = (state + 0x9E3779B97F4A7C15) & MASK64
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+        out.append(z ^ (z >> 31))
+    return out
 
 
 class Xoshiro256ss:
