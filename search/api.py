@@ -14,7 +14,7 @@ from search._jit import derive_seed, rng_state
 from search.anneal import anneal
 from search.exhaustive import MAX_CANDIDATES, exhaustive
 from search.greedy import greedy
-from search.landscapes import JITTED, LANDSCAPES, Batch, Quadratic, evaluator
+from search.landscapes import JITTED, LANDSCAPES, Batch, Quadratic, evaluator, move_evaluator
 from search.spaces import as_space
 from search.tabu import tabu
 from search.trace import checkpoints
@@ -193,7 +193,9 @@ def _sampling(landscape, sp, moves, method, budget, seed, marks, proposal, init,
     elif method == "cem":
         res = sampling.cem(evaluate, sp, moves, budget, rng, marks, **opts)
     else:
-        res = sampling.beam(evaluate, sp, moves, budget, rng, marks, init=init, **opts)
+        res = sampling.beam(
+            evaluate, sp, moves, budget, rng, marks, init=init, move_values=move_evaluator(landscape), **opts
+        )
     score = res.score
     if isinstance(landscape, JITTED):  # report the exact value, like the kernels do
         score = float(evaluate(res.x[None, :])[0])

@@ -763,6 +763,29 @@ def _batch_values(D, aux, X, out):
         out[b] = ls_value(D, aux, X[b])
 
 
+@kernel
+def _move_values(D, aux, x, off, on, out):
+    f = ls_reset(D, aux, x)
+    for t in range(off.shape[0]):
+        out[t] = f + ls_delta(D, aux, x, f, off[t], on[t])
+
+
+def move_evaluator(landscape):
+    """For a jitted landscape, ``move_values(x, off, on) -> values`` of the actions one move from ``x``
+    (bit ``off[t]`` flipped and ``on[t]`` too where ≥ 0), from move deltas; None for a Batch."""
+    if isinstance(landscape, Batch):
+        return None
+    data = landscape.kernel_data()
+    aux = landscape.kernel_aux()
+
+    def move_values(x, off, on):
+        out = np.empty(len(off))
+        _move_values(data, aux, np.ascontiguousarray(x, dtype=np.int8), off, on, out)
+        return out
+
+    return move_values
+
+
 def evaluator(landscape):
     """A batch evaluator ``X int8 (B, m) -> float64 (B,)`` for any landscape (for sampling methods)."""
     if isinstance(landscape, (Batch, MLP)):

@@ -15,6 +15,7 @@ Shared conventions:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -247,6 +248,16 @@ class _Run:
             self.best_log_prob = None if log_probs is None else float(log_probs[i])
         return values
 
+    def observe(self, values, row_of) -> None:
+        """Record values computed elsewhere (from move deltas); ``row_of(k)`` builds row ``k`` when it
+        is a new best."""
+        if len(values) > self.left:
+            raise RuntimeError(f"internal error: {len(values)} evaluations observed with {self.left} left")
+        self._record(values)
+        i = int(np.argmax(values))
+        if self.best_x is None or values[i] > self.best:
+            self.best, self.best_x, self.best_log_prob = float(values[i]), np.array(row_of(i), dtype=np.int8), None
+
     def _record(self, values) -> None:
         start, end = self.evaluations, self.evaluations + len(values)
         running = np.maximum(np.maximum.accumulate(values), self.best)
@@ -369,15 +380,25 @@ def _clip(moves, p) -> np.ndarray:
 # ----------------------------------------------------------------------------- beam search
 
 
-def beam(evaluate, space, moves, budget, rng, marks, *, width=8, init=None) -> SamplingResult:
+#: Beam search skips states chosen in this many previous generations (bounded memory: a global
+#: closed set would hold every state ever evaluated, gigabytes at budgets of 10⁷).
+BEAM_MEMORY = 4
+
+
+def beam(evaluate, space, moves, budget, rng, marks, *, width=8, init=None, move_values=None) -> SamplingResult:
     """Beam search over move sequences.
 
     The first beam is ``init`` (an encoding ``(m,)``) or ``width`` uniform samples, evaluated. Each
-    step expands every beam state into all its single-move neighbours, drops those already evaluated
-    (and duplicates), evaluates the rest as one batch (a uniformly random subset of them when they do
-    not fit in the budget left) and keeps the best ``width`` as the next beam, even when all of them
-    are worse than their parents. It stops when the budget is spent or no unvisited neighbour is left.
-    ``space`` is not needed here (``moves`` says everything); it keeps the signature common to all methods.
+    step expands every beam state by all its single moves and evaluates the children as one batch
+    (a uniformly random subset of them when they do not fit in the budget left). The best ``width``
+    distinct children not chosen in the last :data:`BEAM_MEMORY` generations become the next beam,
+    even when all of them are worse than their parents. It stops when the budget is spent or no
+    child is left.
+
+    ``move_values(x, off, on) -> values``, when given, evaluates the children of ``x`` from move
+    deltas (bits ``off[t]`` and ``on[t]`` changed; ``on[t] = -1`` for a single flip) instead of
+    building and evaluating them in full: each still counts as one evaluation. ``space`` is not
+    needed here (``moves`` says everything); it keeps the signature common to all methods.
     """
     width = _check_int("beam: width", width, 1)
     run = _Run(evaluate, budget, marks)
@@ -385,18 +406,80 @@ def beam(evaluate, space, moves, budget, rng, marks, *, width=8, init=None) -> S
         states = _fresh(sample_uniform(moves, min(width, run.left), rng), set())
     else:
         states = _check_init(moves, init)[None]
-    visited = set()
-    while len(states):
-        values = run.evaluate(states)
-        visited.update(row.tobytes() for row in states)
-        states = states[np.argsort(-values, kind="stable")[:width]]
-        if run.left == 0:
+    values = run.evaluate(states)
+    recent = [{row.tobytes() for row in states}]
+    while run.left > 0:
+        order = np.argsort(-values, kind="stable")[:width]
+        states, values = states[order], values[order]
+        parent, off, on = _children(moves, states)
+        if len(parent) == 0:
             break
-        children = _fresh(np.concatenate([neighbours(moves, x) for x in states]), visited)
-        if len(children) > run.left:
-            children = children[np.sort(rng.choice(len(children), size=run.left, replace=False))]
-        states = children
+        if len(parent) > run.left:
+            pick = np.sort(rng.choice(len(parent), size=run.left, replace=False))
+            parent, off, on = parent[pick], off[pick], on[pick]
+        if move_values is None:
+            rows = _apply_moves(states[parent], off, on)
+            child_values = run.evaluate(rows)
+        else:
+            rows = None
+            child_values = np.empty(len(parent))
+            for p in np.unique(parent):
+                sel = parent == p
+                child_values[sel] = move_values(states[p], off[sel], on[sel])
+            run.observe(child_values, functools.partial(_child, states, parent, off, on))
+        seen = set().union(*recent)
+        chosen = []
+        for k in np.argsort(-child_values, kind="stable"):
+            row = rows[k] if rows is not None else _child(states, parent, off, on, k)
+            key = row.tobytes()
+            if key not in seen:
+                seen.add(key)
+                chosen.append((row, child_values[k], key))
+                if len(chosen) == width:
+                    break
+        if not chosen:
+            break
+        recent = [*recent[-(BEAM_MEMORY - 1) :], {key for _, _, key in chosen}]
+        states = np.array([row for row, _, _ in chosen], dtype=np.int8)
+        values = np.array([value for _, value, _ in chosen])
     return run.result()
+
+
+def _children(moves, states):
+    """Every single move from each state: ``(parent, off, on)`` int64 arrays, ``on = -1`` for flips."""
+    parents, offs, ons = [], [], []
+    allowed = moves.allowed.astype(bool)
+    for p, x in enumerate(states):
+        if moves.kind == FLIP:
+            off = np.flatnonzero(allowed)
+            on = np.full(len(off), -1)
+        elif moves.kind == SWAP:
+            ins = np.flatnonzero(x == 1)
+            outs = np.flatnonzero((x == 0) & allowed)
+            off, on = (a.reshape(-1) for a in np.meshgrid(ins, outs, indexing="ij"))
+        else:
+            on = np.flatnonzero((x == 0) & allowed)
+            off = np.flatnonzero(x == 1)[np.searchsorted(moves.offsets, on, side="right") - 1]
+        parents.append(np.full(len(off), p))
+        offs.append(off)
+        ons.append(on)
+    cat = lambda parts: np.concatenate(parts).astype(np.int64)  # noqa: E731
+    return cat(parents), cat(offs), cat(ons)
+
+
+def _child(states, parent, off, on, k) -> np.ndarray:
+    """Child ``k``: its parent state with move ``k`` applied."""
+    return _apply_moves(states[parent[k : k + 1]], off[k : k + 1], on[k : k + 1])[0]
+
+
+def _apply_moves(X, off, on) -> np.ndarray:
+    """Copies of the rows of ``X`` ``(B, m)`` with bit ``off[b]`` flipped, and ``on[b]`` too where ≥ 0."""
+    out = np.array(X, dtype=np.int8, copy=True)
+    rows = np.arange(len(out))
+    out[rows, off] ^= 1
+    two = on >= 0
+    out[rows[two], on[two]] ^= 1
+    return out
 
 
 def _fresh(X, visited) -> np.ndarray:
@@ -423,6 +506,7 @@ def _check_init(moves, init) -> np.ndarray:
 
 
 __all__ = [
+    "BEAM_MEMORY",
     "P_MIN",
     "SamplingResult",
     "beam",

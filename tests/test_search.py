@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import envs
+import search
 from search import (
     METHODS,
     MLP,
@@ -806,3 +807,24 @@ def test_maximize_rejects_unsupported_landscapes_and_spaces():
 def test_spaces_reject_bad_sizes(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_beam_from_move_deltas_matches_beam_from_full_evaluations():
+    """The delta path (jitted landscapes) and the batch path (any landscape) are one algorithm."""
+    from search import sampling
+    from search.landscapes import evaluator, move_evaluator
+    from search.trace import checkpoints
+
+    rng = np.random.default_rng(3)
+    for space in (search.Binary(10), search.KOfN(9, 3), search.Discrete((3, 2, 4))):
+        q = search.Quadratic(0.1, rng.normal(size=space.m), rng.normal(size=(space.m, space.m)))
+        moves = space.moves(None)
+        runs = [
+            sampling.beam(evaluator(q), space, moves, 300, np.random.default_rng(5), checkpoints(300), width=4,
+                          move_values=mv)
+            for mv in (None, move_evaluator(q))
+        ]
+        np.testing.assert_array_equal(runs[0].x, runs[1].x)
+        assert runs[0].evaluations == runs[1].evaluations
+        np.testing.assert_allclose(runs[0].score, runs[1].score, rtol=1e-9)
+        np.testing.assert_allclose(runs[0].trace, runs[1].trace, rtol=1e-9)
