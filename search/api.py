@@ -53,7 +53,7 @@ OPTIONS = {
     "random": ("batch",),
     "greedy": ("improvement",),
     "anneal": ("restarts", "t_hot", "t_cold", "order"),
-    "tabu": ("tenure", "restarts"),
+    "tabu": ("tenure", "restarts", "patience"),
     "cem": ("population", "elites", "smoothing"),
     "beam": ("width",),
     "exact": ("time_limit",),

@@ -8,7 +8,8 @@ What is tabu is undoing a recent move, for ``tenure`` iterations: flipping back 
 for a swap or a component change, taking back the item or value just dropped (the other items and
 values stay free). A tabu move is still taken when it would give a new best (aspiration); when
 every move is tabu, the best one is taken anyway. ``restarts`` split the budget between
-independent runs.
+independent runs; within its share, a run that finds no new best for ``patience`` iterations starts
+afresh (a short tenure can cycle).
 """
 
 from __future__ import annotations
@@ -27,77 +28,99 @@ def default_tenure(moves) -> int:
 
 
 @kernel
-def _tabu(D, M, aux, S, x, best_x, until, budget, tenure, restarts, starts, rng, marks, trace):
+def _tabu(D, M, aux, S, x, best_x, until, budget, tenure, restarts, patience, starts, rng, marks, trace):
     best = -np.inf
     evals = 0
     pos = 0
+    run = 0  # start states used so far
     for r in range(restarts):
         share = budget // restarts + (1 if r < budget % restarts else 0)
         used = 0
-        start_state(M, S, starts, r, x, rng)
-        f = ls_reset(D, aux, x)
-        evals += 1
-        used += 1
-        if f > best:
-            best = f
-            copy_into(best_x, x)
-        pos = record(trace, marks, pos, evals, best)
-        count = mv_count(M, S)
-        for i in range(until.shape[0]):
-            until[i] = 0
-        it = 0
-        while used < share and count > 0:
-            best_d = -np.inf
-            bi = -1
-            bj = -1
-            ties = 0
-            any_d = -np.inf  # the best move, tabu or not
-            ai = -1
-            aj = -1
-            for idx in range(count):
-                if used >= share:
-                    break
-                i, j = mv_nth(M, S, idx)
-                d = ls_delta(D, aux, x, f, i, j)
-                evals += 1
-                used += 1
-                # a flip undoes a flip of the same bit; a swap or change undoes one that dropped j
-                tabu = until[i] > it if j < 0 else until[j] > it
-                if d > any_d:
-                    any_d, ai, aj = d, i, j
-                if not tabu or improves(f + d - best, best):  # admissible (aspiration for a new best)
-                    if d > best_d:
-                        best_d, bi, bj = d, i, j
-                        ties = 1
-                    elif d == best_d:  # ties broken uniformly (reservoir sampling): plateaus don't trap it
-                        ties += 1
-                        if randint(rng, ties) == 0:
-                            bi, bj = i, j
-                # the trace counts a move as found when it is evaluated (the best admissible is taken)
-                pos = record(trace, marks, pos, evals, max(best, f + best_d))
-            if ai < 0:
-                break  # the budget ran out before a move was evaluated
-            if bi < 0:  # every move is tabu: take the best anyway
-                best_d, bi, bj = any_d, ai, aj
-            ls_commit(D, aux, x, bi, bj)
-            mv_apply(M, S, bi, bj)
-            f += best_d
-            until[bi] = it + 1 + tenure  # bi: the bit flipped, or the item/value dropped
-            it += 1
+        while used < share:  # one run, then a fresh one after `patience` iterations without a gain
+            start_state(M, S, starts, run, x, rng)
+            run += 1
+            f = ls_reset(D, aux, x)
+            evals += 1
+            used += 1
             if f > best:
                 best = f
                 copy_into(best_x, x)
             pos = record(trace, marks, pos, evals, best)
+            count = mv_count(M, S)
+            if count == 0:
+                break
+            for i in range(until.shape[0]):
+                until[i] = 0
+            it = 0
+            run_best = f
+            last_gain = 0
+            while used < share:
+                best_d = -np.inf
+                bi = -1
+                bj = -1
+                ties = 0
+                any_d = -np.inf  # the best move, tabu or not
+                ai = -1
+                aj = -1
+                for idx in range(count):
+                    if used >= share:
+                        break
+                    i, j = mv_nth(M, S, idx)
+                    d = ls_delta(D, aux, x, f, i, j)
+                    evals += 1
+                    used += 1
+                    # a flip undoes a flip of the same bit; a swap or change undoes one that dropped j
+                    tabu = until[i] > it if j < 0 else until[j] > it
+                    if d > any_d:
+                        any_d, ai, aj = d, i, j
+                    if not tabu or improves(f + d - best, best):  # admissible (aspiration for a new best)
+                        if d > best_d:
+                            best_d, bi, bj = d, i, j
+                            ties = 1
+                        elif d == best_d:  # ties broken uniformly (reservoir sampling): plateaus don't trap it
+                            ties += 1
+                            if randint(rng, ties) == 0:
+                                bi, bj = i, j
+                    # the trace counts a move as found when it is evaluated (the best admissible is taken)
+                    pos = record(trace, marks, pos, evals, max(best, f + best_d))
+                if ai < 0:
+                    break  # the budget ran out before a move was evaluated
+                if bi < 0:  # every move is tabu: take the best anyway
+                    best_d, bi, bj = any_d, ai, aj
+                ls_commit(D, aux, x, bi, bj)
+                mv_apply(M, S, bi, bj)
+                f += best_d
+                until[bi] = it + 1 + tenure  # bi: the bit flipped, or the item/value dropped
+                it += 1
+                if f > best:
+                    best = f
+                    copy_into(best_x, x)
+                pos = record(trace, marks, pos, evals, best)
+                if f > run_best:
+                    run_best = f
+                    last_gain = it
+                elif it - last_gain >= patience:
+                    break  # no gain for `patience` iterations: start afresh
     return ls_value(D, aux, best_x), evals
 
 
-def tabu(landscape, moves, budget, rng, marks, trace, starts, *, tenure=None, restarts=1):
+def default_patience(moves) -> int:
+    """``max(50, 10 · free)`` iterations without a gain before a fresh start."""
+    return int(max(50, 10 * int(moves.allowed.sum())))
+
+
+def tabu(landscape, moves, budget, rng, marks, trace, starts, *, tenure=None, restarts=1, patience=None):
     """Tabu search; returns ``(encoding, score, evaluations)``.
 
     Args:
         tenure: iterations a changed bit stays tabu (default :func:`default_tenure`).
         restarts: independent runs that split the budget.
+        patience: iterations without a new best of the current run before it starts afresh from the
+            next start state (default :func:`default_patience`): short tenures can cycle.
     """
+    patience = default_patience(moves) if patience is None else patience
+    if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 1:
+        raise ValueError(f"tabu: patience must be a positive integer, got {patience!r}")
     tenure = default_tenure(moves) if tenure is None else tenure
     if isinstance(tenure, bool) or not isinstance(tenure, (int, np.integer)) or tenure < 0:
         raise ValueError(f"tabu: tenure must be a non-negative integer, got {tenure!r}")
@@ -107,6 +130,6 @@ def tabu(landscape, moves, budget, rng, marks, trace, starts, *, tenure=None, re
     until = np.zeros(moves.m, dtype=np.int64)
     score, evals = _tabu(
         landscape.kernel_data(), moves, landscape.kernel_aux(), move_state(moves), x, best_x, until,
-        budget, int(tenure), int(restarts), starts, rng, marks, trace,
+        budget, int(tenure), int(restarts), int(patience), starts, rng, marks, trace,
     )
     return best_x, score, evals
