@@ -453,9 +453,11 @@ def _mlp_rest(D, z, a, out):
             for k in range(n_in):
                 ak = a[k]
                 if ak != 0.0:  # ReLU zeros cost nothing
-                    base = woff + k * n_out
+                    # a slice per weight row: indexing the flat array with a computed offset kept a
+                    # negative-index check in the loop and stopped it vectorising (4× slower)
+                    row = weights[woff + k * n_out : woff + (k + 1) * n_out]
                     for o in range(n_out):
-                        out[o] += ak * weights[base + o]
+                        out[o] += ak * row[o]
             woff += n_in * n_out
             boff += n_out
             if layer < layers - 1:
