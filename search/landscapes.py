@@ -145,7 +145,6 @@ class Quadratic:
         """Number of binary variables."""
         return self.h.shape[0]
 
-    n = m
 
     @property
     def rank(self) -> int:
@@ -401,7 +400,6 @@ class MLP:
     def m(self) -> int:
         return self.weights[0].shape[1]
 
-    n = m
 
     def __call__(self, x) -> np.ndarray | float:
         """Evaluate at one binary vector ``(m,)`` or a batch ``(..., m)`` (numpy)."""
@@ -590,8 +588,6 @@ class Objective:
         if not isinstance(self.params, tuple):
             object.__setattr__(self, "params", tuple(self.params))
 
-    n = property(lambda self: self.m)
-
     def __call__(self, x) -> np.ndarray | float:
         X = np.asarray(x, dtype=np.int8)
         if X.shape[-1] != self.m:
@@ -677,8 +673,6 @@ class Batch:
             raise ValueError("Batch: fn must be callable")
         if isinstance(self.m, bool) or not isinstance(self.m, (int, np.integer)) or self.m < 1:
             raise ValueError(f"Batch: m must be a positive integer, got {self.m!r}")
-
-    n = property(lambda self: self.m)
 
     def __call__(self, x) -> np.ndarray | float:
         X = np.asarray(x, dtype=np.int8)

@@ -125,26 +125,8 @@ def neighbours(moves, x) -> np.ndarray:
     """
     x = np.asarray(x)
     check_feasible(moves, x[None])
-    x = x.astype(np.int8)
-    allowed = moves.allowed.astype(bool)
-    if moves.kind == FLIP:
-        flips = np.flatnonzero(allowed)
-        out = np.repeat(x[None], len(flips), axis=0)
-        out[np.arange(len(flips)), flips] ^= 1
-        return out
-    if moves.kind == SWAP:
-        ins = np.flatnonzero(x == 1)
-        outs = np.flatnonzero((x == 0) & allowed)
-        turn_off, turn_on = (a.reshape(-1) for a in np.meshgrid(ins, outs, indexing="ij"))
-    else:
-        turn_on = np.flatnonzero((x == 0) & allowed)
-        group = np.searchsorted(moves.offsets, turn_on, side="right") - 1
-        turn_off = np.flatnonzero(x == 1)[group]
-    rows = np.arange(len(turn_on))
-    out = np.repeat(x[None], len(turn_on), axis=0)
-    out[rows, turn_off] = 0
-    out[rows, turn_on] = 1
-    return out
+    _, off, on = _children(moves, x[None].astype(np.int8))
+    return _apply_moves(np.repeat(x[None].astype(np.int8), len(off), axis=0), off, on)
 
 
 # ----------------------------------------------------------------------------- factored sampling
