@@ -88,6 +88,9 @@ def maximize(
         mask: which encoding bits may be set (see :mod:`search.spaces`), e.g. ``info["action_mask"]``.
         **opts: method options; see :data:`OPTIONS` and each method's module.
     """
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"maximize: seed must be an integer, got {seed!r}")
+    seed = int(seed) & (2**64 - 1)  # any integer; the numpy and xoshiro generators both take this
     sp = as_space(space)
     if not isinstance(landscape, LANDSCAPES):
         names = ", ".join(c.__name__ for c in LANDSCAPES)
