@@ -214,13 +214,20 @@ def _exact(landscape, moves, init, info, *, time_limit=60.0):
     return sol.x, sol.value, 1
 
 
+#: :func:`maximize_batch` uses threads by default from this budget on (see its docstring).
+PARALLEL_BUDGET = 10_000
+
+
 def maximize_batch(
     landscapes, space, method: str, budget: int | None, *, seed: int, masks=None, workers: int | None = None, **opts
 ) -> list[SearchResult]:
     """:func:`maximize` over many landscapes (one per state), in parallel threads.
 
-    The kernels release the GIL, so the searches run in parallel on ``workers`` threads (default:
-    the CPU count), whatever the landscape form or method; each thread takes a contiguous chunk.
+    The kernels release the GIL, so the searches run in parallel on ``workers`` threads, whatever
+    the landscape form or method; each thread takes a contiguous chunk. Each call also spends about
+    30 µs in Python, which holds the GIL, so threads pay only for longer searches: with 2 threads on
+    2 cores, 1.46× at a budget of 20 000 anneal evaluations (n = 64), but 0.5× at 1 000. The default
+    is therefore the CPU count for budgets of at least :data:`PARALLEL_BUDGET`, else one thread.
     Landscape ``b`` is searched with its own seed, derived from ``(seed, b)``, so results do not
     depend on the number of workers.
 
@@ -234,7 +241,7 @@ def maximize_batch(
     if masks is not None and len(masks) != len(landscapes):
         raise ValueError(f"maximize_batch: got {len(masks)} masks for {len(landscapes)} landscapes")
     if workers is None:
-        workers = os.cpu_count() or 1
+        workers = (os.cpu_count() or 1) if budget is None or budget >= PARALLEL_BUDGET else 1
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"maximize_batch: workers must be a positive integer, got {workers!r}")
     results: list = [None] * len(landscapes)
