@@ -177,6 +177,17 @@ def _json_default(o):
 
 
 @functools.lru_cache(maxsize=1)
+def cpu_model() -> str | None:
+    """The CPU's model name (from ``/proc/cpuinfo`` on Linux, else what ``platform`` knows)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
 def provenance() -> dict:
     """standin version, git commit, package versions and machine, recorded with every trial."""
     def version(pkg):
@@ -191,14 +202,7 @@ def provenance() -> dict:
                                 text=True, timeout=5).stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         commit = None
-    cpu = platform.processor() or None
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     return {
         "standin": version("standin"),
         "git_commit": commit,

@@ -44,6 +44,8 @@ from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
+from benchmarks.runner import cpu_model
+
 ALPHAS = (0.25, 0.5, 1.0, 2.0)
 SIZES = (16, 64, 256, 1024)
 QUICK_SIZES = (16, 64)
@@ -418,14 +420,7 @@ def anomalies(args, sched: Scheduler) -> list[str]:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model() or platform.machine()
     import numba
     import numpy as np
 

@@ -37,6 +37,7 @@ import numba  # noqa: E402
 import numpy as np  # noqa: E402
 
 import search  # noqa: E402
+from benchmarks.runner import cpu_model  # noqa: E402
 from search._jit import rng_state  # noqa: E402
 from search.anneal import sampled_temperature_range, temperature_range  # noqa: E402
 from search.spaces import as_space  # noqa: E402
@@ -110,17 +111,6 @@ def rate(per_s: float) -> str:
 
 def mib(nbytes: int) -> str:
     return f"{nbytes / 2**20:.2f} MiB"
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def machine_lines() -> list[str]:
