@@ -45,7 +45,8 @@ def evaluate(env, agent, episodes: int, seed: int) -> dict:
     decisions = hits = 0
     evaluations = 0
     act_seconds = 0.0
-    exact = bool(getattr(getattr(env.unwrapped, "reference", None), "high_is_optimum", False))
+    ref = getattr(env.unwrapped, "reference", None)
+    exact = bool(getattr(ref, "high_is_optimum", False)) and getattr(ref, "per", "decision") == "decision"
     start = time.perf_counter()
     obs, info = env.reset(seed=seed)
     for _ in range(episodes):
@@ -103,7 +104,8 @@ def run_trial(trial, tb_root: Path | None) -> dict:
         record["log2_actions"] = log2_size(env.action_space)
         ref = getattr(env.unwrapped, "reference", None)
         record["reference"] = None if ref is None else {
-            "high": ref.high, "high_is_optimum": ref.high_is_optimum, "low": ref.low}
+            "high": ref.high, "high_is_optimum": ref.high_is_optimum, "low": ref.low,
+            "per": getattr(ref, "per", "decision")}
         agent = agents.make(trial.agent, seed=trial.seed, **trial.agent_config)
         if tb_root is not None:
             run_dir = Path(tb_root) / trial.run_name

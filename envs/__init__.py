@@ -6,18 +6,25 @@ Importing this package registers every id ``standin/<Name>-v0`` with Gymnasium.
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 
 import gymnasium as gym
 
 from envs.reference import Reference
+from search import _jit
 
-_ENTRY_POINTS = {
-    "standin/Landscape-v0": "envs.landscape:LandscapeEnv",
+if _jit.CACHE:  # the env kernels inline search's random numbers: a change there clears our cache
+    _jit.invalidate_stale_cache(Path(__file__).resolve().parent, Path(_jit.__file__).resolve().parent)
+
+#: id -> (module, single env class, vector env class)
+_FAMILIES = {
+    "standin/Landscape-v0": ("envs.landscape", "LandscapeEnv", "LandscapeVectorEnv"),
 }
+_ENTRY_POINTS = {env_id: f"{module}:{cls}" for env_id, (module, cls, _) in _FAMILIES.items()}
 
-for _id, _entry in _ENTRY_POINTS.items():
+for _id, (_module, _cls, _vec) in _FAMILIES.items():
     if _id not in gym.registry:
-        gym.register(id=_id, entry_point=_entry)
+        gym.register(id=_id, entry_point=f"{_module}:{_cls}", vector_entry_point=f"{_module}:{_vec}")
 
 
 def ids() -> list[str]:

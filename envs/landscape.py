@@ -3,23 +3,105 @@
 from __future__ import annotations
 
 import numpy as np
-from gymnasium import Env, spaces
+from gymnasium import spaces
 
+from envs._core import Core, CoreEnv, CoreVectorEnv, check_float, check_int
 from envs.reference import Reference
 from search import Quadratic
+from search._jit import njit, normal
 
 MAX_N = 4096
 
 
-def _check_int(name, value, lo, hi=None):
-    is_int = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-    if not is_int or value < lo or (hi is not None and value > hi):
-        allowed = f"{lo}..{hi}" if hi is not None else f">= {lo}"
-        raise ValueError(f"Landscape-v0: {name} must be an integer in {allowed}, got {value!r}")
-    return int(value)
+@njit
+def _new_contexts(rng, P, W, idx, context, t, tW, steps):
+    """Draw a context ``c ~ N(0, I)`` for each environment in ``idx``; set ``t = sign(P c)`` and
+    ``tᵀW``."""
+    n, d = P.shape
+    M = W.shape[1]
+    for i in idx:
+        for j in range(d):
+            context[i, j] = np.float32(normal(rng[i]))
+        for r in range(n):
+            s = 0.0
+            for j in range(d):
+                s += P[r, j] * np.float64(context[i, j])
+            t[i, r] = 1.0 if s >= 0.0 else -1.0
+        for k in range(M):
+            s = 0.0
+            for r in range(n):
+                s += W[r, k] * t[i, r]
+            tW[i, k] = s
+        if steps is not None:
+            steps[i] = 0
 
 
-class LandscapeEnv(Env):
+@njit
+def _rewards(actions, idx, t, tW, W, field, smooth):
+    """The reward of ``actions[j]`` in environment ``idx[j]``'s context (see the env docstring)."""
+    n, M = W.shape
+    out = np.empty(idx.shape[0])
+    proj = np.empty(M)
+    for j in range(idx.shape[0]):
+        i = idx[j]
+        st = 0.0
+        for r in range(n):
+            st += (2.0 * actions[j, r] - 1.0) * t[i, r]
+        if smooth:
+            out[j] = -(n - st) / (2.0 * n)
+            continue
+        for k in range(M):
+            proj[k] = -tW[i, k] * (st / n)
+        for r in range(n):
+            s = 2.0 * actions[j, r] - 1.0
+            for k in range(M):
+                proj[k] += W[r, k] * s
+        sq = 0.0
+        for k in range(M):
+            sq += proj[k] * proj[k]
+        out[j] = -sq / (n * M) - field * (n - st) / (2.0 * n)
+    return out
+
+
+class LandscapeCore(Core):
+    """``num_envs`` Landscape-v0 environments sharing the hidden ``P`` and ``W``."""
+
+    def __init__(self, num_envs, P, W, field, smooth, horizon, references=True):
+        super().__init__(num_envs, references)
+        self.P, self.W, self.field, self.smooth, self.horizon = P, W, field, smooth, horizon
+        n, d = P.shape
+        self.W_sq = float(np.sum(W**2))
+        self.context = np.zeros((num_envs, d), dtype=np.float32)
+        self.t = np.ones((num_envs, n))
+        self.tW = np.zeros((num_envs, W.shape[1]))
+        self.steps = np.zeros(num_envs, dtype=np.int64)
+
+    def reset(self, idx):
+        _new_contexts(self.rng, self.P, self.W, idx, self.context, self.t, self.tW, self.steps)
+
+    def step(self, actions, idx):
+        r = _rewards(actions, idx, self.t, self.tW, self.W, self.field, self.smooth)
+        self.steps[idx] += 1
+        _new_contexts(self.rng, self.P, self.W, idx, self.context, self.t, self.tW, None)
+        return r, self.steps[idx] >= self.horizon, np.zeros(len(idx), dtype=bool)
+
+    def observe(self, idx):
+        return self.context[idx]
+
+    def info(self, idx):
+        k = len(idx)
+        if not self.references:
+            return {}
+        if self.smooth:
+            random = np.full(k, -0.5)
+        else:
+            n, M = self.W.shape
+            wt_sq = self.W_sq - np.einsum("ik,ik->i", self.tW[idx], self.tW[idx]) / n  # ‖W_t‖_F²
+            random = -wt_sq / (n * M) - self.field / 2.0
+        return {"optimal_value": np.zeros(k), "random_value": random}
+
+
+class LandscapeEnv(CoreEnv):
     """Choose ``n`` bits given a context; the reward is a planted spin glass with optimum 0.
 
     ## Description
@@ -47,8 +129,9 @@ class LandscapeEnv(Env):
     ``r = −(n − s·t)/(2n)`` (``field`` is then unused).
 
     ## Starting State
-    A context drawn from the reset seed's ``np_random``. Hidden parameters ``P ∈ R^{n×d}`` and
-    ``W ∈ R^{n×M}`` (i.i.d. N(0,1)) are fixed by ``instance_seed``, not by the reset seed.
+    A context drawn from the environment's random stream (seeded through ``np_random``). Hidden
+    parameters ``P ∈ R^{n×d}`` and ``W ∈ R^{n×M}`` (i.i.d. N(0,1)) are fixed by ``instance_seed``,
+    not by the reset seed.
 
     ## Episode End
     Terminates after ``horizon`` steps (contexts are i.i.d., so steps are independent decisions).
@@ -69,11 +152,14 @@ class LandscapeEnv(Env):
     ``−‖W_t‖_F²/(n·M) − β/2`` (``−1/2`` with ``alpha=None``). ``landscape()`` returns the exact reward
     of the current context as a ``search.Quadratic`` on the binary action.
 
+    ## Vector Env
+    ``gymnasium.make_vec("standin/Landscape-v0", num_envs)`` steps all copies in one numba kernel.
+
     ## Version History
     * v0: initial version.
     """
 
-    metadata = {"render_modes": []}
+    name = "Landscape-v0"
     size_kwargs = ("n",)  # the arguments that set |A|; reports plot against them
     reference = Reference(
         high="planted optimum (exact)",
@@ -82,74 +168,35 @@ class LandscapeEnv(Env):
     )
 
     def __init__(self, n=64, context_dim=8, alpha=0.5, field=0.1, horizon=1, instance_seed=0, render_mode=None):
-        self.n = _check_int("n", n, 2, MAX_N)
-        self.context_dim = _check_int("context_dim", context_dim, 1)
-        if alpha is not None and (isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha > 0):
-            raise ValueError(f"Landscape-v0: alpha must be a number > 0 or None, got {alpha!r}")
-        if isinstance(field, bool) or not isinstance(field, (int, float)) or not field >= 0:
-            raise ValueError(f"Landscape-v0: field must be a number >= 0, got {field!r}")
-        self.alpha = None if alpha is None else float(alpha)
-        self.field = float(field)
-        self.horizon = _check_int("horizon", horizon, 1)
-        self.instance_seed = _check_int("instance_seed", instance_seed, 0)
+        self.n = check_int(self.name, "n", n, 2, MAX_N)
+        self.context_dim = check_int(self.name, "context_dim", context_dim, 1)
+        self.alpha = None if alpha is None else check_float(self.name, "alpha", alpha, 0.0, lo_open=True)
+        self.field = check_float(self.name, "field", field, 0.0)
+        self.horizon = check_int(self.name, "horizon", horizon, 1)
+        self.instance_seed = check_int(self.name, "instance_seed", instance_seed, 0)
         self.render_mode = render_mode
 
         self.M = 0 if self.alpha is None else max(1, round(self.alpha * self.n))
         params = np.random.default_rng(self.instance_seed)
         self._P = params.standard_normal((self.n, self.context_dim))
         self._W = params.standard_normal((self.n, self.M))
-        self._W_sq = float(np.sum(self._W**2))
 
         self.action_space = spaces.MultiBinary(self.n)
         self.observation_space = spaces.Box(-np.inf, np.inf, (self.context_dim,), np.float32)
-        self._context = None
+        self.core = self.make_core(1)
 
-    # ----------------------------------------------------------------- dynamics
+    def make_core(self, num_envs: int, references: bool = True) -> LandscapeCore:
+        return LandscapeCore(num_envs, self._P, self._W, self.field, self.alpha is None, self.horizon, references)
 
-    def _new_context(self):
-        c = self.np_random.standard_normal(self.context_dim).astype(np.float32)
-        t = np.where(self._P @ c.astype(np.float64) >= 0.0, 1.0, -1.0)
-        self._context, self._t = c, t
-        self._tW = self._W.T @ t  # (M,), tᵀW
-        return c
-
-    def _info(self):
-        return {"optimal_value": 0.0, "random_value": self._random_value()}
-
-    def _random_value(self) -> float:
-        if self.alpha is None:
-            return -0.5
-        wt_sq = self._W_sq - float(self._tW @ self._tW) / self.n  # ‖W_t‖_F²
-        return -wt_sq / (self.n * self.M) - self.field / 2.0
+    @property
+    def _t(self) -> np.ndarray:
+        return self.core.t[0]
 
     def reward(self, action) -> float:
         """The reward of ``action`` in the current context (no state change)."""
-        s = 2.0 * np.asarray(action, dtype=np.float64) - 1.0
-        st = float(s @ self._t)
-        if self.alpha is None:
-            return -(self.n - st) / (2.0 * self.n)
-        proj = self._W.T @ s - self._tW * (st / self.n)  # W_tᵀ s
-        return -float(proj @ proj) / (self.n * self.M) - self.field * (self.n - st) / (2.0 * self.n)
-
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        self._steps = 0
-        return self._new_context(), self._info()
-
-    def step(self, action):
-        if self._context is None:
-            raise RuntimeError("Landscape-v0: call reset() before step()")
-        a = np.asarray(action)
-        if a.shape != (self.n,) or not np.isin(a, (0, 1)).all():
-            raise ValueError(
-                f"Landscape-v0: action must be a 0/1 array of shape ({self.n},) in MultiBinary({self.n}), "
-                f"got shape {a.shape} with values {np.unique(a)[:5].tolist()}"
-            )
-        r = self.reward(a)
-        self._steps += 1
-        terminated = self._steps >= self.horizon
-        obs = self._new_context()
-        return obs, r, terminated, False, self._info()
+        a = self.check_action(action)
+        return float(_rewards(a[None], np.zeros(1, np.int64), self.core.t, self.core.tW, self._W,
+                              self.field, self.alpha is None)[0])
 
     # ------------------------------------------------------------ capabilities
 
@@ -166,11 +213,18 @@ class LandscapeEnv(Env):
         With ``alpha=None`` it is linear.
         """
         n, t = self.n, self._t
+        tW = self.core.tW[0]
         if self.alpha is None:
             return Quadratic(-(n + t.sum()) / (2.0 * n), t / n)
         nm = n * self.M
-        Wt = self._W - np.outer(t, self._tW) / n
+        Wt = self._W - np.outer(t, tW) / n
         v = Wt.sum(axis=0)  # W_tᵀ 1
         h = 4.0 * (Wt @ v) / nm + self.field * t / n
         c = -float(v @ v) / nm - self.field * (n + t.sum()) / (2.0 * n)
         return Quadratic.from_factors(c, h, Wt, np.full(self.M, -4.0 / nm))
+
+
+class LandscapeVectorEnv(CoreVectorEnv):
+    """Landscape-v0 copies stepped together (the ``vector_entry_point``)."""
+
+    env_class = LandscapeEnv

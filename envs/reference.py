@@ -9,18 +9,27 @@ from dataclasses import dataclass
 class Reference:
     """Which return scores 1.0 and which scores 0.0.
 
-    Per decision, the environment puts the two reference values of the state its observation
-    describes into ``info["optimal_value"]`` (the 1.0 end) and ``info["random_value"]`` (the 0.0
-    end). An episode's normalised return is ``(R − R_random) / (R_optimal − R_random)``, with
-    both references summed over the episode's decisions.
+    The environment puts the two reference values into ``info["optimal_value"]`` (the 1.0 end)
+    and ``info["random_value"]`` (the 0.0 end) of the info that comes with each observation. With
+    ``per="decision"`` they are the references of the state that observation describes; with
+    ``per="episode"`` the first decision's info (from ``reset``) carries the references' whole
+    episode returns and later ones carry 0. Either way, an episode's normalised return is
+    ``(R − R_random) / (R_optimal − R_random)``, both references summed over the episode's
+    decisions.
 
     Attributes:
         high: what ``optimal_value`` is, in words.
         high_is_optimum: True when ``optimal_value`` is the exact optimum (no agent can score
             above 1.0); False when it is a named reference policy or a bound.
         low: what ``random_value`` is, in words.
+        per: ``"decision"`` or ``"episode"``, as above.
     """
 
     high: str
     high_is_optimum: bool
     low: str
+    per: str = "decision"
+
+    def __post_init__(self):
+        if self.per not in ("decision", "episode"):
+            raise ValueError(f"Reference: per must be 'decision' or 'episode', got {self.per!r}")

@@ -3,7 +3,7 @@
 All kernels are compiled with the flags set here, in one place. ``cache=True`` writes compiled
 kernels next to the sources; numba only checks the timestamp of the file that defines a kernel,
 so a kernel that calls helpers from another file could load a stale cache after that file
-changes. :func:`_invalidate_stale_cache` closes that gap: the cache is stamped with a digest of
+changes. :func:`invalidate_stale_cache` closes that gap: the cache is stamped with a digest of
 every source file of the package and cleared whenever any of them changes.
 
 Three decorators:
@@ -36,12 +36,18 @@ _HERE = Path(__file__).resolve().parent
 CACHE = os.environ.get("STANDIN_NUMBA_CACHE", "1") != "0"
 
 
-def _invalidate_stale_cache() -> None:
-    cache_dir = _HERE / "__pycache__"
+def invalidate_stale_cache(package: Path = _HERE, *depends: Path) -> None:
+    """Clear ``package``'s numba cache when a source file of it, or of ``depends``, has changed.
+
+    Packages whose kernels inline helpers from this one (the environments' kernels use the random
+    numbers below) call it with this package among ``depends``.
+    """
+    cache_dir = package / "__pycache__"
     digest = hashlib.sha256()
-    for src in sorted(_HERE.glob("*.py")):
-        digest.update(src.name.encode())
-        digest.update(src.read_bytes())
+    for folder in (package, *depends):
+        for src in sorted(folder.glob("*.py")):
+            digest.update(f"{folder.name}/{src.name}".encode())
+            digest.update(src.read_bytes())
     stamp = cache_dir / "numba-sources.sha256"
     want = digest.hexdigest()
     try:
@@ -59,7 +65,7 @@ def _invalidate_stale_cache() -> None:
 
 
 if CACHE:
-    _invalidate_stale_cache()
+    invalidate_stale_cache()
 
 
 def njit(fn=None, **kwargs):
@@ -185,3 +191,12 @@ def random_bits(state, x):
             x[i] = np.int8(r & np.uint64(1))
             r >>= np.uint64(1)
             i += 1
+
+
+@jitable
+def normal(state):
+    """A standard normal variate (Box–Muller; one of the pair is discarded, which keeps the
+    generator's state the only state)."""
+    u1 = 1.0 - uniform(state)  # in (0, 1]
+    u2 = uniform(state)
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
