@@ -96,6 +96,67 @@ def seed_everything(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
+class ActionCodec:
+    """An env's action space in search's binary encoding (``search.as_space``), and back.
+
+    Takes ``MultiBinary`` (k-of-N too), rank-1 ``MultiDiscrete`` and ``Discrete(n, start)``; the
+    last is searched as one categorical component and returned as a Python int.
+
+    Attributes:
+        search_space: what ``search.maximize`` gets.
+        m: length of the binary encoding.
+    """
+
+    def __init__(self, space):
+        import gymnasium
+
+        import search
+
+        self.space = space
+        self.scalar = isinstance(space, gymnasium.spaces.Discrete)
+        if self.scalar:
+            self.start = int(space.start)
+            self.search_space = search.Discrete((int(space.n),))
+        else:
+            self.start = 0
+            self.search_space = search.as_space(space)  # a clear error for unsupported spaces
+        self.m = self.search_space.m
+
+    def encode(self, action) -> np.ndarray:
+        """The int8 encoding of an env action, shape ``(m,)``."""
+        if self.scalar:
+            return self.search_space.encode(np.array([int(action) - self.start]))
+        return self.search_space.encode(np.asarray(action))
+
+    def to_env(self, action):
+        """A search result's action as the env takes it."""
+        return int(action[0]) + self.start if self.scalar else action
+
+    def search_mask(self, info):
+        """``info["action_mask"]`` in a form ``search.maximize(mask=...)`` takes, or None."""
+        mask = info.get("action_mask") if isinstance(info, dict) else None
+        if mask is None or not self.scalar:
+            return mask
+        return np.asarray(mask).reshape(-1)
+
+
+def sample_action(space, info=None):
+    """A uniform random action from ``space`` (seed it first), honouring ``info["action_mask"]``.
+
+    A ``MultiDiscrete`` mask may come as Gymnasium's tuple or as one ``(components, values)`` array.
+    """
+    import gymnasium
+
+    mask = info.get("action_mask") if isinstance(info, dict) else None
+    if mask is None:
+        return space.sample()
+    if isinstance(space, gymnasium.spaces.MultiDiscrete) and not isinstance(mask, tuple):
+        mask = tuple(np.asarray(row, dtype=np.int8) for row in np.asarray(mask).reshape(len(space.nvec), -1))
+    elif isinstance(mask, np.ndarray):
+        mask = mask.astype(np.int8, copy=False)
+    return space.sample(mask=mask)
+
+
 def env_spec(env) -> tuple[str, dict]:
     """``(id, kwargs)`` that rebuild ``env`` (for vector copies of it), time limit included."""
     spec = getattr(env, "spec", None)

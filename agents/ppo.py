@@ -1,4 +1,4 @@
-"""``ppo``: proximal policy optimisation with a factored Bernoulli head over ``MultiBinary(n)``.
+"""``ppo``: proximal policy optimisation with a factored head: Bernoulli bits or categorical components.
 
 The direct-policy baseline of the testbed: one forward pass per decision, no landscape
 evaluations. The algorithm follows CleanRL's ``ppo.py`` (Huang et al., 2022, "The 37
@@ -11,13 +11,19 @@ implementation details of PPO") and reads top to bottom in ``PPOAgent.fit``:
    surrogate, an (optionally clipped) value loss and an entropy bonus; Adam (eps 1e-5), global
    gradient-norm clipping and linear learning-rate annealing.
 
-The action head is a small class (``BernoulliHead``) with ``log_prob``, ``entropy``, ``sample``
-and ``mode``, so other heads over combinatorial spaces (autoregressive, without replacement) can
-sit beside it with the same methods.
+The action head is a small class with ``log_prob``, ``entropy``, ``sample`` and ``mode``:
+``BernoulliHead`` for ``MultiBinary(n)``, ``CategoricalHead`` for ``MultiDiscrete(nvec)`` and
+``Discrete(n)`` (one categorical per component; ``info["action_mask"]`` is honoured). Other heads
+over combinatorial spaces (autoregressive, without replacement) can sit beside them with the same
+methods.
+
+Rollouts use the environment's own vector env (``vector_entry_point``, numba dynamics) when it has
+one that takes an ``autoreset_mode``, and Gymnasium's ``SyncVectorEnv`` otherwise.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from collections.abc import Sequence
@@ -34,7 +40,8 @@ from agents.common import Logger, NullLogger, env_spec, seed_everything
 
 @dataclass
 class PPOConfig:
-    """PPO (clipped surrogate, GAE) with a factored Bernoulli policy over ``MultiBinary(n)``."""
+    """PPO (clipped surrogate, GAE) with a factored policy: a Bernoulli per bit of ``MultiBinary(n)``,
+    a categorical per component of ``MultiDiscrete(nvec)`` or ``Discrete(n)``."""
 
     num_envs: int = 8
     """parallel environments in each rollout (synchronous vector env)"""
@@ -139,6 +146,39 @@ class BernoulliHead:
         return (self.logits > 0).to(self.logits.dtype)
 
 
+class CategoricalHead:
+    """Independent categoricals over ``C`` components with ``nvec[c]`` values each.
+
+    ``logits`` has shape ``(batch, C, K)`` with ``K = max(nvec)``; ``allowed`` (bool, broadcastable
+    to it) marks the values each component may take: padding past ``nvec[c]`` and values an action
+    mask forbids get probability 0. Actions are float tensors ``(batch, C)`` of value indices.
+    ``log_prob`` and ``entropy`` are of the whole action (summed over components), shape ``(batch,)``.
+    """
+
+    def __init__(self, logits: torch.Tensor, allowed: torch.Tensor):
+        self.logits = logits.masked_fill(~allowed, torch.finfo(logits.dtype).min)
+        self.log_p = torch.log_softmax(self.logits, dim=-1)
+
+    def log_prob(self, actions: torch.Tensor) -> torch.Tensor:
+        """``Σ_c log p_c(a_c)``, shape ``(batch,)``."""
+        return self.log_p.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1).sum(-1)
+
+    def entropy(self) -> torch.Tensor:
+        """``Σ_c −Σ_v p_c(v) log p_c(v)``, shape ``(batch,)`` (forbidden values contribute 0)."""
+        p = self.log_p.exp()
+        return -(p * self.log_p).sum((-1, -2))
+
+    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        """One value per component, shape ``(batch, C)``."""
+        batch, C, K = self.log_p.shape
+        draws = torch.multinomial(self.log_p.exp().reshape(-1, K), 1, generator=generator)
+        return draws.reshape(batch, C).to(self.logits.dtype)
+
+    def mode(self) -> torch.Tensor:
+        """Each component's likeliest value, shape ``(batch, C)``."""
+        return self.log_p.argmax(-1).to(self.logits.dtype)
+
+
 # ------------------------------------------------------------------------------------ networks
 
 
@@ -160,20 +200,34 @@ def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, out_std: float) -> nn.
 
 
 class ActorCritic(nn.Module):
-    """Separate actor (→ ``n`` bit logits) and critic (→ scalar value) MLPs on a flat observation."""
+    """Separate actor (→ logits) and critic (→ scalar value) MLPs on a flat observation.
 
-    def __init__(self, obs_dim: int, n_bits: int, hidden: Sequence[int]):
+    ``nvec`` is None for a Bernoulli head over ``n_out`` bits; otherwise the per-component sizes
+    of a categorical head (the actor then has ``C · max(nvec)`` outputs).
+    """
+
+    def __init__(self, obs_dim: int, n_out: int, hidden: Sequence[int], nvec: Sequence[int] | None = None):
         super().__init__()
-        self.actor = mlp(obs_dim, hidden, n_bits, out_std=0.01)
+        self.nvec = None if nvec is None else tuple(int(v) for v in nvec)
+        if self.nvec is not None:
+            K = max(self.nvec)
+            n_out = len(self.nvec) * K
+            valid = torch.arange(K)[None, :] < torch.tensor(self.nvec)[:, None]  # (C, K): no padding
+            self.register_buffer("valid", valid, persistent=False)
+        self.actor = mlp(obs_dim, hidden, n_out, out_std=0.01)
         self.critic = mlp(obs_dim, hidden, 1, out_std=1.0)
 
     def value(self, obs: torch.Tensor) -> torch.Tensor:
         """``V(obs)``, shape ``(batch,)``."""
         return self.critic(obs).squeeze(-1)
 
-    def policy(self, obs: torch.Tensor) -> BernoulliHead:
-        """The action distribution at ``obs``."""
-        return BernoulliHead(self.actor(obs))
+    def policy(self, obs: torch.Tensor, mask: torch.Tensor | None = None) -> BernoulliHead | CategoricalHead:
+        """The action distribution at ``obs`` (``mask``: bool ``(batch, C, K)`` for a categorical head)."""
+        logits = self.actor(obs)
+        if self.nvec is None:
+            return BernoulliHead(logits)
+        allowed = self.valid if mask is None else self.valid & mask
+        return CategoricalHead(logits.reshape(len(obs), len(self.nvec), -1), allowed)
 
 
 # ----------------------------------------------------------------------------------------- GAE
@@ -211,8 +265,41 @@ def gae(
 # --------------------------------------------------------------------------------------- agent
 
 
+def _flat_obs_dim(space) -> int:
+    """Length of a flattened observation; a clear error for spaces PPO does not take."""
+    if isinstance(space, (spaces.Box, spaces.Discrete, spaces.MultiBinary, spaces.MultiDiscrete)):
+        return int(spaces.flatdim(space))
+    raise ValueError(f"ppo: observation space must be Box, Discrete, MultiBinary or MultiDiscrete, got {space}")
+
+
+def make_vector_env(env, num_envs: int):
+    """``num_envs`` copies of ``env`` with same-step autoreset (``info["final_obs"]``).
+
+    The env's own ``vector_entry_point`` is used when it takes an ``autoreset_mode`` (standin's
+    numba vector envs; their per-step reference values, which training never reads, are switched
+    off); otherwise Gymnasium's ``SyncVectorEnv``.
+    """
+    env_id, kwargs = env_spec(env)
+    spec = gymnasium.spec(env_id)
+    if spec.vector_entry_point is not None:
+        creator = spec.vector_entry_point
+        if isinstance(creator, str):
+            creator = gymnasium.envs.registration.load_env_creator(creator)
+        params = inspect.signature(creator).parameters
+        if "autoreset_mode" in params:
+            extra = {"references": False} if "references" in params else {}
+            return gymnasium.make_vec(
+                env_id, num_envs=num_envs, vectorization_mode="vector_entry_point",
+                autoreset_mode=gymnasium.vector.AutoresetMode.SAME_STEP, **extra, **kwargs,
+            )
+    return gymnasium.make_vec(
+        env_id, num_envs=num_envs, vectorization_mode="sync",
+        vector_kwargs={"autoreset_mode": gymnasium.vector.AutoresetMode.SAME_STEP}, **kwargs,
+    )
+
+
 class PPOAgent:
-    """PPO on ``MultiBinary(n)`` with a factored Bernoulli head (CleanRL's ``ppo.py``, one file)."""
+    """PPO with a factored Bernoulli or categorical head (CleanRL's ``ppo.py``, one file)."""
 
     Config = PPOConfig
 
@@ -224,21 +311,76 @@ class PPOAgent:
 
     def _build(self, env) -> None:
         space = env.action_space
-        if not isinstance(space, spaces.MultiBinary):
-            raise ValueError(f"ppo: action space must be MultiBinary (this version), got {space}")
-        if not isinstance(env.observation_space, spaces.Box):
-            raise ValueError(f"ppo: observation space must be Box, got {env.observation_space}")
+        if isinstance(space, spaces.MultiBinary) and isinstance(getattr(space, "k", None), (int, np.integer)):
+            raise ValueError(
+                f"ppo: {space} is a k-of-N space; a factored Bernoulli head cannot keep exactly k ones "
+                "(it needs a without-replacement head)"
+            )
+        if isinstance(space, spaces.MultiBinary):
+            self.nvec, self.start = None, None
+            n_out = int(np.prod(space.shape))
+        elif isinstance(space, spaces.MultiDiscrete) and space.nvec.ndim == 1:
+            self.nvec, self.start = space.nvec.tolist(), np.asarray(space.start, dtype=np.int64)
+            n_out = len(self.nvec)
+        elif isinstance(space, spaces.Discrete):
+            self.nvec, self.start = [int(space.n)], np.asarray([space.start], dtype=np.int64)
+            n_out = 1
+        else:
+            raise ValueError(
+                f"ppo: action space must be MultiBinary, MultiDiscrete (rank 1) or Discrete, got {space}"
+            )
         self.env = env
+        self.space = space
+        self.obs_space = env.observation_space
+        self.obs_dim = _flat_obs_dim(self.obs_space)
         self.action_shape = tuple(space.shape)
-        self.n_bits = int(np.prod(self.action_shape))
-        self.obs_dim = int(np.prod(env.observation_space.shape))
+        self.n_out = n_out
         self.rng = seed_everything(self.seed)  # seeds torch: the network init below
         self.generator = torch.Generator().manual_seed(self.seed)  # action sampling
-        self.net = ActorCritic(self.obs_dim, self.n_bits, self.config.hidden_sizes)
+        self.net = ActorCritic(self.obs_dim, n_out, self.config.hidden_sizes, self.nvec)
 
     def _obs(self, obs) -> torch.Tensor:
         """A batch of observations as a float32 tensor of shape ``(batch, obs_dim)``."""
-        return torch.as_tensor(np.asarray(obs, dtype=np.float32).reshape(-1, self.obs_dim))
+        if isinstance(self.obs_space, spaces.Box):
+            flat = np.asarray(obs, dtype=np.float32).reshape(-1, self.obs_dim)
+        else:  # one-hot encodings of discrete observations
+            batch = np.asarray(obs).reshape(-1, *self.obs_space.shape)
+            flat = np.stack([spaces.flatten(self.obs_space, o) for o in batch]).astype(np.float32)
+        return torch.as_tensor(flat)
+
+    def _mask(self, info, batched: bool) -> torch.Tensor | None:
+        """``info["action_mask"]`` as bool ``(batch, C, K)`` for a categorical head (None: no mask).
+
+        A mask per environment (leading axis, ``batched``) or a single one; each is ``(C, K)``,
+        flat over the one-hot layout (``Σ nvec``), or Gymnasium's tuple of per-component masks.
+        """
+        mask = info.get("action_mask") if isinstance(info, dict) and self.nvec is not None else None
+        if mask is None:
+            return None
+        rows = mask if batched else [mask]
+        C, K = len(self.nvec), max(self.nvec)
+        out = np.zeros((len(rows), C, K), dtype=bool)
+        for b, row in enumerate(rows):
+            if isinstance(row, (tuple, list)) or (isinstance(row, np.ndarray) and row.dtype == object):
+                for c, part in enumerate(row):
+                    out[b, c, : len(part)] = np.asarray(part, dtype=bool)
+                continue
+            row = np.asarray(row, dtype=bool)
+            if row.shape == (sum(self.nvec),):
+                starts = np.cumsum([0, *self.nvec[:-1]])
+                for c, (lo, v) in enumerate(zip(starts, self.nvec, strict=True)):
+                    out[b, c, :v] = row[lo : lo + v]
+            else:
+                out[b, :, : row.shape[-1]] = row.reshape(C, -1)
+        return torch.as_tensor(out)
+
+    def _to_env(self, action: torch.Tensor, batch: int) -> np.ndarray:
+        """Head samples ``(batch, ·)`` as env actions of the space's dtype and shape."""
+        a = action.numpy()
+        if self.nvec is None:
+            return a.astype(np.int8).reshape((batch, *self.action_shape))
+        a = a.astype(np.int64) + self.start
+        return a.reshape((batch, *self.action_shape)).astype(self.space.dtype)
 
     def fit(self, env, steps: int, log: Logger | None = None) -> None:
         """Train for ``steps`` env steps on vector copies of ``env`` (0: only build the network)."""
@@ -248,17 +390,10 @@ class PPOAgent:
         if steps == 0:
             return
         net = self.net
-        env_id, kwargs = env_spec(env)
-        vec = gymnasium.make_vec(
-            env_id,
-            num_envs=cfg.num_envs,
-            vectorization_mode="sync",
-            vector_kwargs={"autoreset_mode": gymnasium.vector.AutoresetMode.SAME_STEP},
-            **kwargs,
-        )
+        vec = make_vector_env(env, cfg.num_envs)
         optimizer = torch.optim.Adam(net.parameters(), lr=cfg.learning_rate, eps=1e-5)
 
-        E, T, n = cfg.num_envs, cfg.num_steps, self.n_bits
+        E, T, n = cfg.num_envs, cfg.num_steps, self.n_out
         batch_size = E * T
         minibatch_size = batch_size // cfg.num_minibatches
         num_iterations = max(1, steps // batch_size)
@@ -270,14 +405,16 @@ class PPOAgent:
         rewards_buf = torch.zeros((T, E))
         dones_buf = torch.zeros((T, E))  # 1 where the step at t ended its episode
         values_buf = torch.zeros((T, E))
+        masks_buf = None  # (T, E, C, K) bool, once the env shows an action mask
 
         # episode bookkeeping for train/episodic_return
         ep_return = np.zeros(E)
 
         global_step = 0
         start = time.perf_counter()
-        next_obs_np, _ = vec.reset(seed=self.seed)
+        next_obs_np, next_info = vec.reset(seed=self.seed)
         next_obs = self._obs(next_obs_np)
+        next_mask = self._mask(next_info, batched=True)
 
         try:
             for iteration in range(1, num_iterations + 1):
@@ -290,15 +427,18 @@ class PPOAgent:
                 for t in range(T):
                     global_step += E
                     obs_buf[t] = next_obs
+                    if next_mask is not None:
+                        if masks_buf is None:
+                            masks_buf = torch.ones((T, E, *next_mask.shape[1:]), dtype=torch.bool)
+                        masks_buf[t] = next_mask
                     with torch.no_grad():
-                        dist = net.policy(next_obs)
+                        dist = net.policy(next_obs, next_mask)
                         action = dist.sample(self.generator)
                         logprobs_buf[t] = dist.log_prob(action)
                         values_buf[t] = net.value(next_obs)
                     actions_buf[t] = action
 
-                    env_action = action.numpy().astype(np.int8).reshape((E, *self.action_shape))
-                    next_obs_np, reward, terminated, truncated, info = vec.step(env_action)
+                    next_obs_np, reward, terminated, truncated, info = vec.step(self._to_env(action, E))
                     reward = np.asarray(reward, dtype=np.float64)
                     done = np.logical_or(terminated, truncated)
 
@@ -318,6 +458,7 @@ class PPOAgent:
                     rewards_buf[t] = torch.as_tensor(reward, dtype=torch.float32)
                     dones_buf[t] = torch.as_tensor(done, dtype=torch.float32)
                     next_obs = self._obs(next_obs_np)
+                    next_mask = self._mask(info, batched=True)
 
                 if finished:
                     log.scalar("train/episodic_return", float(np.mean(finished)), global_step)
@@ -335,6 +476,7 @@ class PPOAgent:
                 b_advantages = advantages.reshape(-1)
                 b_returns = returns.reshape(-1)
                 b_values = values_buf.reshape(-1)
+                b_masks = None if masks_buf is None else masks_buf.reshape(-1, *masks_buf.shape[2:])
 
                 # ---- optimise the policy and value networks
                 clipfracs: list[float] = []
@@ -343,7 +485,7 @@ class PPOAgent:
                     for start_i in range(0, batch_size - minibatch_size + 1, minibatch_size):
                         mb = torch.as_tensor(order[start_i : start_i + minibatch_size])
 
-                        dist = net.policy(b_obs[mb])
+                        dist = net.policy(b_obs[mb], None if b_masks is None else b_masks[mb])
                         new_logprob = dist.log_prob(b_actions[mb])
                         entropy = dist.entropy()
                         new_value = net.value(b_obs[mb])
@@ -403,6 +545,7 @@ class PPOAgent:
             raise RuntimeError("ppo: call fit(env, steps) before act()")
         self.last_evaluations = 0
         with torch.no_grad():
-            dist = self.net.policy(self._obs(obs))
+            dist = self.net.policy(self._obs(obs), self._mask(info, batched=False))
             action = dist.mode() if self.config.deterministic_eval else dist.sample(self.generator)
-        return action[0].numpy().astype(np.int8).reshape(self.action_shape)
+        out = self._to_env(action, 1)[0]
+        return out.item() if isinstance(self.space, spaces.Discrete) else out

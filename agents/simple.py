@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from agents.common import sample_action
+
 
 @dataclass
 class RandomConfig:
@@ -25,8 +27,7 @@ class RandomAgent:
         self.space.seed(self.seed)
 
     def act(self, obs, info) -> np.ndarray:
-        mask = info.get("action_mask") if isinstance(info, dict) else None
-        return self.space.sample(mask=mask) if mask is not None else self.space.sample()
+        return sample_action(self.space, info)
 
 
 @dataclass

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 import search
-from agents.common import NullLogger, seed_everything
+from agents.common import ActionCodec, NullLogger, sample_action, seed_everything
 
 LOG_EVERY = 250
 """Training curves are logged as means over this many environment steps."""
@@ -40,8 +40,9 @@ LOG_EVERY = 250
 class ValueSearchConfig:
     """Learned or oracle value, maximised by a search at every decision."""
 
-    value: Literal["oracle", "quadratic"] = "oracle"
-    """Which value to search: the env's exact ``landscape()`` or a learned low-rank quadratic."""
+    value: Literal["oracle", "heuristic", "quadratic"] = "oracle"
+    """Which value to search: the env's ``landscape()`` (``oracle`` where the env labels it the true
+    reward, ``heuristic`` where it labels it a hand-written stand-in) or a learned low-rank quadratic."""
     method: Literal["exhaustive", "random", "greedy", "anneal", "tabu", "cem", "beam"] = "anneal"
     """Search method passed to ``search.maximize`` (see docs/search.md)."""
     budget: int = 1000
@@ -135,20 +136,20 @@ class ValueSearchAgent:
 
     # ----------------------------------------------------------------- values
 
-    def _landscape(self, obs) -> search.Quadratic:
-        if self.config.value == "oracle":
+    def _landscape(self, obs):
+        if self.config.value in ("oracle", "heuristic"):
             return self.env.landscape()
         return self.q.landscape(obs)
 
-    def _search(self, obs, budget: int) -> np.ndarray:
+    def _search(self, obs, info, budget: int):
         cfg = self.config
         opts = {"restarts": cfg.restarts} if cfg.method in ("anneal", "tabu") else {}
         result = search.maximize(
-            self._landscape(obs), self.space, cfg.method, budget,
-            seed=int(self.rng.integers(2**63)), **opts,
+            self._landscape(obs), self.codec.search_space, cfg.method, budget,
+            seed=int(self.rng.integers(2**63)), mask=self.codec.search_mask(info), **opts,
         )
         self.last_evaluations = result.evaluations
-        return result.action
+        return self.codec.to_env(result.action)
 
     # --------------------------------------------------------------- contract
 
@@ -157,13 +158,24 @@ class ValueSearchAgent:
         log = log or NullLogger()
         self.env = env.unwrapped
         self.space = env.action_space
-        search.as_space(self.space)  # clear error for spaces search does not support
+        self.space.seed(self.seed)
+        self.codec = ActionCodec(self.space)  # a clear error for spaces search does not support
         search.warmup()  # compile before any timed decision
-        if cfg.value == "oracle":
+        if cfg.value in ("oracle", "heuristic"):
+            name = env.spec.id if env.spec else type(self.env).__name__
             if not hasattr(self.env, "landscape"):
-                raise ValueError("value-search: value='oracle' needs an env with landscape()")
+                raise ValueError(
+                    f"value-search: value={cfg.value!r} needs an env with landscape(), and {name} has none; "
+                    "use value='quadratic' (a learned value)"
+                )
+            kind = getattr(self.env, "landscape_kind", "oracle")
+            if kind != cfg.value:
+                raise ValueError(
+                    f"value-search: {name}'s landscape() is labelled {kind!r}, not {cfg.value!r}; "
+                    f"use value={kind!r}"
+                )
             return
-        n = self.space.shape[0]
+        n = self.codec.m
         obs_dim = int(np.prod(env.observation_space.shape))
         self.q = LowRankQuadraticQ(obs_dim, n, cfg.rank, cfg.context_rank, cfg.hidden)
         if steps > 0:
@@ -177,22 +189,22 @@ class ValueSearchAgent:
         act_buf = np.zeros((cap, n), np.float32)
         rew_buf = np.zeros(cap, np.float32)
         train_budget = cfg.train_budget or cfg.budget
-        obs, _ = env.reset(seed=self.seed)
+        obs, info = env.reset(seed=self.seed)
         episode_return, finished, losses, start = 0.0, [], [], time.perf_counter()
         for step in range(steps):
             if step < cfg.warmup_steps or self.rng.random() < cfg.epsilon:
-                action = self.rng.integers(0, 2, n, dtype=np.int8)
+                action = sample_action(self.space, info)
             else:
-                action = self._search(obs, train_budget)
-            next_obs, reward, terminated, truncated, _ = env.step(action)
+                action = self._search(obs, info, train_budget)
+            next_obs, reward, terminated, truncated, info = env.step(action)
             i = step % cap
-            obs_buf[i], act_buf[i], rew_buf[i] = np.ravel(obs), action, reward
+            obs_buf[i], act_buf[i], rew_buf[i] = np.ravel(obs), self.codec.encode(action), reward
             episode_return += reward
             obs = next_obs
             if terminated or truncated:
                 finished.append(episode_return)
                 episode_return = 0.0
-                obs, _ = env.reset()
+                obs, info = env.reset()
             size = min(step + 1, cap)
             if size >= cfg.batch_size:
                 for _ in range(cfg.updates_per_step):
@@ -211,5 +223,5 @@ class ValueSearchAgent:
                 finished, losses = [], []
                 log.scalar("perf/env_steps_per_s", (step + 1) / (time.perf_counter() - start), step + 1)
 
-    def act(self, obs, info) -> np.ndarray:
-        return self._search(obs, self.config.budget)
+    def act(self, obs, info):
+        return self._search(obs, info, self.config.budget)

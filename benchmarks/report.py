@@ -28,7 +28,9 @@ FIGURE_NAME = "normalized_return_vs_log2A.png"
 """File name of the scaling figure, written next to ``report.md``."""
 
 _REQUIRED_OK_KEYS = ("env_label", "env_family", "log2_actions", "agent_label", "seed", "metrics")
-_REQUIRED_METRICS = ("normalized_return", "decision_ms", "evaluations_per_decision")
+_REQUIRED_METRICS = ("return", "decision_ms", "evaluations_per_decision")
+"""``normalized_return`` may be null: an environment without reference values (``optimal_value``,
+``random_value``) has a raw return only, and the report shows that and leaves it out of the figure."""
 
 
 class Summary(NamedTuple):
@@ -144,9 +146,12 @@ def _scaling(groups) -> dict[str, dict[str, list[tuple[float, Summary]]]]:
     """``family -> agent -> [(log2|A|, normalised-return summary)]`` sorted by ``log2|A|``."""
     out: dict[str, dict[str, list[tuple[float, Summary]]]] = {}
     for (_, agent), group in groups.items():
+        values = _metric(group, "normalized_return")
+        if not values:  # no reference values: nothing to plot on the normalised scale
+            continue
         family, log2 = group[0]["env_family"], float(group[0]["log2_actions"])
         points = out.setdefault(family, {}).setdefault(agent, [])
-        points.append((log2, summarize(_metric(group, "normalized_return"))))
+        points.append((log2, summarize(values)))
     for agents in out.values():
         for points in agents.values():
             points.sort(key=lambda p: p[0])
@@ -188,18 +193,20 @@ def _distinct(values) -> str:
 
 def format_table(groups) -> str:
     """The main table, one row per (environment, agent) group, as markdown."""
-    head = ["environment", "log2 |A|", "agent", "normalised return", "optimal rate", "decision ms",
+    head = ["environment", "log2 |A|", "agent", "normalised return", "return", "optimal rate", "decision ms",
             "evals / decision", "train steps", "seeds"]
-    rows = ["| " + " | ".join(_cell(h) for h in head) + " |", "|" + "---|" * 3 + "---:|" * 6]
+    rows = ["| " + " | ".join(_cell(h) for h in head) + " |", "|" + "---|" * 3 + "---:|" * 7]
     for (env, agent), group in groups.items():
-        ret = summarize(_metric(group, "normalized_return"))
+        raw = summarize(_metric(group, "return"))
+        norm_values = _metric(group, "normalized_return")
+        norm = _fmt_ci(summarize(norm_values)) if norm_values else "—"
         rate_values = _metric(group, "optimal_rate")
         rate = _fmt_ci(summarize(rate_values)) if rate_values else "—"
         ms = float(np.mean(_metric(group, "decision_ms")))
         evals = float(np.mean(_metric(group, "evaluations_per_decision")))
         steps = float(np.mean([r.get("train_steps", 0) for r in group]))
-        cells = [env, _fmt_log2(float(group[0]["log2_actions"])), agent, _fmt_ci(ret), rate,
-                 _fmt_sig3(ms), f"{evals:,.0f}", f"{steps:,.0f}", str(ret.n)]
+        cells = [env, _fmt_log2(float(group[0]["log2_actions"])), agent, norm, _fmt_ci(raw, 4), rate,
+                 _fmt_sig3(ms), f"{evals:,.0f}", f"{steps:,.0f}", str(raw.n)]
         rows.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return "\n".join(rows)
 
@@ -224,22 +231,35 @@ def _machine_line(machine: dict) -> str:
 
 
 def _reference_notes(groups) -> list[str]:
-    """A note per environment whose 1.0 end is not the exact optimum (so scores above 1.0 can occur)."""
-    notes = {}
+    """Notes on environments whose 1.0 end is not the exact optimum, or that have no reference."""
+    above, bound, none = {}, {}, []
     for (env, _), group in groups.items():
-        for r in group:
-            ref = r.get("reference") or {}
-            if ref.get("high_is_optimum") is False:
-                notes[env] = ref.get("high", "a reference")
-    if not notes:
-        return []
-    listed = "; ".join(f"{env} (1.0 = {high})" for env, high in notes.items())
-    return [f"Scores above 1.0 are possible where the 1.0 end is a reference, not the optimum: {listed}."]
+        ref = group[0].get("reference") or {}
+        if not _metric(group, "normalized_return"):
+            none.append(env)
+        elif ref.get("high_is_bound"):
+            bound[env] = ref.get("high", "a bound")
+        elif ref.get("high_is_optimum") is False:
+            above[env] = ref.get("high", "a reference")
+    notes = []
+    if above:
+        listed = "; ".join(f"{env} (1.0 = {high})" for env, high in above.items())
+        notes.append(f"Scores above 1.0 are possible where the 1.0 end is a reference policy, not the optimum: "
+                     f"{listed}.")
+    if bound:
+        listed = "; ".join(f"{env} (1.0 = {high})" for env, high in bound.items())
+        notes.append(f"Where the 1.0 end is an upper bound, 1.0 may be out of any agent's reach: {listed}.")
+    if none:
+        notes.append(f"No reference values (the environment reports no optimal_value/random_value), so raw "
+                     f"returns only: {'; '.join(dict.fromkeys(none))}.")
+    return notes
 
 
 def _figure_caption(groups) -> str:
     ends = {}
     for group in groups.values():
+        if not _metric(group, "normalized_return"):
+            continue
         ref = group[0].get("reference") or {}
         ends.setdefault(group[0]["env_family"], (ref.get("high", "?"), ref.get("low", "?")))
     if len(set(ends.values())) == 1:
@@ -343,21 +363,22 @@ def write_report(run_dir, *, results_name: str = "results.jsonl") -> pathlib.Pat
     groups = group_trials(ok)
 
     lines = [_header(records, ok, failed, results_name), ""]
+    scaling = _scaling(groups)
     if groups:
-        scaling = _scaling(groups)
-        figure = plot_scaling(scaling, run_dir / FIGURE_NAME)
         lines += ["## Results", "",
                   "Mean ± 95% CI half-width over seeds; decision ms and evaluations are means.", "",
                   format_table(groups), ""]
         notes = _reference_notes(groups)
         lines += [*notes, ""] if notes else []
+    if scaling:
+        figure = plot_scaling(scaling, run_dir / FIGURE_NAME)
         lines += ["## Scaling with the action space", "",
                   f"![normalised return against log2 |A|]({figure.name})", "",
                   _figure_caption(groups), ""]
-    else:
+    if not groups:
         lines += ["No trial finished ok, so there is no table or figure.", ""]
     lines += _failed_section(failed)
-    if groups:
+    if scaling:
         lines += ["## Where each agent stands", "",
                   "Mean normalised return of each agent at each action-space size, per family:", "",
                   *_standings(scaling), ""]

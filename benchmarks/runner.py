@@ -105,7 +105,7 @@ def run_trial(trial, tb_root: Path | None) -> dict:
         ref = getattr(env.unwrapped, "reference", None)
         record["reference"] = None if ref is None else {
             "high": ref.high, "high_is_optimum": ref.high_is_optimum, "low": ref.low,
-            "per": getattr(ref, "per", "decision")}
+            "per": getattr(ref, "per", "decision"), "high_is_bound": getattr(ref, "high_is_bound", False)}
         agent = agents.make(trial.agent, seed=trial.seed, **trial.agent_config)
         if tb_root is not None:
             run_dir = Path(tb_root) / trial.run_name

@@ -32,7 +32,11 @@ SUITE_KEYS = {
     "envs": "array of [[envs]] tables",
     "agents": "array of [[agents]] tables",
 }
-ENV_KEYS = {"id": "registered env id", "kwargs": "table of env arguments", "sweep": "table of lists, crossed"}
+ENV_KEYS = {
+    "id": "registered env id, or 'module:Name-v0' for one your module registers",
+    "kwargs": "table of env arguments",
+    "sweep": "table of lists, crossed",
+}
 AGENT_KEYS = {
     "name": "agent name",
     "config": "table of config fields",
@@ -79,12 +83,17 @@ class Trial:
 
     @property
     def env_label(self) -> str:
-        return _label(self.env_id.split("/")[-1], self.env_kwargs)
+        return _label(self.env_name, self.env_kwargs)
 
     @property
     def env_family(self) -> str:
         rest = {k: v for k, v in self.env_kwargs.items() if k not in self.size_kwargs}
-        return _label(self.env_id.split("/")[-1], rest)
+        return _label(self.env_name, rest)
+
+    @property
+    def env_name(self) -> str:
+        """The id without namespace or module: ``standin/Lock-v0`` and ``my_module:Lock-v0`` → ``Lock-v0``."""
+        return self.env_id.split(":")[-1].split("/")[-1]
 
     @property
     def label(self) -> str:

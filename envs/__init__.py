@@ -5,6 +5,7 @@ Importing this package registers every id ``standin/<Name>-v0`` with Gymnasium.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from pathlib import Path
 
@@ -19,6 +20,7 @@ if _jit.CACHE:  # the env kernels inline search's random numbers: a change there
 #: id -> (module, single env class, vector env class)
 _FAMILIES = {
     "standin/Landscape-v0": ("envs.landscape", "LandscapeEnv", "LandscapeVectorEnv"),
+    "standin/Lock-v0": ("envs.lock", "LockEnv", "LockVectorEnv"),
 }
 _ENTRY_POINTS = {env_id: f"{module}:{cls}" for env_id, (module, cls, _) in _FAMILIES.items()}
 
@@ -32,21 +34,48 @@ def ids() -> list[str]:
     return sorted(_ENTRY_POINTS)
 
 
+def resolve(env_id: str) -> str:
+    """The registry id of ``env_id``, importing ``module`` first for ``"module:Name-v0"``.
+
+    That is Gymnasium's convention for users' environments: the module registers its ids when it is
+    imported, so worker processes that only see the id string can still make the environment.
+    """
+    if env_id in gym.registry or ":" not in env_id:
+        return env_id
+    module, _, name = env_id.partition(":")
+    try:
+        importlib.import_module(module)
+    except ImportError as e:
+        raise ValueError(f"environment {env_id!r}: cannot import module {module!r} ({e})") from None
+    return name
+
+
 def env_class(env_id: str):
     """The environment class behind ``env_id``, with a clear error for an unknown id."""
+    env_id = resolve(env_id)
     if env_id not in gym.registry:
-        raise ValueError(f"unknown environment {env_id!r}; standin environments: {', '.join(ids())}")
+        raise ValueError(
+            f"unknown environment {env_id!r}; standin environments: {', '.join(ids())}; "
+            "your own: register it with gymnasium.register and name it as 'your_module:YourEnv-v0'"
+        )
     entry = gym.registry[env_id].entry_point
     if isinstance(entry, str):
         module, _, attr = entry.partition(":")
-        return getattr(__import__(module, fromlist=[attr]), attr)
+        return getattr(importlib.import_module(module), attr)
+    if entry is None:
+        raise ValueError(f"environment {env_id!r} has no single-env entry_point")
     return entry
 
 
 def make(env_id: str, **kwargs) -> gym.Env:
-    """``gymnasium.make`` with errors that name an unknown id or keyword argument."""
+    """``gymnasium.make`` with errors that name an unknown id or keyword argument.
+
+    ``env_id`` is a registered id, or ``"module:Name-v0"`` for an id that ``module`` registers.
+    """
     cls = env_class(env_id)
-    params = inspect.signature(cls.__init__).parameters
+    env_id = resolve(env_id)
+    target = cls.__init__ if isinstance(cls, type) else cls
+    params = inspect.signature(target).parameters
     if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
         allowed = [p for p in params if p not in ("self", "render_mode")]
         for key in kwargs:
@@ -55,4 +84,4 @@ def make(env_id: str, **kwargs) -> gym.Env:
     return gym.make(env_id, **kwargs)
 
 
-__all__ = ["Reference", "env_class", "ids", "make"]
+__all__ = ["Reference", "env_class", "ids", "make", "resolve"]

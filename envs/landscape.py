@@ -160,6 +160,7 @@ class LandscapeEnv(CoreEnv):
     """
 
     name = "Landscape-v0"
+    landscape_kind = "oracle"  # landscape() is the exact reward
     size_kwargs = ("n",)  # the arguments that set |A|; reports plot against them
     reference = Reference(
         high="planted optimum (exact)",

@@ -21,6 +21,9 @@ class Reference:
         high: what ``optimal_value`` is, in words.
         high_is_optimum: True when ``optimal_value`` is the exact optimum (no agent can score
             above 1.0); False when it is a named reference policy or a bound.
+        high_is_bound: True when ``optimal_value`` is an upper bound on what any agent can get
+            (a relaxation), so no agent scores above 1.0 but 1.0 may be out of reach; False for
+            the exact optimum and for a reference policy (which an agent may beat).
         low: what ``random_value`` is, in words.
         per: ``"decision"`` or ``"episode"``, as above.
     """
@@ -29,6 +32,7 @@ class Reference:
     high_is_optimum: bool
     low: str
     per: str = "decision"
+    high_is_bound: bool = False
 
     def __post_init__(self):
         if self.per not in ("decision", "episode"):

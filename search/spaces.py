@@ -248,8 +248,9 @@ def as_space(space) -> Binary | KOfN | Discrete:
     """The search-side space for ``space``.
 
     Accepts a :class:`Binary`, :class:`KOfN` or :class:`Discrete`; an int ``n`` (``Binary(n)``);
-    a Gymnasium ``MultiBinary`` of rank 1 (``KOfN`` when it has an integer attribute ``k``); or a
-    Gymnasium ``MultiDiscrete`` of rank 1.
+    a Gymnasium ``MultiBinary`` of rank 1 (``KOfN`` when it has an integer attribute ``k``); a
+    Gymnasium ``MultiDiscrete`` of rank 1; or a Gymnasium ``Discrete(n)`` with start 0, searched as
+    ``Discrete((n,))`` (one component: its actions are arrays of length 1).
     """
     if isinstance(space, (Binary, KOfN, Discrete)):
         return space
@@ -271,9 +272,13 @@ def as_space(space) -> Binary | KOfN | Discrete:
         if np.any(np.asarray(getattr(space, "start", 0)) != 0):
             raise ValueError("search supports MultiDiscrete spaces with start = 0 only")
         return Discrete(tuple(int(v) for v in nvec))
+    if "Discrete" in names and isinstance(getattr(space, "n", None), (int, np.integer)):
+        if int(getattr(space, "start", 0)) != 0:
+            raise ValueError("search supports Discrete spaces with start = 0 only")
+        return Discrete((int(space.n),))
     raise ValueError(
         f"search does not support the action space {space!r}; supported: MultiBinary(n), "
-        "a k-of-N MultiBinary (with attribute k), MultiDiscrete(nvec)"
+        "a k-of-N MultiBinary (with attribute k), MultiDiscrete(nvec), Discrete(n)"
     )
 
 

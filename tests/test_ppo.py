@@ -11,7 +11,7 @@ import torch
 
 import agents
 import envs  # noqa: F401  (registers the standin ids)
-from agents.ppo import BernoulliHead, PPOAgent, PPOConfig, gae
+from agents.ppo import BernoulliHead, CategoricalHead, PPOAgent, PPOConfig, gae
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -187,11 +187,57 @@ def test_agents_make_rejects_bad_config():
         agents.make("ppo", num_envs=0)
 
 
-def test_non_multibinary_action_space_is_rejected():
-    env = gymnasium.make("CartPole-v1")  # Discrete(2)
+def test_continuous_action_space_is_rejected():
+    env = gymnasium.make("Pendulum-v1")  # Box actions
     agent = PPOAgent(PPOConfig(), seed=0)
-    with pytest.raises(ValueError, match="Discrete"):
+    with pytest.raises(ValueError, match="MultiBinary, MultiDiscrete .rank 1. or Discrete"):
         agent.fit(env, 0, RecordingLogger())
+
+
+def test_k_of_n_space_names_the_head_it_needs():
+    class KOfN(gymnasium.spaces.MultiBinary):
+        k = 2
+
+    env = landscape2()
+    env.unwrapped.action_space = KOfN(2)
+    with pytest.raises(ValueError, match="without-replacement"):
+        PPOAgent(PPOConfig(), seed=0).fit(env, 0, RecordingLogger())
+
+
+@pytest.mark.parametrize("nvec", [(3,), (2, 3), (4, 2, 3)])
+def test_categorical_head_is_a_distribution_over_all_actions(nvec):
+    gen = torch.Generator().manual_seed(len(nvec))
+    K = max(nvec)
+    allowed = torch.arange(K)[None, :] < torch.tensor(nvec)[:, None]
+    allowed = allowed.expand(4, -1, -1).clone()
+    allowed[0, 0, 0] = False  # a mask forbids one value in one row
+    head = CategoricalHead(torch.randn((4, len(nvec), K), generator=gen, dtype=torch.float64), allowed)
+    actions = torch.tensor(list(itertools.product(*(range(v) for v in nvec))), dtype=torch.float64)
+    logp = torch.stack([head.log_prob(a.expand(4, -1)) for a in actions], dim=1)  # (4, |A|)
+    p = logp.exp()
+    torch.testing.assert_close(p.sum(1), torch.ones(4, dtype=torch.float64))
+    assert (p[0, actions[:, 0] == 0] == 0).all()  # the masked value never has probability
+    torch.testing.assert_close(head.entropy(), -(p * torch.where(p > 0, logp, 0)).sum(1))
+    torch.testing.assert_close(head.mode(), actions[p.argmax(1)])
+    samples = head.sample(gen)
+    assert samples.shape == (4, len(nvec)) and samples[0, 0] != 0
+    assert all(((samples[:, c] >= 0) & (samples[:, c] < v)).all() for c, v in enumerate(nvec))
+
+
+def test_categorical_head_sample_frequencies_match_probabilities():
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.tensor([[[0.0, 1.0, -1.0]]]).expand(20000, 1, 3)
+    head = CategoricalHead(logits, torch.ones(3, dtype=torch.bool))
+    counts = torch.bincount(head.sample(gen)[:, 0].long(), minlength=3).double() / 20000
+    torch.testing.assert_close(counts, torch.softmax(logits[0, 0].double(), 0), atol=0.015, rtol=0)
+
+
+def test_ppo_runs_on_a_discrete_action_space():
+    env = gymnasium.make("CartPole-v1")  # Discrete(2), Box observations
+    agent = PPOAgent(PPOConfig(num_envs=2, num_steps=16), seed=0)
+    agent.fit(env, 64, RecordingLogger())
+    obs, info = env.reset(seed=0)
+    assert agent.act(obs, info) in (0, 1)
 
 
 def test_act_before_fit_is_an_error():

@@ -186,7 +186,17 @@ def test_write_report_is_deterministic(run_dir):
 
 def test_write_report_names_a_missing_metric(tmp_path):
     record = make_record()
-    record["metrics"]["normalized_return"] = None
+    del record["metrics"]["decision_ms"]
     write_jsonl(tmp_path / "results.jsonl", [record])
-    with pytest.raises(ValueError, match="normalized_return"):
+    with pytest.raises(ValueError, match="decision_ms"):
         write_report(tmp_path)
+
+
+def test_env_without_references_gets_raw_returns_and_no_figure(tmp_path):
+    record = make_record(normalized_return=None)
+    record["metrics"]["return"] = 0.625
+    write_jsonl(tmp_path / "results.jsonl", [record])
+    text = write_report(tmp_path).read_text()
+    assert "0.6250" in text  # the raw return column
+    assert "No reference values" in text and "Landscape-v0 n=8 alpha=0.5" in text
+    assert not (tmp_path / "normalized_return_vs_log2A.png").exists()
