@@ -21,6 +21,7 @@ if _jit.CACHE:  # the env kernels inline search's random numbers: a change there
 _FAMILIES = {
     "standin/Landscape-v0": ("envs.landscape", "LandscapeEnv", "LandscapeVectorEnv"),
     "standin/Lock-v0": ("envs.lock", "LockEnv", "LockVectorEnv"),
+    "standin/Swarm-v0": ("envs.swarm", "SwarmEnv", "SwarmVectorEnv"),
 }
 _ENTRY_POINTS = {env_id: f"{module}:{cls}" for env_id, (module, cls, _) in _FAMILIES.items()}
 

@@ -13,12 +13,14 @@ runner's worker processes import this module, which registers them.
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium import spaces
+from gymnasium.utils.env_checker import check_env
 
 import agents
 import envs
@@ -172,3 +174,50 @@ def test_oracle_value_on_an_env_without_landscape_names_the_fix():
 def test_unknown_module_is_a_clear_error():
     with pytest.raises(ValueError, match="cannot import module 'no_such_module'"):
         envs.make("no_such_module:Thing-v0")
+
+
+# ------------------------------------------------------------------ the template in the docs
+
+
+@pytest.fixture(scope="module")
+def template_module(tmp_path_factory, request):
+    """The template of docs/adding-an-environment.md, written out as ``my_envs.py`` and imported."""
+    import importlib
+    import pathlib
+    import re
+    import sys
+
+    doc = (pathlib.Path(__file__).parents[1] / "docs" / "adding-an-environment.md").read_text()
+    section = doc.split("## A template to copy", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    folder = tmp_path_factory.mktemp("template")
+    (folder / "my_envs.py").write_text(code)
+    sys.path.insert(0, str(folder))
+    request.addfinalizer(lambda: sys.path.remove(str(folder)))
+    return importlib.import_module("my_envs")
+
+
+def test_docs_template_passes_check_env_and_its_capabilities_agree(template_module):
+    env = envs.make("my_envs:Budget-v0", n=8, k=3)
+    check_env(env.unwrapped, skip_render_check=True)
+    obs, info = env.reset(seed=0)
+    land = env.unwrapped.landscape()
+    rng = np.random.default_rng(0)
+    for _ in range(20):  # the landscape is the reward
+        a = rng.integers(0, 2, 8).astype(np.int8)
+        assert land(a) == pytest.approx(env.unwrapped.reward(a))
+    best = max(env.unwrapped.reward(np.array(a, dtype=np.int8)) for a in itertools.product([0, 1], repeat=8))
+    assert info["optimal_value"] == pytest.approx(best)
+    assert env.unwrapped.reward(env.unwrapped.optimal_action()) == pytest.approx(best)
+    rewards = [env.unwrapped.reward(np.array(a, dtype=np.int8)) for a in itertools.product([0, 1], repeat=8)]
+    assert info["random_value"] == pytest.approx(np.mean(rewards))
+
+
+def test_docs_template_runs_through_standin_run(template_module, tmp_path, capsys):
+    code = main(["run", "--env", "my_envs:Budget-v0", "--env-kwargs", "n=10", "--agent", "value-search",
+                 "--agent-kwargs", "value=oracle,method=exhaustive,budget=1024", "--eval-episodes", "5",
+                 "--out", str(tmp_path)])
+    assert code == 0
+    record = json.loads((tmp_path / "results.jsonl").read_text().splitlines()[-1])
+    assert record["status"] == "ok", record["error"]
+    assert record["metrics"]["normalized_return"] == pytest.approx(1.0)
