@@ -174,6 +174,11 @@ class ValueSearchAgent:
                     f"value-search: {name}'s landscape() is labelled {kind!r}, not {cfg.value!r}; "
                     f"use value={kind!r}"
                 )
+            # compile the kernels for this landscape's form and move set before any timed decision
+            # (an env's own jitted objective compiles per process: seconds, not decision time)
+            if cfg.method != "exact":
+                env.reset(seed=self.seed)
+                search.warmup(self.env.landscape(), self.codec.search_space, methods=(cfg.method,))
             return
         n = self.codec.m
         obs_dim = int(np.prod(env.observation_space.shape))

@@ -20,7 +20,9 @@ if _jit.CACHE:  # the env kernels inline search's random numbers: a change there
 #: id -> (module, single env class, vector env class)
 _FAMILIES = {
     "standin/Landscape-v0": ("envs.landscape", "LandscapeEnv", "LandscapeVectorEnv"),
+    "standin/Knapsack-v0": ("envs.knapsack", "KnapsackEnv", "KnapsackVectorEnv"),
     "standin/Lock-v0": ("envs.lock", "LockEnv", "LockVectorEnv"),
+    "standin/Slate-v0": ("envs.slate", "SlateEnv", "SlateVectorEnv"),
     "standin/Swarm-v0": ("envs.swarm", "SwarmEnv", "SwarmVectorEnv"),
 }
 _ENTRY_POINTS = {env_id: f"{module}:{cls}" for env_id, (module, cls, _) in _FAMILIES.items()}

@@ -67,6 +67,12 @@ def test_different_seeds_differ(env_id):
     assert not same(a, b)
 
 
+def assert_same_info(batched: dict, i: int, info: dict) -> None:
+    for key in ("optimal_value", "random_value", "action_mask"):
+        if key in info:
+            assert same(batched[key][i], info[key]), key
+
+
 @pytest.mark.parametrize("mode", ["next_step", "same_step"])
 @pytest.mark.parametrize("env_id", IDS)
 def test_vector_env_matches_single_envs(env_id, mode):
@@ -98,13 +104,13 @@ def test_vector_env_matches_single_envs(env_id, mode):
             obs, rew, term, trunc, info = env.step(actions[i])
             assert vrew[i] == pytest.approx(rew, rel=0, abs=0)
             assert (bool(vterm[i]), bool(vtrunc[i])) == (term, trunc)
-            if "optimal_value" in info:
-                assert vinfo["optimal_value"][i] == info["optimal_value"]
-            if "action_mask" in info:
-                assert same(vinfo["action_mask"][i], info["action_mask"])
+            # after a same-step autoreset the ended episode's last info is in final_info
+            shown = vinfo["final_info"] if (term or trunc) and mode == "same_step" else vinfo
+            assert_same_info(shown, i, info)
             if (term or trunc) and mode == "same_step":
                 assert same(vinfo["final_obs"][i], obs)
                 obs, info = env.reset()
+                assert_same_info(vinfo, i, info)
             elif term or trunc:
                 resetting[i] = True
             assert same(vobs[i], obs)

@@ -96,7 +96,7 @@ def test_one_line_per_trial_with_documented_fields(tmp_path):
         assert (r["train_steps"], r["eval_episodes"]) == (0, 3)
         assert r["metrics"]["decisions"] == 3
         assert r["metrics"]["train_env_steps"] == 0
-        assert set(r["reference"]) == {"high", "high_is_optimum", "low"}
+        assert set(r["reference"]) == {"high", "high_is_optimum", "low", "per", "high_is_bound"}
         assert r["reference"]["high_is_optimum"] is True
         assert {"standin", "git_commit", "python", "packages", "machine"} <= set(r["provenance"])
         assert datetime.datetime.fromisoformat(r["finished_at"]).tzinfo is not None
