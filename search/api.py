@@ -279,7 +279,8 @@ def warmup(landscape=None, space=None, methods=("exhaustive", "random", "greedy"
     for method in methods:
         if method == "exhaustive" and sp.count(sp.allowed()) > 64:
             continue
-        maximize(landscape, sp, method, 4 if method != "exhaustive" else None, seed=0)
+        # 64 evaluations: enough to reach every code path (anneal's sampled temperature range too)
+        maximize(landscape, sp, method, 64 if method != "exhaustive" else None, seed=0)
 
 
 __all__ = ["METHODS", "OPTIONS", "SAMPLING", "SearchResult", "maximize", "maximize_batch", "warmup"]
