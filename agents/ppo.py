@@ -272,30 +272,35 @@ def _flat_obs_dim(space) -> int:
     raise ValueError(f"ppo: observation space must be Box, Discrete, MultiBinary or MultiDiscrete, got {space}")
 
 
+def _takes(factory, name: str) -> bool:
+    """Whether ``factory`` (a registry entry point, maybe a lazy string) takes the argument ``name``."""
+    if isinstance(factory, str):
+        factory = gymnasium.envs.registration.load_env_creator(factory)
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params
+
+
 def make_vector_env(env, num_envs: int):
     """``num_envs`` copies of ``env`` with same-step autoreset (``info["final_obs"]``).
 
     The env's own ``vector_entry_point`` is used when it takes an ``autoreset_mode`` (standin's
-    numba vector envs; their per-step reference values, which training never reads, are switched
-    off); otherwise Gymnasium's ``SyncVectorEnv``.
+    numba vector envs); otherwise Gymnasium's ``SyncVectorEnv``. An env that takes a
+    ``references`` argument gets ``references=False``: training never reads the reference values,
+    and some envs pay for them on every step.
     """
     env_id, kwargs = env_spec(env)
     spec = gymnasium.spec(env_id)
-    if spec.vector_entry_point is not None:
-        creator = spec.vector_entry_point
-        if isinstance(creator, str):
-            creator = gymnasium.envs.registration.load_env_creator(creator)
-        params = inspect.signature(creator).parameters
-        if "autoreset_mode" in params:
-            extra = {"references": False} if "references" in params else {}
-            return gymnasium.make_vec(
-                env_id, num_envs=num_envs, vectorization_mode="vector_entry_point",
-                autoreset_mode=gymnasium.vector.AutoresetMode.SAME_STEP, **extra, **kwargs,
-            )
-    return gymnasium.make_vec(
-        env_id, num_envs=num_envs, vectorization_mode="sync",
-        vector_kwargs={"autoreset_mode": gymnasium.vector.AutoresetMode.SAME_STEP}, **kwargs,
-    )
+    if spec.entry_point is not None and _takes(spec.entry_point, "references"):
+        kwargs["references"] = False
+    same_step = gymnasium.vector.AutoresetMode.SAME_STEP
+    if spec.vector_entry_point is not None and _takes(spec.vector_entry_point, "autoreset_mode"):
+        return gymnasium.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point",
+                                  autoreset_mode=same_step, **kwargs)
+    return gymnasium.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync",
+                              vector_kwargs={"autoreset_mode": same_step}, **kwargs)
 
 
 class PPOAgent:

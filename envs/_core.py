@@ -84,7 +84,8 @@ def _one(info: dict) -> dict:
 class CoreEnv(Env):
     """A Gymnasium env backed by a :class:`Core` of one environment.
 
-    Subclasses set ``action_space``, ``observation_space`` and ``self.core = self.make_core(1)`` in
+    Subclasses take a ``references=True`` argument, and set ``action_space``,
+    ``observation_space``, ``self.references`` and ``self.core = self.make_core(1, references)`` in
     ``__init__`` and name the family in ``name`` (for error messages). Capabilities
     (``landscape()``, ``optimal_action()``) read ``self.core``'s arrays at index 0.
     """
@@ -158,16 +159,17 @@ class CoreVectorEnv(VectorEnv):
       resets that environment and ignores its action), ``"same_step"`` (reset at once; the last
       observation and info go to ``info["final_obs"]`` and ``info["final_info"]``) or
       ``"disabled"`` (call ``reset(options={"reset_mask": mask})`` yourself);
-    - ``max_episode_steps``: truncate episodes after this many steps (None: the family's own end);
-    - ``references``: whether ``info`` carries ``optimal_value`` and ``random_value``. Some
-      families pay for them on every step (Knapsack's dynamic programme, Slate's reference
-      rollouts); training, which never reads them, can switch them off.
+    - ``max_episode_steps``: truncate episodes after this many steps (None: the family's own end).
+
+    Every family also takes ``references`` (default True): whether ``info`` carries
+    ``optimal_value`` and ``random_value``. Some families pay for them on every step (Knapsack's
+    dynamic programme, Slate's reference rollouts); training, which never reads them, switches
+    them off.
     """
 
     env_class: type[CoreEnv] = CoreEnv
 
-    def __init__(self, num_envs: int = 1, autoreset_mode="next_step", max_episode_steps=None, references=True,
-                 **kwargs):
+    def __init__(self, num_envs: int = 1, autoreset_mode="next_step", max_episode_steps=None, **kwargs):
         if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
             raise ValueError(f"num_envs must be an integer >= 1, got {num_envs!r}")
         self.autoreset_mode = _autoreset_mode(autoreset_mode)
@@ -185,7 +187,7 @@ class CoreVectorEnv(VectorEnv):
         self.single_observation_space = self.template.observation_space
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
-        self.core = self.template.make_core(self.num_envs, references=bool(references))
+        self.core = self.template.make_core(self.num_envs, references=self.template.references)
         self._all = np.arange(self.num_envs, dtype=np.int64)
         self._seeded = np.zeros(self.num_envs, dtype=bool)
         self._steps = np.zeros(self.num_envs, dtype=np.int64)
@@ -320,6 +322,13 @@ def check_float(env: str, name: str, value, lo: float | None = None, hi: float |
         right = "" if lo is None and hi is None else (f", {hi}]" if hi is not None else ", inf)")
         raise ValueError(f"{env}: {name} must be a number in {left}{right}, got {value!r}")
     return v
+
+
+def check_bool(env: str, name: str, value) -> bool:
+    """``value`` if it is a bool, else a ValueError naming ``env`` and the argument."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{env}: {name} must be true or false, got {value!r}")
+    return bool(value)
 
 
 def check_choice(env: str, name: str, value, allowed) -> str:

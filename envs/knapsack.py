@@ -7,7 +7,7 @@ import math
 import numpy as np
 from gymnasium import spaces
 
-from envs._core import Core, CoreEnv, CoreVectorEnv, check_choice, check_float, check_int
+from envs._core import Core, CoreEnv, CoreVectorEnv, check_bool, check_choice, check_float, check_int
 from envs.reference import Reference
 from search import Objective
 from search._jit import njit, randint
@@ -458,6 +458,7 @@ class KnapsackEnv(CoreEnv):
     | infeasible | "zero" | "zero", "penalty" | reward of a packing that does not fit |
     | penalty | None | ≥ 0 or None | ``p`` per unit of overflow (None: ``max_i v_i/w_i``); unused under "zero" |
     | horizon | 1 | ≥ 1 | steps (instances) per episode |
+    | references | True | bool | ``optimal_value``, ``random_value`` in ``info``; False skips their cost |
 
     ## Optimum and Reference
     Exact while ``n × W ≤ 10^8``, where ``W = max(1, ⌊capacity_ratio · n · R⌋)`` is the largest
@@ -487,7 +488,7 @@ class KnapsackEnv(CoreEnv):
     landscape_kind = "oracle"
 
     def __init__(self, n=50, instance="uncorrelated", weight_range=100, capacity_ratio=0.5, infeasible="zero",
-                 penalty=None, horizon=1, render_mode=None):
+                 penalty=None, horizon=1, references=True, render_mode=None):
         self.n = check_int(self.name, "n", n, 2, MAX_N)
         self.instance = check_choice(self.name, "instance", instance, INSTANCES)
         self.weight_range = check_int(self.name, "weight_range", weight_range, 1, MAX_WEIGHT_RANGE)
@@ -505,7 +506,8 @@ class KnapsackEnv(CoreEnv):
         high = np.concatenate([np.full(self.n, np.inf), np.ones(self.n)]).astype(np.float32)
         self.action_space = spaces.MultiBinary(self.n)
         self.observation_space = spaces.Box(np.zeros(2 * self.n, np.float32), high, (2 * self.n,), np.float32)
-        self.core = self.make_core(1)
+        self.references = check_bool(self.name, "references", references)
+        self.core = self.make_core(1, self.references)
 
     @property
     def reference(self) -> Reference:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from gymnasium import spaces
 
-from envs._core import Core, CoreEnv, CoreVectorEnv, check_float, check_int
+from envs._core import Core, CoreEnv, CoreVectorEnv, check_bool, check_float, check_int
 from envs.reference import Reference
 from search import Quadratic
 from search._jit import njit, normal
@@ -145,6 +145,7 @@ class LandscapeEnv(CoreEnv):
     | field | 0.1 | ≥ 0 | weight ``β`` of the field towards ``t`` |
     | horizon | 1 | ≥ 1 | steps per episode |
     | instance_seed | 0 | int | fixes ``P`` and ``W`` |
+    | references | True | bool | ``optimal_value``, ``random_value`` in ``info``; False skips their cost |
 
     ## Optimum and Reference
     ``optimal_action()`` returns ``(t + 1)/2``; ``info["optimal_value"] = 0.0`` (exact).
@@ -168,7 +169,8 @@ class LandscapeEnv(CoreEnv):
         low="uniform random action (exact expectation)",
     )
 
-    def __init__(self, n=64, context_dim=8, alpha=0.5, field=0.1, horizon=1, instance_seed=0, render_mode=None):
+    def __init__(self, n=64, context_dim=8, alpha=0.5, field=0.1, horizon=1, instance_seed=0, references=True,
+                 render_mode=None):
         self.n = check_int(self.name, "n", n, 2, MAX_N)
         self.context_dim = check_int(self.name, "context_dim", context_dim, 1)
         self.alpha = None if alpha is None else check_float(self.name, "alpha", alpha, 0.0, lo_open=True)
@@ -184,7 +186,8 @@ class LandscapeEnv(CoreEnv):
 
         self.action_space = spaces.MultiBinary(self.n)
         self.observation_space = spaces.Box(-np.inf, np.inf, (self.context_dim,), np.float32)
-        self.core = self.make_core(1)
+        self.references = check_bool(self.name, "references", references)
+        self.core = self.make_core(1, self.references)
 
     def make_core(self, num_envs: int, references: bool = True) -> LandscapeCore:
         return LandscapeCore(num_envs, self._P, self._W, self.field, self.alpha is None, self.horizon, references)

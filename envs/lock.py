@@ -7,7 +7,7 @@ import math
 import numpy as np
 from gymnasium import spaces
 
-from envs._core import Core, CoreEnv, CoreVectorEnv, check_float, check_int
+from envs._core import Core, CoreEnv, CoreVectorEnv, check_bool, check_float, check_int
 from envs.reference import Reference
 from search import Objective
 from search._jit import jitable, njit, normal
@@ -185,6 +185,7 @@ class LockEnv(CoreEnv):
     | power | 1.0 | ≥ 1 | exponent of the matching fraction; larger is flatter far from the key |
     | horizon | 1 | ≥ 1 | steps per episode |
     | instance_seed | 0 | int ≥ 0 | fixes ``P`` |
+    | references | True | bool | ``optimal_value``, ``random_value`` in ``info``; False skips their cost |
 
     ## Optimum and Reference
     ``optimal_action()`` returns the key; ``info["optimal_value"] = 1.0`` (exact).
@@ -210,7 +211,8 @@ class LockEnv(CoreEnv):
         low="uniform random action (exact expectation)",
     )
 
-    def __init__(self, n=32, context_dim=8, shaping=0.1, power=1.0, horizon=1, instance_seed=0, render_mode=None):
+    def __init__(self, n=32, context_dim=8, shaping=0.1, power=1.0, horizon=1, instance_seed=0, references=True,
+                 render_mode=None):
         self.n = check_int(self.name, "n", n, 2, MAX_N)
         self.context_dim = check_int(self.name, "context_dim", context_dim, 1)
         self.shaping = check_float(self.name, "shaping", shaping, 0.0, 1.0)
@@ -224,7 +226,8 @@ class LockEnv(CoreEnv):
 
         self.action_space = spaces.MultiBinary(self.n)
         self.observation_space = spaces.Box(-np.inf, np.inf, (self.context_dim,), np.float32)
-        self.core = self.make_core(1)
+        self.references = check_bool(self.name, "references", references)
+        self.core = self.make_core(1, self.references)
 
     def make_core(self, num_envs: int, references: bool = True) -> LockCore:
         return LockCore(num_envs, self._P, self.shaping, self.power, self.horizon, self.random_value, references)

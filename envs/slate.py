@@ -7,7 +7,7 @@ from collections import namedtuple
 import numpy as np
 from gymnasium import spaces
 
-from envs._core import Core, CoreEnv, CoreVectorEnv, check_float, check_int
+from envs._core import Core, CoreEnv, CoreVectorEnv, check_bool, check_float, check_int
 from envs.reference import Reference
 from search import Objective
 from search._jit import jitable, njit, normal, randint, uniform
@@ -516,6 +516,7 @@ class SlateEnv(CoreEnv):
     | drift | 0.1 | [0, 1] | interest drift per click |
     | budget | 20.0 | > 0 | the user's initial time budget |
     | obs_noise | 0.1 | ≥ 0 | std of the noise on the observed interest |
+    | references | True | bool | ``optimal_value``, ``random_value`` in ``info``; False skips their cost |
 
     ## Optimum and Reference
     ``landscape_kind = "oracle"``: ``landscape()`` is the true expected one-step reward of the
@@ -549,7 +550,7 @@ class SlateEnv(CoreEnv):
     )
 
     def __init__(self, N=100, k=5, topics=10, horizon=100, temperature=0.5, drift=0.1, budget=20.0,
-                 obs_noise=0.1, render_mode=None):
+                 obs_noise=0.1, references=True, render_mode=None):
         self.N = check_int(self.name, "N", N, 2, MAX_N)
         self.k = check_int(self.name, "k", k, 1, self.N - 1)
         self.topics = check_int(self.name, "topics", topics, 1)
@@ -570,7 +571,8 @@ class SlateEnv(CoreEnv):
         high = np.concatenate([np.tile(item_high, self.N), np.full(T, noise_bound), [np.inf, 1.0]])
         self.action_space = KOfN(self.N, self.k)
         self.observation_space = spaces.Box(low.astype(np.float32), high.astype(np.float32), dtype=np.float32)
-        self.core = self.make_core(1)
+        self.references = check_bool(self.name, "references", references)
+        self.core = self.make_core(1, self.references)
 
     def make_core(self, num_envs: int, references: bool = True) -> SlateCore:
         return SlateCore(num_envs, self.params, references)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from gymnasium import spaces
 
-from envs._core import Core, CoreEnv, CoreVectorEnv, check_float, check_int
+from envs._core import Core, CoreEnv, CoreVectorEnv, check_bool, check_float, check_int
 from envs.reference import Reference
 from search import Quadratic
 from search._jit import jitable, njit, randint, uniform
@@ -428,6 +428,7 @@ class SwarmEnv(CoreEnv):
     | obstacle_density | 0.15 | [0, 0.5] | probability that a cell is a wall |
     | horizon | 64 | ≥ 1 | steps per episode at most |
     | collision_penalty | 0.1 | ≥ 0 | penalty per cancelled move (divided by ``N``) |
+    | references | True | bool | ``optimal_value``, ``random_value`` in ``info``; False skips their cost |
 
     ## Optimum and Reference
     No exact optimum (``optimal_action()`` is not provided). References are per episode
@@ -461,7 +462,8 @@ class SwarmEnv(CoreEnv):
         per="episode",
     )
 
-    def __init__(self, N=8, G=16, obstacle_density=0.15, horizon=64, collision_penalty=0.1, render_mode=None):
+    def __init__(self, N=8, G=16, obstacle_density=0.15, horizon=64, collision_penalty=0.1, references=True,
+                 render_mode=None):
         self.N = check_int(self.name, "N", N, 2, MAX_N)
         self.G = check_int(self.name, "G", G, 4, MAX_G)
         if 2 * self.N > self.G * self.G:
@@ -475,7 +477,8 @@ class SwarmEnv(CoreEnv):
         low = np.array([0, 0, 0, 0, 0, -1, -1, -1, -1], dtype=np.float32)
         high = np.array([1, 1, 1, 1, self.G / 2, BLOCKED, BLOCKED, BLOCKED, BLOCKED], dtype=np.float32)
         self.observation_space = spaces.Box(np.tile(low, self.N), np.tile(high, self.N), dtype=np.float32)
-        self.core = self.make_core(1)
+        self.references = check_bool(self.name, "references", references)
+        self.core = self.make_core(1, self.references)
 
     def make_core(self, num_envs: int, references: bool = True) -> SwarmCore:
         return SwarmCore(num_envs, self.N, self.G, self.obstacle_density, self.horizon, self.collision_penalty,

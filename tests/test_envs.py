@@ -162,3 +162,20 @@ def test_step_before_reset_is_an_error(env_id):
     env = envs.make(env_id).unwrapped
     with pytest.raises(RuntimeError, match="reset"):
         env.step(env.action_space.sample())
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_references_off_changes_only_the_info(env_id):
+    on, off = envs.make(env_id), envs.make(env_id, references=False)
+    space = on.action_space
+    space.seed(1)
+    (obs_on, info_on), (obs_off, info_off) = on.reset(seed=4), off.reset(seed=4)
+    for _ in range(20):
+        assert same(obs_on, obs_off)
+        assert "optimal_value" in info_on and "optimal_value" not in info_off and "random_value" not in info_off
+        action = sample(space, info_on, space)
+        obs_on, r_on, term, trunc, info_on = on.step(action)
+        obs_off, r_off, *_, info_off = off.step(action)
+        assert r_on == r_off
+        if term or trunc:
+            (obs_on, info_on), (obs_off, info_off) = on.reset(), off.reset()
