@@ -14,31 +14,31 @@ MAX_N = 4096
 
 
 @njit
-def _new_contexts(rng, P, W, idx, context, t, tW, steps):
+def _new_contexts(rng, P, W, W_colsum, idx, context, t, tW):
     """Draw a context ``c ~ N(0, I)`` for each environment in ``idx``; set ``t = sign(P c)`` and
-    ``tᵀW``."""
+    ``tᵀW = 2·Σ_{r: t_r = 1} W[r] − 1ᵀW`` (rows of ``W`` read in memory order)."""
     n, d = P.shape
     M = W.shape[1]
     for i in idx:
         for j in range(d):
             context[i, j] = np.float32(normal(rng[i]))
+        for k in range(M):
+            tW[i, k] = -W_colsum[k]
         for r in range(n):
             s = 0.0
             for j in range(d):
                 s += P[r, j] * np.float64(context[i, j])
-            t[i, r] = 1.0 if s >= 0.0 else -1.0
-        for k in range(M):
-            s = 0.0
-            for r in range(n):
-                s += W[r, k] * t[i, r]
-            tW[i, k] = s
-        if steps is not None:
-            steps[i] = 0
+            up = 1.0 if s >= 0.0 else 0.0
+            t[i, r] = 2.0 * up - 1.0
+            for k in range(M):  # branch-free: the signs of P c are random
+                tW[i, k] += 2.0 * up * W[r, k]
 
 
 @njit
-def _rewards(actions, idx, t, tW, W, field, smooth):
-    """The reward of ``actions[j]`` in environment ``idx[j]``'s context (see the env docstring)."""
+def _rewards(actions, idx, t, tW, W, W_colsum, field, smooth):
+    """The reward of ``actions[j]`` in environment ``idx[j]``'s context (see the env docstring).
+
+    ``Wᵀs = 2·Σ_{r: a_r = 1} W[r] − 1ᵀW`` for the spins ``s = 2a − 1``."""
     n, M = W.shape
     out = np.empty(idx.shape[0])
     proj = np.empty(M)
@@ -51,11 +51,11 @@ def _rewards(actions, idx, t, tW, W, field, smooth):
             out[j] = -(n - st) / (2.0 * n)
             continue
         for k in range(M):
-            proj[k] = -tW[i, k] * (st / n)
+            proj[k] = -tW[i, k] * (st / n) - W_colsum[k]
         for r in range(n):
-            s = 2.0 * actions[j, r] - 1.0
-            for k in range(M):
-                proj[k] += W[r, k] * s
+            a = 2.0 * actions[j, r]
+            for k in range(M):  # branch-free: actions are often random
+                proj[k] += a * W[r, k]
         sq = 0.0
         for k in range(M):
             sq += proj[k] * proj[k]
@@ -71,18 +71,20 @@ class LandscapeCore(Core):
         self.P, self.W, self.field, self.smooth, self.horizon = P, W, field, smooth, horizon
         n, d = P.shape
         self.W_sq = float(np.sum(W**2))
+        self.W_colsum = W.sum(axis=0)
         self.context = np.zeros((num_envs, d), dtype=np.float32)
         self.t = np.ones((num_envs, n))
         self.tW = np.zeros((num_envs, W.shape[1]))
         self.steps = np.zeros(num_envs, dtype=np.int64)
 
     def reset(self, idx):
-        _new_contexts(self.rng, self.P, self.W, idx, self.context, self.t, self.tW, self.steps)
+        _new_contexts(self.rng, self.P, self.W, self.W_colsum, idx, self.context, self.t, self.tW)
+        self.steps[idx] = 0
 
     def step(self, actions, idx):
-        r = _rewards(actions, idx, self.t, self.tW, self.W, self.field, self.smooth)
+        r = _rewards(actions, idx, self.t, self.tW, self.W, self.W_colsum, self.field, self.smooth)
         self.steps[idx] += 1
-        _new_contexts(self.rng, self.P, self.W, idx, self.context, self.t, self.tW, None)
+        _new_contexts(self.rng, self.P, self.W, self.W_colsum, idx, self.context, self.t, self.tW)
         return r, self.steps[idx] >= self.horizon, np.zeros(len(idx), dtype=bool)
 
     def observe(self, idx):
@@ -199,7 +201,8 @@ class LandscapeEnv(CoreEnv):
     def reward(self, action) -> float:
         """The reward of ``action`` in the current context (no state change)."""
         a = self.check_action(action)
-        return float(_rewards(a[None], np.zeros(1, np.int64), self.core.t, self.core.tW, self._W,
+        core = self.core
+        return float(_rewards(a[None], np.zeros(1, np.int64), core.t, core.tW, self._W, core.W_colsum,
                               self.field, self.alpha is None)[0])
 
     # ------------------------------------------------------------ capabilities
