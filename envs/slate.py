@@ -109,11 +109,11 @@ def _new_noise(state, u, u_obs, obs_noise):
 @jitable
 def _weights(u, topic, quality, appeal, temperature, w, e):
     """Choice weights relative to the no-click option, ``w_i / w_0 = exp((u[topic_i] + p_i − 1) / τ)``,
-    and engagements ``e_i = (2 + q_i + u[topic_i]) / 2``."""
+    and engagements ``e_i = (2 + p_i + u[topic_i]) / 2``."""
     for j in range(topic.shape[0]):
         ut = u[topic[j]]
         w[j] = np.exp((ut + appeal[j] - 1.0) / temperature)
-        e[j] = (2.0 + quality[j] + ut) / 2.0
+        e[j] = (2.0 + appeal[j] + ut) / 2.0
 
 
 @jitable
@@ -475,13 +475,17 @@ class SlateEnv(CoreEnv):
     items. A hidden user with interests ``u ∈ [−1, 1]^T`` and a time budget ``B`` chooses by a
     multinomial logit with a no-click option: item ``i`` has weight ``w_i = exp((u[topic_i] + p_i)/τ)``,
     no click has ``w_0 = exp(1/τ)``, and the user picks item ``i`` of the slate with probability
-    ``w_i / (w_0 + Σ_slate w)``, or nothing. Appeal buys clicks; quality buys engagement and time.
+    ``w_i / (w_0 + Σ_slate w)``, or nothing. Appeal buys clicks and engagement now; quality buys
+    time later.
 
-    On a click on item ``i``: the interest drifts toward its topic, ``u ← (1 − drift)·u + drift·onehot(topic_i)``,
-    and the budget gains ``REFILL · q_i`` (``REFILL = 1.5``). Every step costs 1 unit of budget. So
-    low-quality clicks (clickbait) drain the user's time and high-quality ones refill it: a myopic
-    click maximiser ends episodes early, in the spirit of the interest-evolution environments of the
-    recommender-systems literature (RecSim).
+    On a click on item ``i``: the interest drifts toward its topic,
+    ``u ← (1 − drift)·u + drift·onehot(topic_i)``, and the budget gains ``REFILL · q_i``
+    (``REFILL = 1.5``). Every step costs 1 unit of budget. So low-quality clicks (clickbait) drain
+    the user's time and high-quality ones refill it: a myopic engagement maximiser, which never sees
+    quality, ends episodes early, in the spirit of the interest-evolution environments of the
+    recommender-systems literature (RecSim). At the defaults (40 episodes, seeds 1000..1039) the
+    myopic oracle's episodes last 21 steps on average and earn 35; the same exact rule on
+    ``e_i + q_i / 2`` keeps the user 98 of 100 steps and earns 145, about 4× (a normalised 4.1).
 
     ## Action Space
     ``KOfN(N, k)``: an int8 0/1 vector of length ``N`` with exactly ``k`` ones (a ``MultiBinary(N)``
@@ -493,7 +497,7 @@ class SlateEnv(CoreEnv):
     step), then ``B / budget`` and ``t / horizon``.
 
     ## Rewards
-    The engagement of the clicked item, ``e_i = (2 + q_i + u[topic_i]) / 2 ∈ [0, 2]`` (with ``u``
+    The engagement of the clicked item, ``e_i = (2 + p_i + u[topic_i]) / 2 ∈ [0.5, 2]`` (with ``u``
     before the drift); 0 without a click.
 
     ## Starting State

@@ -195,9 +195,9 @@ def expected_engagement(env, x) -> float:
     """The slow twin of the landscape, from the hidden state with the literal weights:
     ``Σ x w e / (w0 + Σ x w)``, ``w_i = exp((u[topic_i] + p_i)/τ)``, ``w0 = exp(1/τ)``."""
     c, tau = env.core, env.temperature
-    u, topic, q, p = c.interest[0], c.topic[0], c.quality[0], c.appeal[0]
+    u, topic, p = c.interest[0], c.topic[0], c.appeal[0]
     w = np.exp((u[topic] + p) / tau)
-    e = (2.0 + q + u[topic]) / 2.0
+    e = (2.0 + p + u[topic]) / 2.0
     x = np.asarray(x, dtype=bool)
     return float((w[x] * e[x]).sum() / (math.exp(1.0 / tau) + w[x].sum()))
 
@@ -262,7 +262,7 @@ def test_simulated_clicks_follow_the_logit_and_average_to_the_landscape():
         items = np.flatnonzero(slate)
         c = env.core
         u, topic = c.interest[0], c.topic[0]
-        e = (2.0 + c.quality[0] + u[topic]) / 2.0
+        e = (2.0 + c.appeal[0] + u[topic]) / 2.0
         w = np.exp((u[topic] + c.appeal[0]) / env.temperature)
         probs = np.append(math.exp(1.0 / env.temperature), w[items]) / (math.exp(1.0 / env.temperature)
                                                                         + w[items].sum())
@@ -316,8 +316,8 @@ class Twin:
         reward = 0.0
         self.B -= 1.0
         if click is not None:
-            topic, q, _ = self.items[click]
-            reward = (2.0 + q + self.u[topic]) / 2.0
+            topic, q, p = self.items[click]
+            reward = (2.0 + p + self.u[topic]) / 2.0
             self.u = [(1.0 - self.drift) * ut + self.drift * (t == topic) for t, ut in enumerate(self.u)]
             self.B += REFILL * q
         self.t += 1
@@ -382,7 +382,7 @@ def test_budget_drains_with_clickbait_and_refills_with_quality():
         reward, terminated, _ = core.step(np.tile(slate, (m, 1)), idx)
         clicked = reward > 0
         assert clicked.mean() > 0.95  # P(no click) = 1 / (1 + 2 e^5)
-        np.testing.assert_allclose(reward[clicked], (2.0 + quality + 1.0) / 2.0)
+        np.testing.assert_allclose(reward[clicked], (2.0 + 1.0 + 1.0) / 2.0)  # appeal 1, interest 1
         np.testing.assert_allclose(core.budget[clicked], 10.0 + change)
         np.testing.assert_allclose(core.budget[~clicked], 9.0)
         np.testing.assert_allclose(core.interest[clicked], [[0.75 * 1.0 + 0.25, 0.75 * -0.5]] * int(clicked.sum()))
@@ -507,3 +507,28 @@ def test_spaces_horizon_and_check_env():
 def test_bad_arguments_raise_value_error_naming_them(kwargs, name):
     with pytest.raises(ValueError, match=rf"Slate-v0: {name} must"):
         SlateEnv(**kwargs)
+
+
+def test_a_long_horizon_policy_beats_the_myopic_reference():
+    """The regime Slate-v0 is for: the myopic oracle (the 1.0 end) ignores quality and drains the
+    user's budget, so a policy that also weighs quality (the same exact rule on ``e_i + q_i / 2``)
+    keeps the user longer and scores well above 1.0."""
+    from envs.slate import dinkelbach, state_weights
+
+    env = SlateEnv()
+    u = env.unwrapped
+    returns, references, lengths = [], [], []
+    for episode in range(8):
+        _, info = env.reset(seed=500 + episode)
+        references.append(info["optimal_value"])
+        total, steps, done = 0.0, 0, False
+        while not done:
+            c = u.core
+            w, e = state_weights(c.interest[0], c.topic[0], c.quality[0], c.appeal[0], u.temperature)
+            _, slate = dinkelbach(w, e + 0.5 * c.quality[0], 1.0, u.k)
+            _, reward, terminated, truncated, _ = env.step(slate)
+            total, steps, done = total + reward, steps + 1, terminated or truncated
+        returns.append(total)
+        lengths.append(steps)
+    assert np.mean(returns) > 2.0 * np.mean(references)
+    assert np.mean(lengths) > 0.8 * u.horizon
