@@ -40,8 +40,10 @@ from agents.common import Logger, NullLogger, env_spec, seed_everything
 
 @dataclass
 class PPOConfig:
-    """PPO (clipped surrogate, GAE) with a factored policy: a Bernoulli per bit of ``MultiBinary(n)``,
-    a categorical per component of ``MultiDiscrete(nvec)`` or ``Discrete(n)``."""
+    """PPO (clipped surrogate, GAE) with a factored policy head (Bernoulli bits or categoricals).
+
+    A Bernoulli per bit of ``MultiBinary(n)``; a categorical per component of ``MultiDiscrete(nvec)``
+    or ``Discrete(n)``, with ``info["action_mask"]`` honoured."""
 
     num_envs: int = 8
     """parallel environments in each rollout (synchronous vector env)"""
