@@ -44,7 +44,12 @@ class OracleAgent:
 
     def fit(self, env, steps: int, log=None) -> None:
         if not hasattr(env.unwrapped, "optimal_action"):
-            raise ValueError(f"oracle: {env.spec.id if env.spec else env} has no optimal_action()")
+            name = env.spec.id if env.spec else type(env.unwrapped).__name__
+            hint = ""
+            if hasattr(env.unwrapped, "landscape"):
+                kind = getattr(env.unwrapped, "landscape_kind", "oracle")
+                hint = f"; its landscape() can stand in: value-search with value={kind!r}"
+            raise ValueError(f"oracle: {name} has no optimal_action() (no known optimum){hint}")
         self.env = env.unwrapped
 
     def act(self, obs, info) -> np.ndarray:

@@ -179,3 +179,10 @@ def test_references_off_changes_only_the_info(env_id):
         assert r_on == r_off
         if term or trunc:
             (obs_on, info_on), (obs_off, info_off) = on.reset(), off.reset()
+
+
+def test_oracle_agent_on_an_env_without_optimum_names_what_can_stand_in():
+    import agents
+
+    with pytest.raises(ValueError, match="no optimal_action.*value='heuristic'"):
+        agents.make("oracle").fit(envs.make("standin/Swarm-v0"), 0)
