@@ -40,6 +40,7 @@ class OracleAgent:
 
     def __init__(self, config: OracleConfig, seed: int = 0):
         self.config = config
+        self.seed = seed
         self.last_evaluations = 0
 
     def fit(self, env, steps: int, log=None) -> None:
@@ -51,6 +52,8 @@ class OracleAgent:
                 hint = f"; its landscape() can stand in: value-search with value={kind!r}"
             raise ValueError(f"oracle: {name} has no optimal_action() (no known optimum){hint}")
         self.env = env.unwrapped
+        env.reset(seed=self.seed)
+        self.env.optimal_action()  # compiles what it needs before any timed decision; errors show now
 
     def act(self, obs, info) -> np.ndarray:
         return self.env.optimal_action()
