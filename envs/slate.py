@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections import namedtuple
+from copy import deepcopy
 
 import numpy as np
 from gymnasium import spaces
+from gymnasium.vector.utils import batch_space
 
 from envs._core import Core, CoreEnv, CoreVectorEnv, check_bool, check_float, check_int
 from envs.reference import Reference
@@ -37,8 +39,9 @@ class KOfN(spaces.MultiBinary):
     ``1`` where an item may be chosen and ``0`` where it may not (search's mask convention, not
     ``MultiBinary``'s 0/1/2), and is uniform over the allowed subsets; a mask allowing fewer than
     ``k`` items is a ValueError. ``contains(x)`` checks the shape, the 0/1 values and that there are
-    exactly ``k`` ones. Gymnasium's batching, flattening and pickling treat it as ``MultiBinary(n)``
-    plus the attribute ``k``; ``search`` recognises it as a k-of-N space by that attribute.
+    exactly ``k`` ones. Gymnasium's flattening and pickling treat it as ``MultiBinary(n)`` plus the
+    attribute ``k``; batching (``batch_space``, a vector env's ``action_space``) gives a
+    :class:`BatchKOfN`, whose rows are k-of-N; ``search`` recognises it by the attribute ``k``.
     """
 
     def __init__(self, n: int, k: int, seed=None):
@@ -53,18 +56,7 @@ class KOfN(spaces.MultiBinary):
         """A uniformly random subset of ``k`` items (of the allowed ones, with ``mask``)."""
         if probability is not None:
             raise ValueError("KOfN.sample: probability is not supported (samples are uniform over subsets)")
-        if mask is None:
-            items = np.arange(self.n)
-        else:
-            mask = np.asarray(mask)
-            if mask.shape != (self.n,) or not np.isin(mask, (0, 1)).all():
-                raise ValueError(f"{self}: mask must be a 0/1 array of shape ({self.n},), got shape {mask.shape}")
-            items = np.flatnonzero(mask == 1)
-            if items.size < self.k:
-                raise ValueError(f"{self}: the mask allows {items.size} items, fewer than k = {self.k}")
-        out = np.zeros(self.n, dtype=self.dtype)
-        out[self.np_random.choice(items, size=self.k, replace=False)] = 1
-        return out
+        return _sample_subsets(self, self.np_random, mask, 1)[0]
 
     def contains(self, x) -> bool:
         if not super().contains(x):
@@ -78,6 +70,55 @@ class KOfN(spaces.MultiBinary):
         return isinstance(other, KOfN) and self.n == other.n and self.k == other.k
 
     __hash__ = None  # like MultiBinary: equal spaces need not hash equal, so none hash
+
+
+def _sample_subsets(space: KOfN, rng: np.random.Generator, mask, num: int) -> np.ndarray:
+    """``num`` uniform subsets of ``space.k`` items (of those ``mask`` allows), as 0/1 rows."""
+    if mask is None:
+        items = np.arange(space.n)
+    else:
+        mask = np.asarray(mask)
+        if mask.shape != (space.n,) or not np.isin(mask, (0, 1)).all():
+            raise ValueError(f"{space}: mask must be a 0/1 array of shape ({space.n},), got shape {mask.shape}")
+        items = np.flatnonzero(mask == 1)
+        if items.size < space.k:
+            raise ValueError(f"{space}: the mask allows {items.size} items, fewer than k = {space.k}")
+    out = np.zeros((num, space.n), dtype=space.dtype)
+    for row in out:
+        row[rng.choice(items, size=space.k, replace=False)] = 1
+    return out
+
+
+class BatchKOfN(spaces.Box):
+    """``num`` k-of-N actions stacked, shape ``(num, n)``: a vector env's action space over
+    :class:`KOfN` (a ``Box`` of 0/1, as Gymnasium batches ``MultiBinary``, whose ``sample()`` and
+    ``contains()`` respect the ``k`` ones of every row)."""
+
+    def __init__(self, single: KOfN, num: int, seed=None):
+        super().__init__(0, 1, (num, single.n), single.dtype, seed)
+        self.single = KOfN(single.n, single.k)
+        self.k = single.k
+
+    def sample(self, mask=None, probability=None) -> np.ndarray:
+        """``num`` independent uniform k-of-N rows (a ``mask``, if given, is one row's mask for all)."""
+        if probability is not None:
+            raise ValueError("BatchKOfN.sample: probability is not supported")
+        return _sample_subsets(self.single, self.np_random, mask, self.shape[0])
+
+    def contains(self, x) -> bool:
+        x = np.asarray(x)
+        return x.shape == self.shape and bool(np.isin(x, (0, 1)).all()) and bool((x.sum(axis=1) == self.k).all())
+
+    def __repr__(self) -> str:
+        return f"BatchKOfN({self.shape[1]}, {self.k}, num={self.shape[0]})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, BatchKOfN) and self.shape == other.shape and self.k == other.k
+
+
+@batch_space.register(KOfN)
+def _batch_k_of_n(space: KOfN, n: int = 1) -> BatchKOfN:
+    return BatchKOfN(space, n, seed=deepcopy(space.np_random))
 
 
 # ================================================================ kernels

@@ -133,7 +133,15 @@ def test_kofn_repr_eq_pickle_copy_seed_and_search():
     a, b = KOfN(30, 4, seed=9), pickle.loads(pickle.dumps(KOfN(30, 4, seed=9)))
     assert all(np.array_equal(a.sample(), b.sample()) for _ in range(5))
     batched = batch_space(space, 3)
-    assert batched.shape == (3, 100)
+    assert batched.shape == (3, 100) and batched.k == 5
+    rows = batched.sample()
+    assert batched.contains(rows) and all(space.contains(row) for row in rows)
+    rows[0, :] = 0
+    assert not batched.contains(rows)
+    vec = gym.make_vec("standin/Slate-v0", num_envs=4, vectorization_mode="vector_entry_point", N=12, k=3)
+    vec.reset(seed=0)
+    vec.action_space.seed(0)
+    vec.step(vec.action_space.sample())  # every row a valid slate
     assert as_space(space) == SearchKOfN(100, 5)
     with pytest.raises(ValueError, match="k must"):
         KOfN(4, 5)
