@@ -37,6 +37,7 @@ def _payoff(load, gain, capacity, penalty):
 
 @njit
 def _reward(x, w, v, capacity, penalty):
+    """The reward of packing ``x`` (0/1) with weights ``w``, values ``v`` (the step's, and the landscape's)."""
     load = 0
     gain = 0
     for k in range(x.shape[0]):
@@ -285,13 +286,7 @@ def _observe(idx, weights, values, capacity):
 @njit
 def _knap_value(x, params):
     w, v, capacity, penalty = params
-    load = 0.0
-    gain = 0.0
-    for k in range(x.shape[0]):
-        if x[k]:
-            load += w[k]
-            gain += v[k]
-    return _payoff(load, gain, capacity, penalty)
+    return _reward(x, w, v, capacity, penalty)
 
 
 @njit
