@@ -1,7 +1,10 @@
 """``value-search``: a value ``Q(s, a)`` plus a hard-coded search that maximises it at decision time.
 
-The value is either the environment's own reward landscape (``value="oracle"``, a stand-in for a
-perfect value net) or a learned low-rank quadratic (``value="quadratic"``):
+The value is the environment's own reward landscape (``value="oracle"``, a stand-in for a perfect
+value net, or ``value="heuristic"`` where the env labels its landscape a hand-written heuristic), a
+learned ReLU MLP on ``[obs, action]`` (``value="mlp"``, exported per state as a ``search.MLP``
+whose first layer search updates incrementally), or a learned low-rank quadratic
+(``value="quadratic"``):
 
     Q(c, a) = b(c) + h(c)·a + aᵀ U(c) diag(σ) U(c)ᵀ a,    U(c) = [U₀ | U₁(c)],
 
@@ -13,7 +16,7 @@ that is mostly shared across states with a few state-dependent directions (Lands
 outputs instead of ``n·rank``, which keeps training cheap at large ``n``. The learned value is exported per state
 as a ``search.Quadratic``; search never sees torch.
 
-Training (``value="quadratic"``) regresses ``Q`` on observed one-step rewards of the actions the
+Training (``quadratic``, ``mlp``) regresses ``Q`` on observed one-step rewards of the actions the
 agent takes while acting: uniform random actions for ``warmup_steps``, then the search's action,
 replaced by a uniform random action with probability ``epsilon``. One-step regression is exact
 for bandits such as Landscape-v0; multi-step environments need Q-learning (a later version).
@@ -31,6 +34,7 @@ from torch import nn
 
 import search
 from agents.common import ActionCodec, NullLogger, sample_action, seed_everything
+from agents.export import mlp_landscape
 
 LOG_EVERY = 250
 """Training curves are logged as means over this many environment steps."""
@@ -40,9 +44,11 @@ LOG_EVERY = 250
 class ValueSearchConfig:
     """Learned or oracle value, maximised by a search at every decision."""
 
-    value: Literal["oracle", "heuristic", "quadratic"] = "oracle"
+    value: Literal["oracle", "heuristic", "quadratic", "mlp"] = "oracle"
     """Which value to search: the env's ``landscape()`` (``oracle`` where the env labels it the true
-    reward, ``heuristic`` where it labels it a hand-written stand-in) or a learned low-rank quadratic."""
+    reward, ``heuristic`` where it labels it a hand-written stand-in), a learned low-rank quadratic
+    (O(rank) per move: fast to search, limited to pairwise interactions) or a learned ReLU MLP on
+    ``[obs, action]`` (any interaction; O(hidden) per move and the upper layers on top)."""
     method: Literal["exhaustive", "random", "greedy", "anneal", "tabu", "cem", "beam"] = "anneal"
     """Search method passed to ``search.maximize`` (see docs/search.md)."""
     budget: int = 1000
@@ -56,7 +62,7 @@ class ValueSearchConfig:
     context_rank: int = 2
     """How many of the ``rank`` directions depend on the observation (the rest are shared)."""
     hidden: int = 64
-    """Width of the two hidden layers of the value torso."""
+    """Width of the two hidden layers of the value network (the quadratic's torso, or the MLP)."""
     lr: float = 1e-3
     """Adam learning rate."""
     batch_size: int = 128
@@ -124,6 +130,23 @@ class LowRankQuadraticQ(nn.Module):
         return search.Quadratic.from_factors(float(b[0]), h[0].double().numpy(), U, self.sigma.double().numpy())
 
 
+class MLPQ(nn.Module):
+    """``Q(c, a) = MLP([c, a])``: a ReLU network on the observation and the action's binary encoding,
+    exported per state as a ``search.MLP`` (the observation folded into the first layer's bias)."""
+
+    def __init__(self, obs_dim: int, n: int, hidden: int):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(obs_dim + n, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+                                 nn.Linear(hidden, 1))
+
+    def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([obs, action], dim=-1)).squeeze(-1)
+
+    def landscape(self, obs: np.ndarray) -> search.MLP:
+        """The value of one observation as a ``search.MLP`` over the action bits."""
+        return mlp_landscape(self.net, obs)
+
+
 class ValueSearchAgent:
     Config = ValueSearchConfig
 
@@ -182,7 +205,10 @@ class ValueSearchAgent:
             return
         n = self.codec.m
         obs_dim = int(np.prod(env.observation_space.shape))
-        self.q = LowRankQuadraticQ(obs_dim, n, cfg.rank, cfg.context_rank, cfg.hidden)
+        if cfg.value == "mlp":
+            self.q = MLPQ(obs_dim, n, cfg.hidden)
+        else:
+            self.q = LowRankQuadraticQ(obs_dim, n, cfg.rank, cfg.context_rank, cfg.hidden)
         if steps > 0:
             self._train(env, steps, log, n, obs_dim)
 

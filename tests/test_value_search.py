@@ -69,7 +69,34 @@ def test_same_seed_same_decisions():
     np.testing.assert_array_equal(runs[0], runs[1])
 
 
-@pytest.mark.parametrize("field,value", [("budget", 0), ("context_rank", 20), ("epsilon", 1.5), ("value", "mlp")])
+@pytest.mark.parametrize("field,value", [("budget", 0), ("context_rank", 20), ("epsilon", 1.5), ("value", "neural")])
 def test_bad_config_names_the_field(field, value):
     with pytest.raises(ValueError, match=field):
         agents.make("value-search", **{field: value})
+
+
+def test_exported_mlp_value_equals_the_network_on_every_action():
+    import itertools
+
+    import torch
+
+    from agents.value_search import MLPQ
+
+    torch.manual_seed(0)
+    q = MLPQ(obs_dim=3, n=5, hidden=16)
+    obs = np.array([0.3, -1.2, 0.7], dtype=np.float32)
+    land = q.landscape(obs)
+    actions = np.array(list(itertools.product([0, 1], repeat=5)), dtype=np.int8)
+    with torch.no_grad():
+        want = q(torch.as_tensor(np.tile(obs, (len(actions), 1))), torch.as_tensor(actions, dtype=torch.float32))
+    np.testing.assert_allclose(land(actions), want.double().numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_learned_mlp_value_beats_random_on_a_smooth_landscape():
+    env = envs.make("standin/Landscape-v0", n=6, alpha=None, context_dim=2)
+    agent = agents.make("value-search", seed=0, value="mlp", method="exhaustive", budget=64, hidden=32,
+                        warmup_steps=300, lr=3e-3)
+    agent.fit(env, 1500)
+    m = evaluate(env, agent, episodes=100, seed=11)
+    assert m["normalized_return"] > 0.85
+    assert m["evaluations_per_decision"] == 64
