@@ -38,6 +38,12 @@ from agents.export import mlp_landscape
 
 LOG_EVERY = 250
 """Training curves are logged as means over this many environment steps."""
+SPLIT_EXHAUSTIVE = 2**16
+"""The shortfall split enumerates the action space up to this many actions."""
+SPLIT_EXACT_BITS = 40
+"""...then asks the MIP solver for a certified optimum of a quadratic value up to this many bits."""
+SPLIT_EXACT_SECONDS = 5.0
+"""...within this many seconds; otherwise (or uncertified) it runs the agent's search at 100× its budget."""
 
 
 @dataclass
@@ -256,3 +262,57 @@ class ValueSearchAgent:
 
     def act(self, obs, info):
         return self._search(obs, info, self.config.budget)
+
+    # ----------------------------------------------------------- shortfall split
+
+    def _maximum(self, landscape, mask) -> tuple[np.ndarray, str]:
+        """The best encoding of ``landscape`` found by the surest affordable method, and its name:
+        ``exhaustive`` (exact), ``exact`` (certified by the MIP solver) or ``100x budget``."""
+        space = self.codec.search_space
+        if space.count(space.allowed(mask)) <= SPLIT_EXHAUSTIVE:
+            result = search.maximize(landscape, space, "exhaustive", None, seed=0, mask=mask)
+            return space.encode(result.action), "exhaustive"
+        if isinstance(landscape, search.Quadratic) and space.m <= SPLIT_EXACT_BITS:
+            try:
+                result = search.maximize(landscape, space, "exact", None, seed=0, mask=mask,
+                                         time_limit=SPLIT_EXACT_SECONDS)
+                if result.info.get("proven"):
+                    return space.encode(result.action), "exact"
+            except ImportError:  # the optional solver is not installed
+                pass
+        cfg = self.config
+        opts = {"restarts": cfg.restarts} if cfg.method in ("anneal", "tabu") else {}
+        result = search.maximize(landscape, space, cfg.method, 100 * cfg.budget, seed=int(self.rng.integers(2**63)),
+                                 mask=mask, **opts)
+        return space.encode(result.action), "100x budget"
+
+    def shortfall(self, obs, info, action) -> dict | None:
+        """Split one decision's shortfall into search error and value error.
+
+        For a learned value ``Q̂`` on an env whose ``landscape()`` is the true reward ``r``:
+
+        - ``search_error = Q̂(a*_Q̂) − Q̂(a)``: what the search left on the table of its own value
+          (``a`` the action taken, ``a*_Q̂`` the best action under ``Q̂``);
+        - ``value_error = r(a*) − r(a*_Q̂)``: what even a perfect search of ``Q̂`` loses, because
+          ``Q̂``'s best action is not the true best ``a*`` (``optimal_action()`` where the env has it).
+
+        ``split_by`` names how ``a*_Q̂`` was found: ``exhaustive``, ``exact`` or ``100x budget``
+        (then the split is an estimate and ``search_error`` can come out negative). None for the
+        oracle and heuristic values (no value error by definition) and for envs without an oracle
+        landscape. Not part of ``act``: the runner calls it, untimed, on a sample of decisions.
+        """
+        if self.q is None or getattr(self.env, "landscape_kind", None) != "oracle":
+            return None
+        mask = self.codec.search_mask(info)
+        learned, true = self.q.landscape(obs), self.env.landscape()
+        taken = self.codec.encode(action)
+        best_learned, how = self._maximum(learned, mask)
+        try:
+            best_true = self.codec.encode(self.env.optimal_action())
+        except (AttributeError, RuntimeError):  # no known optimum for this env or instance
+            best_true, _ = self._maximum(true, mask)
+        return {
+            "search_error": float(learned(best_learned) - learned(taken)),
+            "value_error": float(true(best_true) - true(best_learned)),
+            "split_by": how,
+        }

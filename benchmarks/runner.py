@@ -33,6 +33,8 @@ from benchmarks.suite import unique
 
 EVAL_SEED_OFFSET = 1_000_000
 """Evaluation contexts come from ``seed + EVAL_SEED_OFFSET``, apart from training's."""
+SPLIT_DECISIONS = 50
+"""Evaluation decisions (the first ones) whose shortfall an agent with ``shortfall()`` splits."""
 OPTIMAL_RTOL = 1e-9
 
 
@@ -47,6 +49,7 @@ def evaluate(env, agent, episodes: int, seed: int) -> dict:
     act_seconds = 0.0
     ref = getattr(env.unwrapped, "reference", None)
     exact = bool(getattr(ref, "high_is_optimum", False)) and getattr(ref, "per", "decision") == "decision"
+    split, splits = getattr(agent, "shortfall", None), []
     start = time.perf_counter()
     obs, info = env.reset(seed=seed)
     for _ in range(episodes):
@@ -57,6 +60,10 @@ def evaluate(env, agent, episodes: int, seed: int) -> dict:
             action = agent.act(obs, info)
             act_seconds += time.perf_counter() - t0
             evaluations += int(getattr(agent, "last_evaluations", 0))
+            if split is not None and decisions < SPLIT_DECISIONS:  # untimed: not part of the decision
+                part = split(obs, info, action)
+                if part is not None:
+                    splits.append(part)
             opt, rnd = info.get("optimal_value"), info.get("random_value")
             obs, reward, terminated, truncated, info = env.step(action)
             ret += reward
@@ -81,6 +88,10 @@ def evaluate(env, agent, episodes: int, seed: int) -> dict:
         "normalized_return": (mean_ret - mean_low) / span if span > 0 else None,
         "optimal_rate": hits / decisions if exact else None,
         "decision_ms": 1e3 * act_seconds / decisions,
+        "search_error": float(np.mean([p["search_error"] for p in splits])) if splits else None,
+        "value_error": float(np.mean([p["value_error"] for p in splits])) if splits else None,
+        "split_by": ", ".join(sorted({p["split_by"] for p in splits})) or None,
+        "split_decisions": len(splits),
         "evaluations_per_decision": evaluations / decisions,
         "decisions": decisions,
         "eval_seconds": time.perf_counter() - start,

@@ -22,6 +22,8 @@ EVAL_TAGS = {
     "eval/optimal_rate": "optimal_rate",
     "eval/decision_ms": "decision_ms",
     "eval/evaluations_per_decision": "evaluations_per_decision",
+    "eval/search_error": "search_error",
+    "eval/value_error": "value_error",
 }
 """TensorBoard tag → ``metrics`` key of the results record."""
 

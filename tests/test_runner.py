@@ -125,6 +125,17 @@ def test_oracle_scores_one_and_random_uses_no_evaluations(tmp_path):
     assert random["metrics"]["random_return"] < random["metrics"]["optimal_return"]
 
 
+def test_learned_value_search_records_the_shortfall_split(tmp_path):
+    learned = Trial("tiny", "standin/Landscape-v0", {"n": 6}, "value-search",
+                    {"value": "quadratic", "budget": 4, "rank": 2, "hidden": 8, "warmup_steps": 20}, 0, 60, 3)
+    run_trials([learned, tiny("random")], tmp_path, workers=1, progress=False)
+    by_agent = {r["agent"]: r["metrics"] for r in lines(tmp_path / "results.jsonl")}
+    split = by_agent["value-search"]
+    assert split["split_by"] == "exhaustive" and split["split_decisions"] == 3
+    assert split["search_error"] >= 0 and split["value_error"] >= 0
+    assert by_agent["random"]["search_error"] is None and by_agent["random"]["split_decisions"] == 0
+
+
 def test_rerun_skips_recorded_trials_without_duplicates(tmp_path):
     trials = [tiny("random"), tiny("oracle")]
     run_trials(trials, tmp_path, workers=1, progress=False)

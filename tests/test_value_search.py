@@ -100,3 +100,52 @@ def test_learned_mlp_value_beats_random_on_a_smooth_landscape():
     m = evaluate(env, agent, episodes=100, seed=11)
     assert m["normalized_return"] > 0.85
     assert m["evaluations_per_decision"] == 64
+
+
+@pytest.mark.parametrize("value", ["quadratic", "mlp"])
+def test_shortfall_split_matches_brute_force(value):
+    """search error = Q̂(best under Q̂) − Q̂(taken), value error = r(a*) − r(best under Q̂), both
+    recomputed here by enumerating all 2^8 actions."""
+    import itertools
+
+    env = envs.make("standin/Landscape-v0", n=8, alpha=0.5, context_dim=2)
+    agent = agents.make("value-search", seed=0, value=value, method="anneal", budget=8, rank=2, hidden=16,
+                        warmup_steps=50)
+    agent.fit(env, 200)
+    actions = np.array(list(itertools.product([0, 1], repeat=8)), dtype=np.int8)
+    obs, info = env.reset(seed=5)
+    for _ in range(5):
+        action = agent.act(obs, info)
+        part = agent.shortfall(obs, info, action)
+        learned, true = agent.q.landscape(obs), env.unwrapped.landscape()
+        q_all, r_all = learned(actions), true(actions)
+        best_q = actions[np.argmax(q_all)]
+        assert part["split_by"] == "exhaustive"
+        assert part["search_error"] == pytest.approx(q_all.max() - learned(action), abs=1e-9)
+        assert part["search_error"] >= -1e-12
+        assert part["value_error"] == pytest.approx(r_all.max() - true(best_q), abs=1e-9)
+        env.step(action)
+        obs, info = env.reset()
+
+
+def test_shortfall_split_is_for_learned_values_on_oracle_landscapes():
+    env = envs.make("standin/Landscape-v0", n=8)
+    agent = agents.make("value-search", value="oracle", budget=8)
+    agent.fit(env, 0)
+    obs, info = env.reset(seed=0)
+    assert agent.shortfall(obs, info, agent.act(obs, info)) is None
+    swarm = envs.make("standin/Swarm-v0", N=2, G=6)
+    learned = agents.make("value-search", value="quadratic", budget=8, rank=2, hidden=8)
+    learned.fit(swarm, 0)
+    obs, info = swarm.reset(seed=0)
+    assert learned.shortfall(obs, info, learned.act(obs, info)) is None  # a heuristic landscape is no truth
+
+
+def test_shortfall_split_beyond_enumeration_uses_a_bigger_search():
+    env = envs.make("standin/Landscape-v0", n=64, alpha=0.5)
+    agent = agents.make("value-search", seed=0, value="quadratic", method="anneal", budget=50, rank=2, hidden=16)
+    agent.fit(env, 0)
+    obs, info = env.reset(seed=1)
+    part = agent.shortfall(obs, info, agent.act(obs, info))
+    assert part["split_by"] == "100x budget"
+    assert part["value_error"] >= 0  # the env's optimum is exact
