@@ -16,14 +16,18 @@ that is mostly shared across states with a few state-dependent directions (Lands
 outputs instead of ``n·rank``, which keeps training cheap at large ``n``. The learned value is exported per state
 as a ``search.Quadratic``; search never sees torch.
 
-Training (``quadratic``, ``mlp``) regresses ``Q`` on observed one-step rewards of the actions the
-agent takes while acting: uniform random actions for ``warmup_steps``, then the search's action,
-replaced by a uniform random action with probability ``epsilon``. One-step regression is exact
-for bandits such as Landscape-v0; multi-step environments need Q-learning (a later version).
+Training (``quadratic``, ``mlp``) is Q-learning from a replay buffer of the agent's own
+transitions (uniform random actions for ``warmup_steps``, then the search's action, replaced by a
+uniform random action with probability ``epsilon``), with a target network copied every
+``target_update`` gradient steps. The max in the Bellman target ``r + γ max_a' Q_target(s', a')``
+is itself a search (``target_search``, with its own ``target_budget``): search stands in for the
+policy in training as well as in acting. Steps that end an episode are not bootstrapped, so on a
+bandit such as Landscape-v0 (every step terminates) this is exactly regression on rewards.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass
 from typing import Literal
@@ -81,6 +85,17 @@ class ValueSearchConfig:
     """Probability of a uniform random action after warm-up (exploration)."""
     updates_per_step: int = 1
     """Gradient steps per environment step."""
+    gamma: float = 0.99
+    """Discount of the Bellman target ``r + γ max_a' Q_target(s', a')`` (episodes that terminate, like
+    every step of a bandit, are not bootstrapped, so bandits regress on rewards whatever ``γ``)."""
+    target_search: bool = True
+    """The max in the Bellman target by search over the target network (``method`` with
+    ``target_budget``, as QT-Opt and AQL do); False: the value of the action the agent took next
+    (SARSA: the acting policy's own proposal, no search)."""
+    target_budget: int = 64
+    """Evaluations per target max (one search per sampled transition that bootstraps)."""
+    target_update: int = 250
+    """Gradient steps between copies of the value network into the target network."""
 
     def __post_init__(self):
         rules = [
@@ -96,6 +111,9 @@ class ValueSearchConfig:
             ("warmup_steps", self.warmup_steps >= 0, ">= 0"),
             ("epsilon", 0.0 <= self.epsilon <= 1.0, "in [0, 1]"),
             ("updates_per_step", self.updates_per_step >= 0, ">= 0"),
+            ("gamma", 0.0 <= self.gamma <= 1.0, "in [0, 1]"),
+            ("target_budget", self.target_budget >= 1, ">= 1"),
+            ("target_update", self.target_update >= 1, ">= 1"),
         ]
         for name, ok, allowed in rules:
             if not ok:
@@ -218,40 +236,86 @@ class ValueSearchAgent:
         if steps > 0:
             self._train(env, steps, log, n, obs_dim)
 
+    def _targets(self, target, next_obs, next_act, next_mask, bootstrap) -> np.ndarray:
+        """``max_a' Q_target(s', a')`` (or ``Q_target(s', a'_next)`` without ``target_search``) for
+        the rows that bootstrap; 0 elsewhere."""
+        cfg = self.config
+        out = np.zeros(len(next_obs), np.float32)
+        rows = np.flatnonzero(bootstrap)
+        if not rows.size:
+            return out
+        if not cfg.target_search:
+            with torch.no_grad():
+                out[rows] = target(torch.from_numpy(next_obs[rows]), torch.from_numpy(next_act[rows])).numpy()
+            return out
+        opts = {"restarts": min(cfg.restarts, cfg.target_budget)} if cfg.method in ("anneal", "tabu") else {}
+        for i in rows:
+            mask = None if next_mask is None else next_mask[i]
+            budget = None if cfg.method == "exhaustive" else cfg.target_budget
+            result = search.maximize(target.landscape(next_obs[i]), self.codec.search_space, cfg.method, budget,
+                                     seed=int(self.rng.integers(2**63)), mask=mask, **opts)
+            out[i] = result.score
+        return out
+
     def _train(self, env, steps, log, n, obs_dim):
         cfg = self.config
         optim = torch.optim.Adam(self.q.parameters(), lr=cfg.lr)
+        target = copy.deepcopy(self.q).requires_grad_(False)
         cap = min(cfg.buffer_size, steps)
         obs_buf = np.zeros((cap, obs_dim), np.float32)
         act_buf = np.zeros((cap, n), np.float32)
         rew_buf = np.zeros(cap, np.float32)
+        next_obs_buf = np.zeros((cap, obs_dim), np.float32)
+        next_act_buf = np.zeros((cap, n), np.float32)  # the action taken at s' (SARSA targets)
+        boot_buf = np.zeros(cap, bool)  # the transition bootstraps: s' is not terminal
+        mask_buf = None  # allowed encoding bits at s', once the env shows a mask
         train_budget = cfg.train_budget or cfg.budget
         obs, info = env.reset(seed=self.seed)
         episode_return, finished, losses, start = 0.0, [], [], time.perf_counter()
+        updates, previous = 0, -1
         for step in range(steps):
             if step < cfg.warmup_steps or self.rng.random() < cfg.epsilon:
                 action = sample_action(self.space, info)
             else:
                 action = self._search(obs, info, train_budget)
+            encoded = self.codec.encode(action)
+            if previous >= 0:
+                next_act_buf[previous] = encoded
             next_obs, reward, terminated, truncated, info = env.step(action)
             i = step % cap
-            obs_buf[i], act_buf[i], rew_buf[i] = np.ravel(obs), self.codec.encode(action), reward
+            obs_buf[i], act_buf[i], rew_buf[i] = np.ravel(obs), encoded, reward
+            next_obs_buf[i], boot_buf[i] = np.ravel(next_obs), not terminated
+            mask = self.codec.search_mask(info)
+            if mask is not None:
+                if mask_buf is None:
+                    mask_buf = np.ones((cap, n), np.int8)
+                mask_buf[i] = self.codec.search_space.allowed(mask)
+            previous = i
             episode_return += reward
             obs = next_obs
             if terminated or truncated:
+                if truncated and not terminated:  # no next action within the episode: bootstrap by search
+                    next_act_buf[i] = encoded
                 finished.append(episode_return)
-                episode_return = 0.0
+                episode_return, previous = 0.0, -1
                 obs, info = env.reset()
             size = min(step + 1, cap)
             if size >= cfg.batch_size:
                 for _ in range(cfg.updates_per_step):
                     idx = self.rng.integers(0, size, cfg.batch_size)
+                    bootstrap = boot_buf[idx] & (cfg.gamma > 0)
+                    masks = None if mask_buf is None else mask_buf[idx]
+                    y = rew_buf[idx] + cfg.gamma * self._targets(
+                        target, next_obs_buf[idx], next_act_buf[idx], masks, bootstrap)
                     pred = self.q(torch.from_numpy(obs_buf[idx]), torch.from_numpy(act_buf[idx]))
-                    loss = torch.nn.functional.mse_loss(pred, torch.from_numpy(rew_buf[idx]))
+                    loss = torch.nn.functional.mse_loss(pred, torch.from_numpy(y))
                     optim.zero_grad()
                     loss.backward()
                     optim.step()
                     losses.append(loss.item())
+                    updates += 1
+                    if updates % cfg.target_update == 0:
+                        target.load_state_dict(self.q.state_dict())
             if (step + 1) % LOG_EVERY == 0 or step + 1 == steps:
                 if finished:
                     log.scalar("train/episodic_return", float(np.mean(finished)), step + 1)

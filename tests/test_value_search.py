@@ -2,6 +2,7 @@
 
 import itertools
 
+import gymnasium
 import numpy as np
 import pytest
 import torch
@@ -149,3 +150,50 @@ def test_shortfall_split_beyond_enumeration_uses_a_bigger_search():
     part = agent.shortfall(obs, info, agent.act(obs, info))
     assert part["split_by"] == "100x budget"
     assert part["value_error"] >= 0  # the env's optimum is exact
+
+
+class Chain(gymnasium.Env):
+    """Two steps. Step 1: reward 0.1·a[0] − 0.05·a[1], and a[1] sets a flag. Step 2: reward 1 if the
+    flag is set.
+
+    Optimal return 1.05 (a = (1, 1), then anything); a myopic value prefers a[1] = 0 and gets 0.1."""
+
+    metadata = {"render_modes": []}
+
+    def __init__(self):
+        self.action_space = gymnasium.spaces.MultiBinary(2)
+        self.observation_space = gymnasium.spaces.Box(0.0, 1.0, (3,), np.float32)
+
+    def _obs(self):
+        return np.array([self.t == 0, self.t == 1, self.flag], dtype=np.float32)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t, self.flag = 0, 0
+        return self._obs(), {}
+
+    def step(self, action):
+        if self.t == 0:
+            reward, self.flag = 0.1 * float(action[0]) - 0.05 * float(action[1]), int(action[1])
+        else:
+            reward = float(self.flag)
+        self.t += 1
+        return self._obs(), reward, self.t == 2, False, {}
+
+
+@pytest.mark.parametrize("gamma,target_search,want", [(0.9, True, 1.05), (0.9, False, 1.05), (0.0, True, 0.1)])
+def test_q_learning_credits_a_delayed_reward(gamma, target_search, want):
+    env = Chain()
+    agent = agents.make("value-search", seed=0, value="quadratic", method="exhaustive", budget=4, rank=2, hidden=16,
+                        warmup_steps=200, lr=3e-3, batch_size=32, gamma=gamma, target_search=target_search,
+                        target_update=50)
+    agent.fit(env, 1000)
+    returns = []
+    for episode in range(20):
+        obs, info = env.reset(seed=episode)
+        total, done = 0.0, False
+        while not done:
+            obs, reward, done, _, info = env.step(agent.act(obs, info))
+            total += reward
+        returns.append(total)
+    assert np.mean(returns) == pytest.approx(want)
