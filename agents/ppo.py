@@ -28,6 +28,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import gymnasium
 import numpy as np
@@ -36,6 +37,9 @@ from gymnasium import spaces
 from torch import nn
 
 from agents.common import Logger, NullLogger, env_spec, seed_everything
+from agents.heads import AutoregressiveHead, WithoutReplacementHead
+
+HEADS = ("factored", "autoregressive", "without-replacement")
 
 
 @dataclass
@@ -77,6 +81,13 @@ class PPOConfig:
     """global gradient-norm clip"""
     target_kl: float | None = None
     """stop a rollout's update epochs early once the approximate KL exceeds this (None: never)"""
+    head: Literal["factored", "autoregressive", "without-replacement"] = "factored"
+    """The action head: ``factored`` (independent Bernoulli bits or categorical components),
+    ``autoregressive`` (components in sequence, each conditioned on those chosen, through a masked
+    MLP) or ``without-replacement`` (k-of-N spaces: k distinct items, Plackett–Luce, exact set
+    log-probability); see ``agents/heads.py``"""
+    head_hidden: int = 64
+    """width of the autoregressive head's masked hidden layer"""
     hidden_sizes: tuple[int, ...] = (64, 64)
     """hidden layer widths of the actor and of the (separate) critic MLP, tanh activations"""
     deterministic_eval: bool = True
@@ -104,6 +115,8 @@ class PPOConfig:
         need(self.vf_coef >= 0, "vf_coef", ">= 0")
         need(self.max_grad_norm > 0, "max_grad_norm", "> 0")
         need(self.target_kl is None or self.target_kl > 0, "target_kl", "> 0 or None")
+        need(self.head in HEADS, "head", f"one of {', '.join(HEADS)}")
+        need(self.head_hidden >= 1, "head_hidden", ">= 1")
         need(isinstance(self.hidden_sizes, (tuple, list)), "hidden_sizes", "a sequence of integers >= 1")
         self.hidden_sizes = tuple(self.hidden_sizes)  # a TOML suite gives a list
         need(
@@ -202,34 +215,57 @@ def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, out_std: float) -> nn.
 
 
 class ActorCritic(nn.Module):
-    """Separate actor (→ logits) and critic (→ scalar value) MLPs on a flat observation.
+    """Separate actor and critic (→ scalar value) MLPs on a flat observation.
 
-    ``nvec`` is None for a Bernoulli head over ``n_out`` bits; otherwise the per-component sizes
-    of a categorical head (the actor then has ``C · max(nvec)`` outputs).
+    ``head="factored"``: the actor MLP ends in the logits, ``n_out`` Bernoulli logits when ``nvec``
+    is None, else ``C · max(nvec)`` categorical logits. Other heads (``agents.heads``) sit on the
+    actor's last hidden layer: ``autoregressive`` over ``nvec`` (``[2] * n`` for bits),
+    ``without-replacement`` over ``n_out`` items of which it picks ``k``.
     """
 
-    def __init__(self, obs_dim: int, n_out: int, hidden: Sequence[int], nvec: Sequence[int] | None = None):
+    def __init__(self, obs_dim: int, n_out: int, hidden: Sequence[int], nvec: Sequence[int] | None = None,
+                 head: str = "factored", k: int | None = None, head_hidden: int = 64):
         super().__init__()
+        self.head = head
         self.nvec = None if nvec is None else tuple(int(v) for v in nvec)
         if self.nvec is not None:
             K = max(self.nvec)
-            n_out = len(self.nvec) * K
             valid = torch.arange(K)[None, :] < torch.tensor(self.nvec)[:, None]  # (C, K): no padding
             self.register_buffer("valid", valid, persistent=False)
-        self.actor = mlp(obs_dim, hidden, n_out, out_std=0.01)
+        if head == "factored":
+            out = n_out if self.nvec is None else len(self.nvec) * max(self.nvec)
+            self.actor = mlp(obs_dim, hidden, out, out_std=0.01)
+        else:
+            layers: list[nn.Module] = []
+            width = obs_dim
+            for w in hidden:
+                layers += [layer_init(nn.Linear(width, w)), nn.Tanh()]
+                width = w
+            self.actor = nn.Sequential(*layers)  # the torso; the head below ends it
+            if head == "autoregressive":
+                self.sequence = AutoregressiveHead(width, self.nvec, head_hidden)
+            else:
+                self.sequence = WithoutReplacementHead(width, n_out, k)
         self.critic = mlp(obs_dim, hidden, 1, out_std=1.0)
 
     def value(self, obs: torch.Tensor) -> torch.Tensor:
         """``V(obs)``, shape ``(batch,)``."""
         return self.critic(obs).squeeze(-1)
 
-    def policy(self, obs: torch.Tensor, mask: torch.Tensor | None = None) -> BernoulliHead | CategoricalHead:
-        """The action distribution at ``obs`` (``mask``: bool ``(batch, C, K)`` for a categorical head)."""
-        logits = self.actor(obs)
+    def policy(self, obs: torch.Tensor, mask: torch.Tensor | None = None):
+        """The action distribution at ``obs``. ``mask``: bool, ``(batch, C, K)`` for categorical
+        components, ``(batch, n)`` for k-of-N items (True = allowed)."""
+        features = self.actor(obs)
+        if self.head == "without-replacement":
+            return self.sequence(features, mask)
+        allowed = None
+        if self.nvec is not None:
+            allowed = self.valid if mask is None else self.valid & mask
+        if self.head == "autoregressive":
+            return self.sequence(features, allowed)
         if self.nvec is None:
-            return BernoulliHead(logits)
-        allowed = self.valid if mask is None else self.valid & mask
-        return CategoricalHead(logits.reshape(len(obs), len(self.nvec), -1), allowed)
+            return BernoulliHead(features)
+        return CategoricalHead(features.reshape(len(obs), len(self.nvec), -1), allowed)
 
 
 # ----------------------------------------------------------------------------------------- GAE
@@ -317,21 +353,26 @@ class PPOAgent:
         self.net: ActorCritic | None = None
 
     def _build(self, env) -> None:
-        space = env.action_space
-        if isinstance(space, spaces.MultiBinary) and isinstance(getattr(space, "k", None), (int, np.integer)):
-            raise ValueError(
-                f"ppo: {space} is a k-of-N space; a factored Bernoulli head cannot keep exactly k ones "
-                "(it needs a without-replacement head)"
-            )
+        space, head = env.action_space, self.config.head
+        k = getattr(space, "k", None)
+        k_of_n = isinstance(space, spaces.MultiBinary) and isinstance(k, (int, np.integer))
+        if k_of_n != (head == "without-replacement"):
+            if k_of_n:
+                raise ValueError(f"ppo: {space} is a k-of-N space: use head='without-replacement' (the {head} "
+                                 "head cannot keep exactly k ones)")
+            raise ValueError(f"ppo: head='without-replacement' is for k-of-N spaces, not {space}; use 'factored' "
+                             "or 'autoregressive'")
+        head_nvec = None  # the components the autoregressive head decides
         if isinstance(space, spaces.MultiBinary):
             self.nvec, self.start = None, None
             n_out = int(np.prod(space.shape))
+            head_nvec = [2] * n_out
         elif isinstance(space, spaces.MultiDiscrete) and space.nvec.ndim == 1:
             self.nvec, self.start = space.nvec.tolist(), np.asarray(space.start, dtype=np.int64)
-            n_out = len(self.nvec)
+            n_out, head_nvec = len(self.nvec), self.nvec
         elif isinstance(space, spaces.Discrete):
             self.nvec, self.start = [int(space.n)], np.asarray([space.start], dtype=np.int64)
-            n_out = 1
+            n_out, head_nvec = 1, self.nvec
         else:
             raise ValueError(
                 f"ppo: action space must be MultiBinary, MultiDiscrete (rank 1) or Discrete, got {space}"
@@ -344,7 +385,9 @@ class PPOAgent:
         self.n_out = n_out
         self.rng = seed_everything(self.seed)  # seeds torch: the network init below
         self.generator = torch.Generator().manual_seed(self.seed)  # action sampling
-        self.net = ActorCritic(self.obs_dim, n_out, self.config.hidden_sizes, self.nvec)
+        nvec = head_nvec if head == "autoregressive" else self.nvec
+        self.net = ActorCritic(self.obs_dim, n_out, self.config.hidden_sizes, nvec, head, k, self.config.head_hidden)
+        self.item_mask = head == "without-replacement"  # masks are per item, not per component
 
     def _obs(self, obs) -> torch.Tensor:
         """A batch of observations as a float32 tensor of shape ``(batch, obs_dim)``."""
@@ -361,10 +404,12 @@ class PPOAgent:
         A mask per environment (leading axis, ``batched``) or a single one; each is ``(C, K)``,
         flat over the one-hot layout (``Σ nvec``), or Gymnasium's tuple of per-component masks.
         """
-        mask = info.get("action_mask") if isinstance(info, dict) and self.nvec is not None else None
-        if mask is None:
+        mask = info.get("action_mask") if isinstance(info, dict) else None
+        if mask is None or (self.nvec is None and not self.item_mask):
             return None
         rows = mask if batched else [mask]
+        if self.item_mask:
+            return torch.as_tensor(np.stack([np.asarray(row, dtype=bool).reshape(self.n_out) for row in rows]))
         C, K = len(self.nvec), max(self.nvec)
         out = np.zeros((len(rows), C, K), dtype=bool)
         for b, row in enumerate(rows):
