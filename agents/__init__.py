@@ -13,6 +13,7 @@ _REGISTRY = {
     "random": "agents.simple:RandomAgent",
     "oracle": "agents.simple:OracleAgent",
     "value-search": "agents.value_search:ValueSearchAgent",
+    "propose-search": "agents.propose_search:ProposeSearchAgent",
     "ppo": "agents.ppo:PPOAgent",
 }
 

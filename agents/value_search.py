@@ -200,6 +200,8 @@ class ValueSearchAgent:
 
     # --------------------------------------------------------------- contract
 
+    name = "value-search"
+
     def fit(self, env, steps: int, log=None) -> None:
         cfg = self.config
         log = log or NullLogger()
@@ -207,18 +209,20 @@ class ValueSearchAgent:
         self.space = env.action_space
         self.space.seed(self.seed)
         self.codec = ActionCodec(self.space)  # a clear error for spaces search does not support
+        self.obs_dim = int(np.prod(env.observation_space.shape))
         search.warmup()  # compile before any timed decision
+        self._build(env)
         if cfg.value in ("oracle", "heuristic"):
             name = env.spec.id if env.spec else type(self.env).__name__
             if not hasattr(self.env, "landscape"):
                 raise ValueError(
-                    f"value-search: value={cfg.value!r} needs an env with landscape(), and {name} has none; "
+                    f"{self.name}: value={cfg.value!r} needs an env with landscape(), and {name} has none; "
                     "use value='quadratic' (a learned value)"
                 )
             kind = getattr(self.env, "landscape_kind", "oracle")
             if kind != cfg.value:
                 raise ValueError(
-                    f"value-search: {name}'s landscape() is labelled {kind!r}, not {cfg.value!r}; "
+                    f"{self.name}: {name}'s landscape() is labelled {kind!r}, not {cfg.value!r}; "
                     f"use value={kind!r}"
                 )
             # compile the kernels for this landscape's form and move set before any timed decision
@@ -226,15 +230,26 @@ class ValueSearchAgent:
             if cfg.method != "exact":
                 env.reset(seed=self.seed)
                 search.warmup(self.env.landscape(), self.codec.search_space, methods=(cfg.method,))
+            if steps > 0:
+                self._train_without_value(env, steps, log)
             return
         n = self.codec.m
-        obs_dim = int(np.prod(env.observation_space.shape))
         if cfg.value == "mlp":
-            self.q = MLPQ(obs_dim, n, cfg.hidden)
+            self.q = MLPQ(self.obs_dim, n, cfg.hidden)
         else:
-            self.q = LowRankQuadraticQ(obs_dim, n, cfg.rank, cfg.context_rank, cfg.hidden)
+            self.q = LowRankQuadraticQ(self.obs_dim, n, cfg.rank, cfg.context_rank, cfg.hidden)
         if steps > 0:
-            self._train(env, steps, log, n, obs_dim)
+            self._train(env, steps, log, n, self.obs_dim)
+
+    # hooks for agents built on this one (propose-search): what else to build and learn
+    def _build(self, env) -> None:
+        """Build whatever else the agent needs once the env is bound (nothing here)."""
+
+    def _learn_from_search(self, obs, info, action) -> None:
+        """Called in training after each decision made by search (nothing here)."""
+
+    def _train_without_value(self, env, steps: int, log) -> None:
+        """Training with a value that needs none (oracle, heuristic): nothing to do here."""
 
     def _targets(self, target, next_obs, next_act, next_mask, bootstrap) -> np.ndarray:
         """``max_a' Q_target(s', a')`` (or ``Q_target(s', a'_next)`` without ``target_search``) for
@@ -278,6 +293,7 @@ class ValueSearchAgent:
                 action = sample_action(self.space, info)
             else:
                 action = self._search(obs, info, train_budget)
+                self._learn_from_search(obs, info, action)
             encoded = self.codec.encode(action)
             if previous >= 0:
                 next_act_buf[previous] = encoded
