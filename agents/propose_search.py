@@ -26,7 +26,8 @@ import numpy as np
 import torch
 
 import search
-from agents.ppo import HEADS, ActorCritic
+from agents.imitation import ImitationPolicy, default_head
+from agents.ppo import HEADS
 from agents.value_search import ValueSearchAgent, ValueSearchConfig
 
 PROPOSAL_BATCH = 64
@@ -71,55 +72,18 @@ class ProposeSearchAgent(ValueSearchAgent):
         self.policy = None
         if cfg.proposal == "uniform":
             return
-        space = self.space
-        k = getattr(space, "k", None)
-        head = cfg.head or ("without-replacement" if isinstance(k, (int, np.integer)) else "factored")
-        self.nvec = getattr(self.codec.search_space, "nvec", None)  # categorical components, or None for bits
-        if head == "autoregressive":
-            nvec = self.nvec or [2] * self.codec.m
-        else:
-            nvec = self.nvec
-        n_out = self.codec.m if self.nvec is None else len(self.nvec)
-        if (head == "without-replacement") != isinstance(k, (int, np.integer)):
-            raise ValueError(f"propose-search: head={head!r} does not fit {space}; use "
-                             f"{'without-replacement' if k is not None else 'factored or autoregressive'}")
         torch.manual_seed(self.seed)
-        self.policy = ActorCritic(self.obs_dim, n_out, (cfg.proposal_hidden,) * 2, nvec, head, k)
-        self.optim = torch.optim.Adam(self.policy.actor.parameters(), lr=cfg.proposal_lr)
-        self.generator = torch.Generator().manual_seed(self.seed)
+        self.policy = ImitationPolicy(self.codec, self.obs_dim, cfg.head or default_head(self.space),
+                                      (cfg.proposal_hidden,) * 2, cfg.proposal_lr, self.name)
         self.taught_obs: list[np.ndarray] = []
         self.taught_act: list[np.ndarray] = []
-
-    def _allowed(self, info) -> torch.Tensor | None:
-        """``info["action_mask"]`` as the policy's mask: bool ``(1, C, K)`` over categorical
-        components, ``(1, n)`` over k-of-N items, None otherwise (a Bernoulli head takes none)."""
-        mask = self.codec.search_mask(info)
-        if mask is None:
-            return None
-        bits = self.codec.search_space.allowed(mask).astype(bool)
-        if self.nvec is not None:
-            out = np.zeros((1, len(self.nvec), max(self.nvec)), dtype=bool)
-            for c, (lo, v) in enumerate(zip(self.codec.search_space.offsets[:-1], self.nvec, strict=True)):
-                out[0, c, :v] = bits[lo : lo + v]
-            return torch.as_tensor(out)
-        return torch.as_tensor(bits[None]) if self.policy.head == "without-replacement" else None
 
     def _proposal(self, obs, info):
         """``proposal(count, rng) -> (actions, log_probs)`` for ``search.maximize``: samples of the
         policy at ``obs``, in search's action form."""
-        obs_t = torch.as_tensor(np.asarray(obs, dtype=np.float32).reshape(1, -1))
-
-        allowed = self._allowed(info)
 
         def propose(count, rng):
-            gen = torch.Generator().manual_seed(int(rng.integers(2**63)))
-            with torch.no_grad():
-                dist = self.policy.policy(obs_t.expand(count, -1), allowed)
-                actions = dist.sample(gen)
-                log_probs = dist.log_prob(actions)
-            a = actions.numpy()
-            a = a.astype(np.int8) if self.nvec is None else a.astype(np.int64)
-            return a, log_probs.double().numpy()
+            return self.policy.sample(obs, info, count, torch.Generator().manual_seed(int(rng.integers(2**63))))
 
         return propose
 
@@ -139,18 +103,12 @@ class ProposeSearchAgent(ValueSearchAgent):
         """One maximum-likelihood step of the proposal on recent searched decisions (AQL)."""
         if self.policy is None:
             return
-        search_action = action if not self.codec.scalar else np.array([int(action) - self.codec.start])
         self.taught_obs.append(np.asarray(obs, dtype=np.float32).reshape(-1))
-        self.taught_act.append(np.asarray(search_action, dtype=np.float32).reshape(-1))  # bits or values
+        self.taught_act.append(self.policy.target(action))
         if len(self.taught_obs) < PROPOSAL_BATCH:
             return
         idx = self.rng.integers(0, len(self.taught_obs), PROPOSAL_BATCH)
-        obs_b = torch.as_tensor(np.stack([self.taught_obs[i] for i in idx]))
-        act_b = torch.as_tensor(np.stack([self.taught_act[i] for i in idx]))
-        loss = -self.policy.policy(obs_b).log_prob(act_b).mean()
-        self.optim.zero_grad()
-        loss.backward()
-        self.optim.step()
+        self.policy.learn(np.stack([self.taught_obs[i] for i in idx]), np.stack([self.taught_act[i] for i in idx]))
 
     def _train_without_value(self, env, steps: int, log) -> None:
         """With an oracle or heuristic value only the proposal learns: act by search, teach it."""

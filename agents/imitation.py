@@ -1,0 +1,95 @@
+"""A policy over an env's action space, trained by maximum likelihood on given actions.
+
+Shared by ``propose-search`` (its proposal learns from the search's picks) and ``distill`` (its
+student learns from a teacher's). The network is PPO's actor with any of its heads; actions are
+handled in search's form (``ActionCodec``): bits for ``MultiBinary`` and k-of-N, component values
+for ``MultiDiscrete`` and ``Discrete``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from agents.common import ActionCodec
+from agents.ppo import ActorCritic
+
+
+def default_head(space) -> str:
+    """``without-replacement`` for k-of-N spaces, ``factored`` otherwise."""
+    k = getattr(space, "k", None)
+    return "without-replacement" if isinstance(k, (int, np.integer)) and not isinstance(k, bool) else "factored"
+
+
+class ImitationPolicy:
+    """``π(a | s)`` with one of PPO's heads, and a maximum-likelihood step on ``(s, a)`` batches.
+
+    Args:
+        codec: the env's action space and its search encoding.
+        obs_dim: length of the flat observation.
+        head: ``factored``, ``autoregressive`` or ``without-replacement`` (k-of-N spaces only).
+        hidden: widths of the hidden layers.
+        lr: Adam learning rate.
+        owner: the agent's name, for error messages.
+    """
+
+    def __init__(self, codec: ActionCodec, obs_dim: int, head: str, hidden, lr: float, owner: str):
+        k = getattr(codec.space, "k", None)
+        if (head == "without-replacement") != (default_head(codec.space) == "without-replacement"):
+            fits = "without-replacement" if k is not None else "factored or autoregressive"
+            raise ValueError(f"{owner}: head={head!r} does not fit {codec.space}; use {fits}")
+        self.codec = codec
+        self.nvec = getattr(codec.search_space, "nvec", None)  # categorical components; None for bits
+        n_out = codec.m if self.nvec is None else len(self.nvec)
+        nvec = (self.nvec or [2] * codec.m) if head == "autoregressive" else self.nvec
+        self.net = ActorCritic(obs_dim, n_out, tuple(hidden), nvec, head, k)
+        self.head = head
+        self.optim = torch.optim.Adam(self.net.actor.parameters(), lr=lr)
+
+    def allowed(self, info) -> torch.Tensor | None:
+        """``info["action_mask"]`` as the head's mask: bool ``(1, C, K)`` over categorical components,
+        ``(1, n)`` over k-of-N items; None without a mask (a Bernoulli head takes none)."""
+        mask = self.codec.search_mask(info)
+        if mask is None:
+            return None
+        bits = self.codec.search_space.allowed(mask).astype(bool)
+        if self.nvec is not None:
+            out = np.zeros((1, len(self.nvec), max(self.nvec)), dtype=bool)
+            for c, (lo, v) in enumerate(zip(self.codec.search_space.offsets[:-1], self.nvec, strict=True)):
+                out[0, c, :v] = bits[lo : lo + v]
+            return torch.as_tensor(out)
+        return torch.as_tensor(bits[None]) if self.head == "without-replacement" else None
+
+    def _dist(self, obs, info, count: int = 1):
+        obs_t = torch.as_tensor(np.asarray(obs, dtype=np.float32).reshape(1, -1)).expand(count, -1)
+        return self.net.policy(obs_t, self.allowed(info))
+
+    def _search_form(self, actions: torch.Tensor) -> np.ndarray:
+        a = actions.numpy()
+        return a.astype(np.int8) if self.nvec is None else a.astype(np.int64)
+
+    @torch.no_grad()
+    def sample(self, obs, info, count: int, generator: torch.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """``count`` actions at ``obs`` in search's form, and their log-probabilities."""
+        dist = self._dist(obs, info, count)
+        actions = dist.sample(generator)
+        return self._search_form(actions), dist.log_prob(actions).double().numpy()
+
+    @torch.no_grad()
+    def mode(self, obs, info):
+        """The head's most likely action (greedy for the autoregressive head), as the env takes it."""
+        return self.codec.to_env(self._search_form(self._dist(obs, info).mode())[0])
+
+    def target(self, action) -> np.ndarray:
+        """An env action as the head's float target (bits, or component values)."""
+        a = np.array([int(action) - self.codec.start]) if self.codec.scalar else np.asarray(action)
+        return a.astype(np.float32).reshape(-1)
+
+    def learn(self, obs: np.ndarray, targets: np.ndarray) -> float:
+        """One Adam step on ``−mean log π(target | obs)``; returns the loss."""
+        obs_t = torch.as_tensor(np.asarray(obs, dtype=np.float32))
+        loss = -self.net.policy(obs_t).log_prob(torch.as_tensor(targets)).mean()
+        self.optim.zero_grad()
+        loss.backward()
+        self.optim.step()
+        return float(loss.item())
