@@ -14,6 +14,7 @@ _REGISTRY = {
     "oracle": "agents.simple:OracleAgent",
     "value-search": "agents.value_search:ValueSearchAgent",
     "propose-search": "agents.propose_search:ProposeSearchAgent",
+    "distill": "agents.distill:DistillAgent",
     "ppo": "agents.ppo:PPOAgent",
 }
 

@@ -33,6 +33,8 @@ from benchmarks.suite import unique
 
 EVAL_SEED_OFFSET = 1_000_000
 """Evaluation contexts come from ``seed + EVAL_SEED_OFFSET``, apart from training's."""
+TEACHER_METRICS = ("normalized_return", "return", "decision_ms", "evaluations_per_decision")
+"""Recorded as ``teacher_<key>`` for an agent with a ``teacher`` (``distill``), null otherwise."""
 SPLIT_DECISIONS = 50
 """Evaluation decisions (the first ones) whose shortfall an agent with ``shortfall()`` splits."""
 OPTIMAL_RTOL = 1e-9
@@ -127,6 +129,9 @@ def run_trial(trial, tb_root: Path | None) -> dict:
         agent.fit(env, trial.train_steps, log)
         train_seconds = time.perf_counter() - t0
         metrics = evaluate(env, agent, trial.eval_episodes, trial.seed + EVAL_SEED_OFFSET)
+        teacher = getattr(agent, "teacher", None)  # a distilled student: its teacher on the same contexts
+        taught = evaluate(env, teacher, trial.eval_episodes, trial.seed + EVAL_SEED_OFFSET) if teacher else {}
+        metrics.update({f"teacher_{key}": taught.get(key) for key in TEACHER_METRICS})
         metrics.update(train_seconds=train_seconds, train_env_steps=trial.train_steps)
         if tb is not None:
             tb.finish(flat_hparams(trial), metrics, step=trial.train_steps)

@@ -24,6 +24,8 @@ EVAL_TAGS = {
     "eval/evaluations_per_decision": "evaluations_per_decision",
     "eval/search_error": "search_error",
     "eval/value_error": "value_error",
+    "eval/teacher_normalized_return": "teacher_normalized_return",
+    "eval/teacher_decision_ms": "teacher_decision_ms",
 }
 """TensorBoard tag → ``metrics`` key of the results record."""
 

@@ -1,0 +1,138 @@
+"""``distill``: a student policy that imitates a search-based teacher, trained by DAgger.
+
+The third way to act (DESIGN.md): value + search's decisions amortised into a policy, one forward
+pass per decision. The teacher is any ``value-search`` or ``propose-search`` config; it is trained
+first (``teacher_steps``, for a learned value). Then DAgger (Ross et al., 2011), ``rounds`` times:
+
+1. roll out for ``steps / rounds`` environment steps, acting with the teacher in the first round
+   and with the student afterwards (so the student sees the states *it* visits);
+2. label every visited state with the teacher's action;
+3. train the student by cross-entropy (maximum likelihood) on all labels so far, ``epochs``
+   passes of ``batch_size`` minibatches.
+
+The student is PPO's actor with any head (``agents.imitation.ImitationPolicy``); it acts by its
+mode. The runner evaluates the teacher beside it (``teacher_*`` metrics): student against teacher
+return, and the decision cost of each. Evaluation contexts are never seen in training, so the
+student's score is on held-out states.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+import agents as registry
+from agents.common import ActionCodec, NullLogger, seed_everything
+from agents.imitation import ImitationPolicy, default_head
+from agents.ppo import HEADS
+
+TEACHERS = ("value-search", "propose-search")
+
+
+@dataclass
+class DistillConfig:
+    """A student policy trained by DAgger to imitate a search-based teacher."""
+
+    teacher: Literal["value-search", "propose-search"] = "value-search"
+    """The teacher agent."""
+    teacher_config: dict = field(default_factory=dict)
+    """The teacher's config (a table, e.g. ``{value = "oracle", method = "anneal", budget = 1000}``)."""
+    teacher_steps: int = 0
+    """Environment steps to train the teacher first (a learned value needs them; an oracle none)."""
+    rounds: int = 4
+    """DAgger rounds: the first acts with the teacher, the rest with the student."""
+    epochs: int = 4
+    """Passes over all labels so far after each round."""
+    batch_size: int = 128
+    """Minibatch size of the cross-entropy steps."""
+    lr: float = 1e-3
+    """Adam learning rate of the student."""
+    head: Literal["factored", "autoregressive", "without-replacement"] | None = None
+    """The student's head (see ``ppo``); None: ``without-replacement`` for k-of-N spaces, else ``factored``."""
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    """Hidden layer widths of the student."""
+
+    def __post_init__(self):
+        self.hidden_sizes = tuple(self.hidden_sizes)  # a TOML suite gives a list
+        rules = [
+            ("teacher", self.teacher in TEACHERS, f"one of {', '.join(TEACHERS)}"),
+            ("teacher_config", isinstance(self.teacher_config, dict), "a table of the teacher's config"),
+            ("teacher_steps", self.teacher_steps >= 0, ">= 0"),
+            ("rounds", self.rounds >= 1, ">= 1"),
+            ("epochs", self.epochs >= 1, ">= 1"),
+            ("batch_size", self.batch_size >= 1, ">= 1"),
+            ("lr", self.lr > 0, "> 0"),
+            ("head", self.head is None or self.head in HEADS, f"one of {', '.join(HEADS)} or None"),
+            ("hidden_sizes", all(isinstance(h, int) and h >= 1 for h in self.hidden_sizes), "integers >= 1"),
+        ]
+        for name, ok, allowed in rules:
+            if not ok:
+                raise ValueError(f"distill: {name} must be {allowed}, got {getattr(self, name)!r}")
+        registry.build_config(registry.agent_class(self.teacher).Config, self.teacher_config,
+                              owner=f"distill: teacher {self.teacher}")  # a bad teacher config fails now
+
+
+class DistillAgent:
+    Config = DistillConfig
+
+    def __init__(self, config: DistillConfig, seed: int = 0):
+        self.config = config
+        self.seed = seed
+        self.last_evaluations = 0
+        self.student: ImitationPolicy | None = None
+        self.teacher = registry.make(config.teacher, seed=seed, **config.teacher_config)
+
+    def fit(self, env, steps: int, log=None) -> None:
+        """Train the teacher (``teacher_steps``), then the student by DAgger for ``steps`` env steps."""
+        cfg = self.config
+        log = log or NullLogger()
+        self.teacher.fit(env, cfg.teacher_steps, log)
+        self.rng = seed_everything(self.seed)  # seeds the student's init
+        codec = ActionCodec(env.action_space)
+        obs_dim = int(np.prod(env.observation_space.shape))
+        self.student = ImitationPolicy(codec, obs_dim, cfg.head or default_head(env.action_space),
+                                       cfg.hidden_sizes, cfg.lr, "distill")
+        if steps == 0:
+            return
+        states, labels = [], []
+        per_round = max(1, steps // cfg.rounds)
+        obs, info = env.reset(seed=self.seed)
+        done_steps, start = 0, time.perf_counter()
+        for round_ in range(cfg.rounds):
+            agreed = 0
+            for _ in range(per_round):
+                teacher_action = self.teacher.act(obs, info)
+                states.append(np.asarray(obs, dtype=np.float32).reshape(-1))
+                labels.append(self.student.target(teacher_action))
+                action = teacher_action if round_ == 0 else self.student.mode(obs, info)
+                agreed += np.array_equal(np.asarray(action), np.asarray(teacher_action))
+                obs, _, terminated, truncated, info = env.step(action)
+                if terminated or truncated:
+                    obs, info = env.reset()
+            done_steps += per_round
+            losses = self._train_student(np.stack(states), np.stack(labels))
+            log.scalar("train/loss/distill", float(np.mean(losses)), done_steps)
+            if round_ > 0:
+                log.scalar("train/student_agreement", agreed / per_round, done_steps)
+            log.scalar("perf/env_steps_per_s", done_steps / (time.perf_counter() - start), done_steps)
+
+    def _train_student(self, states: np.ndarray, labels: np.ndarray) -> list[float]:
+        cfg = self.config
+        losses = []
+        for _ in range(cfg.epochs):
+            order = self.rng.permutation(len(states))
+            for lo in range(0, len(states), cfg.batch_size):
+                mb = order[lo : lo + cfg.batch_size]
+                losses.append(self.student.learn(states[mb], labels[mb]))
+        return losses
+
+    def act(self, obs, info):
+        """The student's decision: its head's mode (one forward pass; no landscape evaluations)."""
+        if self.student is None:
+            raise RuntimeError("distill: call fit(env, steps) before act()")
+        self.last_evaluations = 0
+        return self.student.mode(obs, info)
+
