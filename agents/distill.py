@@ -86,10 +86,11 @@ class DistillAgent:
         self.teacher = registry.make(config.teacher, seed=seed, **config.teacher_config)
 
     def fit(self, env, steps: int, log=None) -> None:
-        """Train the teacher (``teacher_steps``), then the student by DAgger for ``steps`` env steps."""
+        """Train the teacher (``teacher_steps``), then the student by DAgger for ``steps`` env steps
+        (``steps = 0``: build both untrained, e.g. to load a checkpoint)."""
         cfg = self.config
         log = log or NullLogger()
-        self.teacher.fit(env, cfg.teacher_steps, log)
+        self.teacher.fit(env, cfg.teacher_steps if steps > 0 else 0, log)
         self.rng = seed_everything(self.seed)  # seeds the student's init
         codec = ActionCodec(env.action_space)
         obs_dim = int(np.prod(env.observation_space.shape))
@@ -118,6 +119,14 @@ class DistillAgent:
             if round_ > 0:
                 log.scalar("train/student_agreement", agreed / per_round, done_steps)
             log.scalar("perf/env_steps_per_s", done_steps / (time.perf_counter() - start), done_steps)
+
+    def state_dict(self) -> dict:
+        """The trained weights (``agents.checkpoint`` saves them): the student's and the teacher's."""
+        return {"student": self.student.net.state_dict(), "teacher": self.teacher.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.student.net.load_state_dict(state["student"])
+        self.teacher.load_state_dict(state["teacher"])
 
     def _train_student(self, states: np.ndarray, labels: np.ndarray) -> list[float]:
         cfg = self.config

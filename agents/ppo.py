@@ -591,6 +591,13 @@ class PPOAgent:
         finally:
             vec.close()
 
+    def state_dict(self) -> dict:
+        """The trained weights (``agents.checkpoint`` saves them)."""
+        return {"net": self.net.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.net.load_state_dict(state["net"])
+
     def act(self, obs, info) -> np.ndarray:
         """The policy's decision for one observation: its mode, or a sample (``deterministic_eval``)."""
         if self.net is None:

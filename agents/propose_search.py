@@ -78,6 +78,17 @@ class ProposeSearchAgent(ValueSearchAgent):
         self.taught_obs: list[np.ndarray] = []
         self.taught_act: list[np.ndarray] = []
 
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        if self.policy is not None:
+            state["proposal"] = self.policy.net.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        if "proposal" in state:
+            self.policy.net.load_state_dict(state["proposal"])
+
     def _proposal(self, obs, info):
         """``proposal(count, rng) -> (actions, log_probs)`` for ``search.maximize``: samples of the
         policy at ``obs``, in search's action form."""

@@ -241,6 +241,14 @@ class ValueSearchAgent:
         if steps > 0:
             self._train(env, steps, log, n, self.obs_dim)
 
+    def state_dict(self) -> dict:
+        """The trained weights (``agents.checkpoint`` saves them): the learned value, if any."""
+        return {} if self.q is None else {"q": self.q.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        if "q" in state:
+            self.q.load_state_dict(state["q"])
+
     # hooks for agents built on this one (propose-search): what else to build and learn
     def _build(self, env) -> None:
         """Build whatever else the agent needs once the env is bound (nothing here)."""

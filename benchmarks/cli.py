@@ -1,4 +1,4 @@
-"""The ``standin`` command line: list, run, bench, report, tb."""
+"""The ``standin`` command line: list, run, bench, eval, report, tb."""
 
 from __future__ import annotations
 
@@ -197,6 +197,33 @@ def report(run_dir: Annotated[Path, tyro.conf.Positional]) -> int:
     return 0
 
 
+def eval_(
+    checkpoint: Annotated[Path, tyro.conf.Positional],
+    episodes: int = 100,
+    seed: int | None = None,
+) -> int:
+    """Evaluate a saved agent (a trial's checkpoints/<trial_id>.pt) on fresh episodes.
+
+    Args:
+        checkpoint: A checkpoint file written by `standin bench` or `standin run`.
+        episodes: Evaluation episodes.
+        seed: Evaluation seed (default: the trial's own evaluation seed, so the trial's numbers repeat).
+    """
+    from agents import checkpoint as ckpt
+    from benchmarks.runner import EVAL_SEED_OFFSET, evaluate
+
+    if episodes < 1:
+        raise ValueError(f"--episodes must be >= 1, got {episodes}")
+    agent, env, payload = ckpt.load(checkpoint)
+    eval_seed = payload["seed"] + EVAL_SEED_OFFSET if seed is None else seed
+    m = evaluate(env, agent, episodes, eval_seed)
+    print(f"{payload['env_id']} {payload['env_kwargs']} · {payload['agent']} · seed {payload['seed']}")
+    for key in ("normalized_return", "optimal_rate", "return", "decision_ms", "evaluations_per_decision"):
+        v = m.get(key)
+        print(f"  {key:26s} {'—' if v is None else f'{v:.4g}'}")
+    return 0
+
+
 def tb(
     logdir: Annotated[Path, tyro.conf.Positional] = Path("runs"),
     port: int = 6006,
@@ -219,7 +246,7 @@ def tb(
         return 0
 
 
-COMMANDS = {"list": list_, "run": run, "bench": bench, "report": report, "tb": tb}
+COMMANDS = {"list": list_, "run": run, "bench": bench, "eval": eval_, "report": report, "tb": tb}
 
 
 def main(argv: list[str] | None = None) -> int:

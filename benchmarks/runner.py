@@ -101,7 +101,11 @@ def evaluate(env, agent, episodes: int, seed: int) -> dict:
 
 
 def run_trial(trial, tb_root: Path | None) -> dict:
-    """Train and evaluate one trial; return its results record (an error record if it raised)."""
+    """Train and evaluate one trial; return its results record (an error record if it raised).
+
+    A trained agent with weights is saved next to the TensorBoard root, as
+    ``checkpoints/<trial_id>.pt`` (``standin eval`` loads it); the record names the file.
+    """
     import torch
 
     import agents
@@ -128,6 +132,13 @@ def run_trial(trial, tb_root: Path | None) -> dict:
         t0 = time.perf_counter()
         agent.fit(env, trial.train_steps, log)
         train_seconds = time.perf_counter() - t0
+        if tb_root is not None and trial.train_steps > 0 and hasattr(agent, "state_dict"):
+            from agents import checkpoint, config_dict
+
+            path = Path(tb_root).parent / "checkpoints" / f"{trial.trial_id}.pt"
+            checkpoint.save(path, agent, name=trial.agent, config=config_dict(agent.config), seed=trial.seed,
+                            env_id=trial.env_id, env_kwargs=trial.env_kwargs)
+            record["checkpoint"] = str(path.relative_to(Path(tb_root).parent))
         metrics = evaluate(env, agent, trial.eval_episodes, trial.seed + EVAL_SEED_OFFSET)
         teacher = getattr(agent, "teacher", None)  # a distilled student: its teacher on the same contexts
         taught = evaluate(env, teacher, trial.eval_episodes, trial.seed + EVAL_SEED_OFFSET) if teacher else {}
@@ -154,7 +165,7 @@ def _identity(trial) -> dict:
         "env_family": trial.env_family, "log2_actions": None, "agent": trial.agent,
         "agent_config": trial.full_config, "agent_label": trial.label, "agent_rank": trial.agent_rank,
         "seed": trial.seed,
-        "train_steps": trial.train_steps, "eval_episodes": trial.eval_episodes,
+        "train_steps": trial.train_steps, "eval_episodes": trial.eval_episodes, "checkpoint": None,
     }
 
 
