@@ -39,6 +39,7 @@ from torch import nn
 import search
 from agents.common import ActionCodec, NullLogger, sample_action, seed_everything
 from agents.export import mlp_landscape
+from search.sampling import neighbours
 
 LOG_EVERY = 250
 """Training curves are logged as means over this many environment steps."""
@@ -82,7 +83,13 @@ class ValueSearchConfig:
     warmup_steps: int = 500
     """Steps of uniform random actions before acting by search."""
     epsilon: float = 0.1
-    """Probability of a uniform random action after warm-up (exploration)."""
+    """Probability of an exploratory action after warm-up (see ``exploration``)."""
+    exploration: Literal["uniform", "moves"] = "uniform"
+    """The exploratory action: ``uniform`` random, or ``moves``: the search's action changed by
+    ``explore_moves`` random moves of the space (flip a bit, swap an item, change a component), so
+    exploration stays near what the value rates best."""
+    explore_moves: int = 1
+    """Random moves per exploratory action (``exploration="moves"``)."""
     updates_per_step: int = 1
     """Gradient steps per environment step."""
     gamma: float = 0.99
@@ -110,6 +117,7 @@ class ValueSearchConfig:
             ("buffer_size", self.buffer_size >= self.batch_size, ">= batch_size"),
             ("warmup_steps", self.warmup_steps >= 0, ">= 0"),
             ("epsilon", 0.0 <= self.epsilon <= 1.0, "in [0, 1]"),
+            ("explore_moves", self.explore_moves >= 1, ">= 1"),
             ("updates_per_step", self.updates_per_step >= 0, ">= 0"),
             ("gamma", 0.0 <= self.gamma <= 1.0, "in [0, 1]"),
             ("target_budget", self.target_budget >= 1, ">= 1"),
@@ -259,6 +267,17 @@ class ValueSearchAgent:
     def _train_without_value(self, env, steps: int, log) -> None:
         """Training with a value that needs none (oracle, heuristic): nothing to do here."""
 
+    def _moved(self, action, info):
+        """``action`` after ``explore_moves`` uniformly random moves of the space (mask respected)."""
+        space = self.codec.search_space
+        moves = space.moves(self.codec.search_mask(info))
+        x = self.codec.encode(action)
+        for _ in range(self.config.explore_moves):
+            around = neighbours(moves, x)
+            if len(around):
+                x = around[self.rng.integers(len(around))]
+        return self.codec.to_env(space.decode(x))
+
     def _targets(self, target, next_obs, next_act, next_mask, bootstrap) -> np.ndarray:
         """``max_a' Q_target(s', a')`` (or ``Q_target(s', a'_next)`` without ``target_search``) for
         the rows that bootstrap; 0 elsewhere."""
@@ -297,11 +316,14 @@ class ValueSearchAgent:
         episode_return, finished, losses, start = 0.0, [], [], time.perf_counter()
         updates, previous = 0, -1
         for step in range(steps):
-            if step < cfg.warmup_steps or self.rng.random() < cfg.epsilon:
+            explore = self.rng.random() < cfg.epsilon
+            if step < cfg.warmup_steps or (explore and cfg.exploration == "uniform"):
                 action = sample_action(self.space, info)
             else:
                 action = self._search(obs, info, train_budget)
                 self._learn_from_search(obs, info, action)
+                if explore:
+                    action = self._moved(action, info)
             encoded = self.codec.encode(action)
             if previous >= 0:
                 next_act_buf[previous] = encoded

@@ -197,3 +197,22 @@ def test_q_learning_credits_a_delayed_reward(gamma, target_search, want):
             total += reward
         returns.append(total)
     assert np.mean(returns) == pytest.approx(want)
+
+
+def test_exploration_by_moves_stays_one_move_from_the_search_and_honours_masks():
+    swarm = envs.make("standin/Swarm-v0", N=4, G=6)
+    agent = agents.make("value-search", seed=0, value="quadratic", exploration="moves", budget=16, rank=2, hidden=8)
+    agent.fit(swarm, 0)
+    obs, info = swarm.reset(seed=3)
+    for _ in range(20):
+        action = agent.act(obs, info)
+        moved = agent._moved(action, info)
+        assert np.sum(moved != action) == 1  # one component changed
+        assert all(info["action_mask"][c, moved[c]] for c in range(4))
+    bits = envs.make("standin/Landscape-v0", n=12)
+    agent = agents.make("value-search", seed=0, value="quadratic", exploration="moves", explore_moves=3, budget=16,
+                        rank=2, hidden=8, warmup_steps=20, epsilon=0.5)
+    agent.fit(bits, 60)  # trains with it
+    obs, info = bits.reset(seed=0)
+    action = agent.act(obs, info)
+    assert 1 <= np.sum(agent._moved(action, info) != action) <= 3
