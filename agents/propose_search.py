@@ -38,9 +38,13 @@ PROPOSAL_BATCH = 64
 class ProposeSearchConfig(ValueSearchConfig):
     """Babble and prune: a proposal policy's candidates, scored by a value; the best is taken."""
 
-    proposal: Literal["uniform", "online"] = "online"
-    """Where candidates come from: ``uniform`` random actions, or an ``online`` policy trained by
-    maximum likelihood on the search's choices while acting."""
+    proposal: Literal["uniform", "online", "checkpoint"] = "online"
+    """Where candidates come from: ``uniform`` random actions; an ``online`` policy trained by
+    maximum likelihood on the search's choices while acting; or a trained ``ppo`` agent loaded from
+    ``proposal_checkpoint`` (fixed: the search prunes what the direct policy babbles)."""
+    proposal_checkpoint: str | None = None
+    """Path of a ppo checkpoint (``standin bench`` writes them to ``checkpoints/``), for
+    ``proposal="checkpoint"``."""
     refine: bool = False
     """Seed ``method``'s restarts (local search) with the candidates, instead of only scoring them."""
     head: Literal["factored", "autoregressive", "without-replacement"] | None = None
@@ -57,6 +61,9 @@ class ProposeSearchConfig(ValueSearchConfig):
             raise ValueError(f"propose-search: head must be one of {', '.join(HEADS)} or None, got {self.head!r}")
         if not self.proposal_lr > 0:
             raise ValueError(f"propose-search: proposal_lr must be > 0, got {self.proposal_lr!r}")
+        if (self.proposal == "checkpoint") != (self.proposal_checkpoint is not None):
+            raise ValueError("propose-search: proposal='checkpoint' and proposal_checkpoint go together "
+                             f"(got proposal={self.proposal!r}, proposal_checkpoint={self.proposal_checkpoint!r})")
         if self.proposal_hidden < 1:
             raise ValueError(f"propose-search: proposal_hidden must be >= 1, got {self.proposal_hidden!r}")
 
@@ -72,6 +79,9 @@ class ProposeSearchAgent(ValueSearchAgent):
         self.policy = None
         if cfg.proposal == "uniform":
             return
+        if cfg.proposal == "checkpoint":
+            self.policy = PPOProposal(cfg.proposal_checkpoint, self.codec)
+            return
         torch.manual_seed(self.seed)
         self.policy = ImitationPolicy(self.codec, self.obs_dim, cfg.head or default_head(self.space),
                                       (cfg.proposal_hidden,) * 2, cfg.proposal_lr, self.name)
@@ -80,7 +90,7 @@ class ProposeSearchAgent(ValueSearchAgent):
 
     def state_dict(self) -> dict:
         state = super().state_dict()
-        if self.policy is not None:
+        if isinstance(self.policy, ImitationPolicy):
             state["proposal"] = self.policy.net.state_dict()
         return state
 
@@ -112,7 +122,7 @@ class ProposeSearchAgent(ValueSearchAgent):
 
     def _learn_from_search(self, obs, info, action) -> None:
         """One maximum-likelihood step of the proposal on recent searched decisions (AQL)."""
-        if self.policy is None:
+        if not isinstance(self.policy, ImitationPolicy):
             return
         self.taught_obs.append(np.asarray(obs, dtype=np.float32).reshape(-1))
         self.taught_act.append(self.policy.target(action))
@@ -123,7 +133,7 @@ class ProposeSearchAgent(ValueSearchAgent):
 
     def _train_without_value(self, env, steps: int, log) -> None:
         """With an oracle or heuristic value only the proposal learns: act by search, teach it."""
-        if self.policy is None:
+        if not isinstance(self.policy, ImitationPolicy):
             return
         cfg = self.config
         train_budget = cfg.train_budget or cfg.budget
@@ -134,3 +144,29 @@ class ProposeSearchAgent(ValueSearchAgent):
             obs, _, terminated, truncated, info = env.step(action)
             if terminated or truncated:
                 obs, info = env.reset()
+
+
+class PPOProposal:
+    """A trained ``ppo`` agent's policy as a fixed proposal, with ``ImitationPolicy``'s ``sample``."""
+
+    def __init__(self, path, codec):
+        from agents import checkpoint
+
+        agent, _, payload = checkpoint.load(path)
+        if payload["agent"] != "ppo":
+            raise ValueError(f"propose-search: {path} holds a {payload['agent']!r} agent; proposal='checkpoint' "
+                             "takes a ppo checkpoint")
+        if agent.space != codec.space:
+            raise ValueError(f"propose-search: the ppo checkpoint acts in {agent.space}, this env in {codec.space}")
+        self.agent, self.codec = agent, codec
+
+    @torch.no_grad()
+    def sample(self, obs, info, count: int, generator: torch.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """``count`` of the ppo policy's actions at ``obs`` in search's form, and their log-probabilities."""
+        ppo = self.agent
+        dist = ppo.net.policy(ppo._obs(obs).expand(count, -1), ppo._mask(info, batched=False))
+        actions = dist.sample(generator)
+        env_actions = ppo._to_env(actions, count).reshape(count, -1)
+        if ppo.nvec is not None:  # component values from 0, as search counts them
+            env_actions = env_actions.astype(np.int64) - ppo.start
+        return env_actions, dist.log_prob(actions).double().numpy()

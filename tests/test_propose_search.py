@@ -77,3 +77,31 @@ def test_a_head_that_does_not_fit_the_space_is_named():
     env = envs.make("standin/Landscape-v0", n=8)
     with pytest.raises(ValueError, match="without-replacement"):
         agents.make("propose-search", head="without-replacement").fit(env, 0)
+
+
+def test_a_trained_ppo_checkpoint_proposes_the_candidates(tmp_path):
+    """Two candidates per decision on a 2-bit task: uniform ones find the optimum about 44% of the
+    time (1 − (3/4)²); candidates from a trained ppo policy almost always."""
+    from benchmarks.runner import run_trials
+    from benchmarks.suite import Trial
+
+    env_kwargs = {"n": 2, "alpha": None, "context_dim": 2}
+    run_trials([Trial("t", "standin/Landscape-v0", env_kwargs, "ppo", {"learning_rate": 3e-3}, 0, 4096, 5)],
+               tmp_path, workers=1, progress=False)
+    path = next((tmp_path / "checkpoints").glob("*.pt"))
+    env = envs.make("standin/Landscape-v0", **env_kwargs)
+    rates = {}
+    for proposal, extra in (("uniform", {}), ("checkpoint", {"proposal_checkpoint": str(path)})):
+        agent = agents.make("propose-search", seed=0, value="oracle", proposal=proposal, budget=2, **extra)
+        agent.fit(env, 0)
+        rates[proposal] = evaluate(env, agent, episodes=200, seed=5)["optimal_rate"]
+    assert rates["uniform"] < 0.6
+    assert rates["checkpoint"] > 0.9
+
+
+def test_checkpoint_proposal_needs_a_ppo_checkpoint_of_the_same_space(tmp_path):
+    with pytest.raises(ValueError, match="go together"):
+        agents.make("propose-search", proposal="checkpoint")
+    with pytest.raises(ValueError, match="no such checkpoint"):
+        agents.make("propose-search", proposal="checkpoint",
+                    proposal_checkpoint=str(tmp_path / "none.pt")).fit(envs.make("standin/Landscape-v0", n=2), 0)
