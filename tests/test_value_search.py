@@ -216,3 +216,15 @@ def test_exploration_by_moves_stays_one_move_from_the_search_and_honours_masks()
     obs, info = bits.reset(seed=0)
     action = agent.act(obs, info)
     assert 1 <= np.sum(agent._moved(action, info) != action) <= 3
+
+
+def test_bellman_targets_search_within_the_next_states_masks():
+    """Swarm-v0 bootstraps (horizon 8) and masks wall moves: the target searches must respect the
+    mask of the next state (a masked-out value would be an error in search)."""
+    env = envs.make("standin/Swarm-v0", N=2, G=5, obstacle_density=0.3, horizon=8)
+    agent = agents.make("value-search", seed=0, value="quadratic", budget=16, target_budget=8, warmup_steps=40,
+                        batch_size=16, rank=2, hidden=8, gamma=0.9)
+    agent.fit(env, 150)
+    obs, info = env.reset(seed=2)
+    action = agent.act(obs, info)
+    assert all(info["action_mask"][c, action[c]] for c in range(2))
