@@ -31,6 +31,14 @@ class Agent(Protocol):
     state (agents that use the env's oracle capabilities, ``landscape()`` or ``optimal_action()``,
     read them from the bound env). After each ``act``, ``last_evaluations`` holds the landscape
     evaluations that decision used (0 for a policy's forward pass).
+
+    Optional, found by attribute (the runner uses what an agent has):
+
+    - ``state_dict()`` / ``load_state_dict(state)``: trained weights, saved as a checkpoint
+      (``agents.checkpoint``) and restored after ``fit(env, 0)``;
+    - ``shortfall(obs, info, action) -> dict | None``: the split of one decision's shortfall into
+      ``search_error`` and ``value_error`` (``value-search`` with a learned value);
+    - ``teacher``: another agent evaluated beside this one (``distill``).
     """
 
     last_evaluations: int

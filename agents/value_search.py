@@ -247,7 +247,7 @@ class ValueSearchAgent:
         else:
             self.q = LowRankQuadraticQ(self.obs_dim, n, cfg.rank, cfg.context_rank, cfg.hidden)
         if steps > 0:
-            self._train(env, steps, log, n, self.obs_dim)
+            self._train(env, steps, log)
 
     def state_dict(self) -> dict:
         """The trained weights (``agents.checkpoint`` saves them): the learned value, if any."""
@@ -299,8 +299,9 @@ class ValueSearchAgent:
             out[i] = result.score
         return out
 
-    def _train(self, env, steps, log, n, obs_dim):
+    def _train(self, env, steps, log):
         cfg = self.config
+        n, obs_dim = self.codec.m, self.obs_dim
         optim = torch.optim.Adam(self.q.parameters(), lr=cfg.lr)
         target = copy.deepcopy(self.q).requires_grad_(False)
         cap = min(cfg.buffer_size, steps)

@@ -50,11 +50,10 @@ def _target(free, cell, move, G):
 
 
 @jitable
-def _bfs(free, G, source, dist, queue):
-    """``dist[c]``: the length of a shortest 4-connected path from ``source`` to ``c`` over free
-    cells; ``UNREACHABLE`` for walls and cut-off cells. Returns the number of cells reached."""
-    for c in range(dist.shape[0]):
-        dist[c] = UNREACHABLE
+def _flood(free, G, source, dist, queue):
+    """Breadth-first from ``source`` over free cells not yet reached (``dist == UNREACHABLE``),
+    writing their path lengths into ``dist``; ``queue[:count]`` are the cells reached, in order.
+    Returns ``count``."""
     dist[source] = 0
     queue[0] = source
     head, tail = 0, 1
@@ -70,6 +69,15 @@ def _bfs(free, G, source, dist, queue):
     return tail
 
 
+@jitable
+def _bfs(free, G, source, dist, queue):
+    """``dist[c]``: the length of a shortest 4-connected path from ``source`` to ``c`` over free
+    cells; ``UNREACHABLE`` for walls and cut-off cells. Returns the number of cells reached."""
+    for c in range(dist.shape[0]):
+        dist[c] = UNREACHABLE
+    return _flood(free, G, source, dist, queue)
+
+
 @njit
 def goal_distances(free, G, goals):
     """BFS distances from every goal: ``(len(goals), G*G)`` int32, ``UNREACHABLE`` at walls."""
@@ -81,33 +89,22 @@ def goal_distances(free, G, goals):
 
 
 @jitable
-def _keep_largest_component(free, G, label, queue):
+def _keep_largest_component(free, G, seen, queue):
     """Turn every free cell outside the largest 4-connected free component into a wall (ties: the
-    component of the lowest cell index wins); returns the component's size."""
+    component of the lowest cell index wins); returns the component's size. ``seen`` is scratch."""
     M = G * G
     for c in range(M):
-        label[c] = -1
-    best, best_size, labels = -1, 0, 0
-    for s in range(M):
-        if free[s] == 0 or label[s] >= 0:
-            continue
-        label[s] = labels
-        queue[0] = s
-        head, tail = 0, 1
-        while head < tail:
-            c = queue[head]
-            head += 1
-            for move in range(1, 5):
-                nb = _neighbour(c, move, G)
-                if nb >= 0 and free[nb] != 0 and label[nb] < 0:
-                    label[nb] = labels
-                    queue[tail] = nb
-                    tail += 1
-        if tail > best_size:
-            best, best_size = labels, tail
-        labels += 1
+        seen[c] = UNREACHABLE
+    best, best_size = -1, 0
+    for s in range(M):  # each component is flooded once, from its lowest cell
+        if free[s] != 0 and seen[s] == UNREACHABLE:
+            size = _flood(free, G, s, seen, queue)
+            if size > best_size:
+                best, best_size = s, size
+    if best >= 0:
+        _bfs(free, G, best, seen, queue)  # now only the largest component is reached
     for c in range(M):
-        if free[c] != 0 and label[c] != best:
+        if free[c] != 0 and seen[c] == UNREACHABLE:
             free[c] = 0
     return best_size
 
@@ -189,7 +186,7 @@ def _reset(rng, idx, G, N, density, horizon, free, dist, pos, goal, steps, ref_h
     """Draw a fresh grid, starts and goals for each environment of ``idx``; returns the first
     environment for which no grid had a large enough component in ``MAX_TRIES`` draws, or −1."""
     M = G * G
-    label = np.empty(M, dtype=np.int64)
+    seen = np.empty(M, dtype=np.int64)
     queue = np.empty(M, dtype=np.int64)
     cells = np.empty(M, dtype=np.int64)
     for i in idx:
@@ -197,7 +194,7 @@ def _reset(rng, idx, G, N, density, horizon, free, dist, pos, goal, steps, ref_h
         for _ in range(MAX_TRIES):
             for c in range(M):
                 free[i, c] = 1 if uniform(rng[i]) >= density else 0
-            size = _keep_largest_component(free[i], G, label, queue)
+            size = _keep_largest_component(free[i], G, seen, queue)
             if size >= 2 * N:
                 break
         if size < 2 * N:
