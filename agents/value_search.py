@@ -83,13 +83,19 @@ class ValueSearchConfig:
     warmup_steps: int = 500
     """Steps of uniform random actions before acting by search."""
     epsilon: float = 0.1
-    """Probability of an exploratory action after warm-up (see ``exploration``)."""
-    exploration: Literal["uniform", "moves"] = "uniform"
-    """The exploratory action: ``uniform`` random, or ``moves``: the search's action changed by
+    """Probability of an exploratory action after warm-up (``uniform`` and ``moves``; ``boltzmann``
+    explores at every decision, as much as ``temperature`` says)."""
+    exploration: Literal["uniform", "moves", "boltzmann"] = "uniform"
+    """The exploratory action: ``uniform`` random; ``moves``: the search's action changed by
     ``explore_moves`` random moves of the space (flip a bit, swap an item, change a component), so
-    exploration stays near what the value rates best."""
+    exploration stays near what the value rates best; ``boltzmann``: a candidate drawn with
+    probability ∝ ``exp(Q̂(s, a) / temperature)`` from the search's action and every action one move
+    from it (near-ties are tried often, clearly worse moves rarely)."""
     explore_moves: int = 1
     """Random moves per exploratory action (``exploration="moves"``)."""
+    temperature: float = 0.1
+    """Temperature of ``exploration="boltzmann"``, in units of the reward's standard deviation (the
+    learned value's unit; see ``reward_scale``)."""
     updates_per_step: int = 1
     """Gradient steps per environment step."""
     gamma: float = 0.99
@@ -118,6 +124,7 @@ class ValueSearchConfig:
             ("warmup_steps", self.warmup_steps >= 0, ">= 0"),
             ("epsilon", 0.0 <= self.epsilon <= 1.0, "in [0, 1]"),
             ("explore_moves", self.explore_moves >= 1, ">= 1"),
+            ("temperature", self.temperature > 0, "> 0"),
             ("updates_per_step", self.updates_per_step >= 0, ">= 0"),
             ("gamma", 0.0 <= self.gamma <= 1.0, "in [0, 1]"),
             ("target_budget", self.target_budget >= 1, ">= 1"),
@@ -179,6 +186,14 @@ class MLPQ(nn.Module):
         return mlp_landscape(self.net, obs)
 
 
+def reward_scale(rewards: np.ndarray) -> float:
+    """The unit the learned value regresses in: the standard deviation of the first rewards seen
+    (the warm-up's random actions), so targets are O(1) whatever the env's reward scale (Knapsack's
+    are about 10³, Landscape's about 0.2); 1 when they don't vary."""
+    std = float(np.std(rewards))
+    return std if std > 1e-8 else 1.0
+
+
 class ValueSearchAgent:
     Config = ValueSearchConfig
 
@@ -188,6 +203,8 @@ class ValueSearchAgent:
         self.rng = seed_everything(seed)
         self.last_evaluations = 0
         self.q: LowRankQuadraticQ | None = None
+        self.reward_scale = 1.0
+        """Rewards are divided by this before regression (see ``_train``); ``Q̂`` is in those units."""
 
     # ----------------------------------------------------------------- values
 
@@ -251,11 +268,12 @@ class ValueSearchAgent:
 
     def state_dict(self) -> dict:
         """The trained weights (``agents.checkpoint`` saves them): the learned value, if any."""
-        return {} if self.q is None else {"q": self.q.state_dict()}
+        return {} if self.q is None else {"q": self.q.state_dict(), "reward_scale": self.reward_scale}
 
     def load_state_dict(self, state: dict) -> None:
         if "q" in state:
             self.q.load_state_dict(state["q"])
+            self.reward_scale = float(state.get("reward_scale", 1.0))
 
     # hooks for agents built on this one (propose-search): what else to build and learn
     def _build(self, env) -> None:
@@ -277,6 +295,18 @@ class ValueSearchAgent:
             if len(around):
                 x = around[self.rng.integers(len(around))]
         return self.codec.to_env(space.decode(x))
+
+    def _boltzmann(self, obs, action, info):
+        """A draw from the search's action and its one-move neighbours, ∝ ``exp(Q̂ / temperature)``."""
+        x = self.codec.encode(action)
+        around = neighbours(self.codec.search_space.moves(self.codec.search_mask(info)), x)
+        candidates = np.concatenate([x[None].astype(np.int8), around])
+        with torch.no_grad():
+            states = torch.as_tensor(np.ravel(obs), dtype=torch.float32).expand(len(candidates), -1)
+            q = self.q(states, torch.from_numpy(candidates.astype(np.float32))).double().numpy()
+        p = np.exp((q - q.max()) / self.config.temperature)
+        pick = candidates[self.rng.choice(len(candidates), p=p / p.sum())]
+        return self.codec.to_env(self.codec.search_space.decode(pick))
 
     def _targets(self, target, next_obs, next_act, next_mask, bootstrap) -> np.ndarray:
         """``max_a' Q_target(s', a')`` (or ``Q_target(s', a'_next)`` without ``target_search``) for
@@ -323,7 +353,9 @@ class ValueSearchAgent:
             else:
                 action = self._search(obs, info, train_budget)
                 self._learn_from_search(obs, info, action)
-                if explore:
+                if cfg.exploration == "boltzmann":
+                    action = self._boltzmann(obs, action, info)
+                elif explore:
                     action = self._moved(action, info)
             encoded = self.codec.encode(action)
             if previous >= 0:
@@ -348,11 +380,13 @@ class ValueSearchAgent:
                 obs, info = env.reset()
             size = min(step + 1, cap)
             if size >= cfg.batch_size:
+                if updates == 0:
+                    self.reward_scale = reward_scale(rew_buf[:size])
                 for _ in range(cfg.updates_per_step):
                     idx = self.rng.integers(0, size, cfg.batch_size)
                     bootstrap = boot_buf[idx] & (cfg.gamma > 0)
                     masks = None if mask_buf is None else mask_buf[idx]
-                    y = rew_buf[idx] + cfg.gamma * self._targets(
+                    y = rew_buf[idx] / self.reward_scale + cfg.gamma * self._targets(
                         target, next_obs_buf[idx], next_act_buf[idx], masks, bootstrap)
                     pred = self.q(torch.from_numpy(obs_buf[idx]), torch.from_numpy(act_buf[idx]))
                     loss = torch.nn.functional.mse_loss(pred, torch.from_numpy(y))
@@ -423,7 +457,7 @@ class ValueSearchAgent:
         except (AttributeError, RuntimeError):  # no known optimum for this env or instance
             best_true, _ = self._maximum(true, mask)
         return {
-            "search_error": float(learned(best_learned) - learned(taken)),
+            "search_error": float(learned(best_learned) - learned(taken)) * self.reward_scale,
             "value_error": float(true(best_true) - true(best_learned)),
             "split_by": how,
         }

@@ -69,6 +69,9 @@ def list_(verbose: bool = False) -> None:
     import envs
     from benchmarks import suite
 
+    def _default(f: dataclasses.Field):
+        return f.default_factory() if f.default is dataclasses.MISSING else f.default
+
     print("Environments:")
     for env_id in envs.ids():
         cls = envs.env_class(env_id)
@@ -86,9 +89,9 @@ def list_(verbose: bool = False) -> None:
         if fields and verbose:
             docs = agents.common.field_docs(cfg)
             for f in fields:
-                print(f"      {f.name}={f.default!r}: {docs.get(f.name, '')}")
+                print(f"      {f.name}={_default(f)!r}: {docs.get(f.name, '')}")
         elif fields:
-            print("      " + ", ".join(f"{f.name}={f.default!r}" for f in fields))
+            print("      " + ", ".join(f"{f.name}={_default(f)!r}" for f in fields))
     print("\nSuites:")
     for name in suite.names():
         desc = ""

@@ -129,3 +129,4 @@ def test_list_names_envs_agents_and_suites(capsys):
     for name in suite.names():
         assert name in out
     assert "standin/Landscape-v0" in out and {"random", "oracle", "value-search", "ppo"} <= set(agents.names())
+    assert "teacher_config={}" in out and "MISSING" not in out  # fields with a default factory show it

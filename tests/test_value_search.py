@@ -5,6 +5,7 @@ import itertools
 import gymnasium
 import numpy as np
 import pytest
+import scipy.stats
 import torch
 
 import agents
@@ -216,6 +217,65 @@ def test_exploration_by_moves_stays_one_move_from_the_search_and_honours_masks()
     obs, info = bits.reset(seed=0)
     action = agent.act(obs, info)
     assert 1 <= np.sum(agent._moved(action, info) != action) <= 3
+
+
+def test_boltzmann_exploration_draws_neighbours_in_proportion_to_exp_q_over_temperature():
+    """Candidates are the search's action and every action one move from it (masked moves excluded),
+    drawn ∝ exp(Q̂ / T): frequencies over 4000 draws match the enumerated softmax (chi-square)."""
+    swarm = envs.make("standin/Swarm-v0", N=2, G=5, obstacle_density=0.3)
+    agent = agents.make("value-search", seed=0, value="mlp", exploration="boltzmann", temperature=0.05, budget=16,
+                        hidden=8)
+    agent.fit(swarm, 0)
+    obs, info = swarm.reset(seed=1)
+    action = agent.act(obs, info)
+    # the readable reference: enumerate the one-move neighbours by hand and score them one at a time
+    candidates = [tuple(action)]
+    for c in range(2):
+        for v in range(5):
+            if v != action[c] and info["action_mask"][c, v]:
+                candidates.append(tuple(v if j == c else action[j] for j in range(2)))
+    with torch.no_grad():
+        q = np.array([float(agent.q(torch.tensor(obs, dtype=torch.float32).reshape(1, -1),
+                                    torch.from_numpy(agent.codec.encode(np.array(a)).astype(np.float32))[None]))
+                      for a in candidates])
+    p = np.exp((q - q.max()) / 0.05)
+    p /= p.sum()
+    draws = [tuple(agent._boltzmann(obs, action, info)) for _ in range(4000)]
+    assert set(draws) <= set(candidates)
+    counts = np.array([draws.count(a) for a in candidates])
+    expected = 4000 * p
+    keep = expected >= 5  # chi-square over the cells with enough mass; the rest pooled
+    observed = np.append(counts[keep], counts[~keep].sum())
+    expected = np.append(expected[keep], expected[~keep].sum())
+    if expected[-1] < 5:
+        observed, expected = observed[:-1], expected[:-1] * observed[:-1].sum() / expected[:-1].sum()
+    assert len(observed) >= 2
+    assert scipy.stats.chisquare(observed, expected).pvalue > 1e-3
+    # trains with it
+    bits = envs.make("standin/Landscape-v0", n=10)
+    agent = agents.make("value-search", seed=0, value="quadratic", exploration="boltzmann", budget=16, rank=2,
+                        hidden=8, warmup_steps=20)
+    agent.fit(bits, 60)
+
+
+def test_learned_values_regress_in_units_of_the_reward_scale():
+    """Rewards are divided by their early standard deviation before regression, so a reward scaled by
+    1000 gives a scale 1000 times larger and the same decisions."""
+    def trained(factor):
+        env = gymnasium.wrappers.TransformReward(envs.make("standin/Landscape-v0", n=10), lambda r: factor * r)
+        agent = agents.make("value-search", seed=0, value="quadratic", budget=64, rank=2, hidden=16,
+                            warmup_steps=100, batch_size=32)
+        agent.fit(env, 300)
+        return agent, env
+    small, env = trained(1.0)
+    large, _ = trained(1000.0)
+    assert small.reward_scale > 0
+    assert large.reward_scale == pytest.approx(1000 * small.reward_scale, rel=1e-4)
+    same = 0
+    for seed in range(20):
+        obs, info = env.reset(seed=100 + seed)
+        same += np.array_equal(small.act(obs, info), large.act(obs, info))
+    assert same >= 18
 
 
 def test_bellman_targets_search_within_the_next_states_masks():
