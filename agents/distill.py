@@ -13,7 +13,9 @@ first (``teacher_steps``, for a learned value). Then DAgger (Ross et al., 2011),
 The student is PPO's actor with any head (``agents.imitation.ImitationPolicy``); it acts by its
 mode. The runner evaluates the teacher beside it (``teacher_*`` metrics): student against teacher
 return, and the decision cost of each. Evaluation contexts are never seen in training, so the
-student's score is on held-out states.
+student's score is on held-out states; ``agreement_held_out`` (how often the student picks the
+teacher's action there) against ``train_agreement`` (the same on the last round's training
+contexts) shows how much of the imitation carries over.
 """
 
 from __future__ import annotations
@@ -83,6 +85,9 @@ class DistillAgent:
         self.seed = seed
         self.last_evaluations = 0
         self.student: ImitationPolicy | None = None
+        self.train_agreement: float | None = None
+        """How often the student's action matched the teacher's in the last DAgger round's rollout
+        (training contexts, before training on them); None until a second round has run."""
         self.teacher = registry.make(config.teacher, seed=seed, **config.teacher_config)
 
     def fit(self, env, steps: int, log=None) -> None:
@@ -117,7 +122,8 @@ class DistillAgent:
             losses = self._train_student(np.stack(states), np.stack(labels))
             log.scalar("train/loss/distill", float(np.mean(losses)), done_steps)
             if round_ > 0:
-                log.scalar("train/student_agreement", agreed / per_round, done_steps)
+                self.train_agreement = agreed / per_round
+                log.scalar("train/student_agreement", self.train_agreement, done_steps)
             log.scalar("perf/env_steps_per_s", done_steps / (time.perf_counter() - start), done_steps)
 
     def state_dict(self) -> dict:

@@ -211,6 +211,60 @@ def format_table(groups) -> str:
     return "\n".join(rows)
 
 
+def _rows(head: list[str], numeric_from: int, body: list[list]) -> str:
+    rows = ["| " + " | ".join(_cell(h) for h in head) + " |",
+            "|" + "---|" * numeric_from + "---:|" * (len(head) - numeric_from)]
+    return "\n".join(rows + ["| " + " | ".join(_cell(c) for c in cells) + " |" for cells in body])
+
+
+def _mean_ci(group: list[dict], name: str, digits: int = 3) -> str:
+    values = _metric(group, name)
+    return _fmt_ci(summarize(values), digits) if values else "—"
+
+
+def _split_section(groups) -> list[str]:
+    """The shortfall split of every learned value + search group that logged one."""
+    body = []
+    for (env, agent), group in groups.items():
+        if not _metric(group, "search_error"):
+            continue
+        body.append([env, agent, _mean_ci(group, "normalized_return"), _mean_ci(group, "search_error", 4),
+                     _mean_ci(group, "value_error", 4), _distinct(r["metrics"].get("split_by") for r in group),
+                     str(sum(r["metrics"].get("split_decisions") or 0 for r in group))])
+    if not body:
+        return []
+    head = ["environment", "agent", "normalised return", "search error", "value error", "split by", "decisions"]
+    return ["## Why learned value + search falls short", "",
+            "On a sample of evaluation decisions, in reward units: **search error** `Q̂(a*_Q̂) − Q̂(a)` is what "
+            "the search left of its own value's best; **value error** `r(a*) − r(a*_Q̂)` is what a perfect "
+            "search of `Q̂` would still lose. `a*_Q̂` comes from the method under *split by*; with `100x budget` "
+            "it is an estimate, and the search error can come out negative.", "",
+            _rows(head, 2, body), ""]
+
+
+def _distill_section(groups) -> list[str]:
+    """Each distilled student beside its teacher, on the same held-out evaluation contexts."""
+    body = []
+    for (env, agent), group in groups.items():
+        if not _metric(group, "teacher_normalized_return") and not _metric(group, "teacher_return"):
+            continue
+        body.append([env, agent, _mean_ci(group, "normalized_return"), _mean_ci(group, "teacher_normalized_return"),
+                     _fmt_sig3(float(np.mean(_metric(group, "decision_ms")))),
+                     _fmt_sig3(float(np.mean(_metric(group, "teacher_decision_ms")))),
+                     f"{float(np.mean(_metric(group, 'teacher_evaluations_per_decision'))):,.0f}",
+                     _mean_ci(group, "agreement_train", 2), _mean_ci(group, "agreement_held_out", 2)])
+    if not body:
+        return []
+    head = ["environment", "student", "student return (norm.)", "teacher return (norm.)", "student ms",
+            "teacher ms", "teacher evals / decision", "agreement, training contexts",
+            "agreement, held-out contexts"]
+    return ["## Distilled students against their teachers", "",
+            "Both are evaluated on the same contexts, none seen in training. Agreement is how often the "
+            "student picks the teacher's action: in the last DAgger round's rollout, and on the first "
+            "evaluation decisions.", "",
+            _rows(head, 2, body), ""]
+
+
 def _header(suite_records: list[dict], ok: list[dict], failed: list[dict], results_name: str) -> str:
     prov = [r.get("provenance") or {} for r in suite_records]
     machine = [p.get("machine") or {} for p in prov]
@@ -375,6 +429,7 @@ def write_report(run_dir, *, results_name: str = "results.jsonl") -> pathlib.Pat
         lines += ["## Scaling with the action space", "",
                   f"![normalised return against log2 |A|]({figure.name})", "",
                   _figure_caption(groups), ""]
+    lines += _split_section(groups) + _distill_section(groups)
     if not groups:
         lines += ["No trial finished ok, so there is no table or figure.", ""]
     lines += _failed_section(failed)

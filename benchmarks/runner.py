@@ -35,6 +35,8 @@ EVAL_SEED_OFFSET = 1_000_000
 """Evaluation contexts come from ``seed + EVAL_SEED_OFFSET``, apart from training's."""
 TEACHER_METRICS = ("normalized_return", "return", "decision_ms", "evaluations_per_decision")
 """Recorded as ``teacher_<key>`` for an agent with a ``teacher`` (``distill``), null otherwise."""
+AGREEMENT_DECISIONS = 50
+"""Evaluation decisions (the first ones) on which a student's action is compared with its teacher's."""
 SPLIT_DECISIONS = 50
 """Evaluation decisions (the first ones) whose shortfall an agent with ``shortfall()`` splits."""
 OPTIMAL_RTOL = 1e-9
@@ -52,6 +54,7 @@ def evaluate(env, agent, episodes: int, seed: int) -> dict:
     ref = getattr(env.unwrapped, "reference", None)
     exact = bool(getattr(ref, "high_is_optimum", False)) and getattr(ref, "per", "decision") == "decision"
     split, splits = getattr(agent, "shortfall", None), []
+    teacher, agreed = getattr(agent, "teacher", None), []
     start = time.perf_counter()
     obs, info = env.reset(seed=seed)
     for _ in range(episodes):
@@ -66,6 +69,8 @@ def evaluate(env, agent, episodes: int, seed: int) -> dict:
                 part = split(obs, info, action)
                 if part is not None:
                     splits.append(part)
+            if teacher is not None and decisions < AGREEMENT_DECISIONS:  # untimed, like the split
+                agreed.append(np.array_equal(np.asarray(teacher.act(obs, info)), np.asarray(action)))
             opt, rnd = info.get("optimal_value"), info.get("random_value")
             obs, reward, terminated, truncated, info = env.step(action)
             ret += reward
@@ -94,6 +99,7 @@ def evaluate(env, agent, episodes: int, seed: int) -> dict:
         "value_error": float(np.mean([p["value_error"] for p in splits])) if splits else None,
         "split_by": ", ".join(sorted({p["split_by"] for p in splits})) or None,
         "split_decisions": len(splits),
+        "agreement_held_out": float(np.mean(agreed)) if agreed else None,
         "evaluations_per_decision": evaluations / decisions,
         "decisions": decisions,
         "eval_seconds": time.perf_counter() - start,
@@ -143,6 +149,7 @@ def run_trial(trial, tb_root: Path | None) -> dict:
         teacher = getattr(agent, "teacher", None)  # a distilled student: its teacher on the same contexts
         taught = evaluate(env, teacher, trial.eval_episodes, trial.seed + EVAL_SEED_OFFSET) if teacher else {}
         metrics.update({f"teacher_{key}": taught.get(key) for key in TEACHER_METRICS})
+        metrics["agreement_train"] = getattr(agent, "train_agreement", None)
         metrics.update(train_seconds=train_seconds, train_env_steps=trial.train_steps)
         if tb is not None:
             tb.finish(flat_hparams(trial), metrics, step=trial.train_steps)

@@ -26,6 +26,7 @@ EVAL_TAGS = {
     "eval/value_error": "value_error",
     "eval/teacher_normalized_return": "teacher_normalized_return",
     "eval/teacher_decision_ms": "teacher_decision_ms",
+    "eval/agreement_held_out": "agreement_held_out",
 }
 """TensorBoard tag → ``metrics`` key of the results record."""
 

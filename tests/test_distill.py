@@ -33,6 +33,7 @@ def test_student_imitates_an_exhaustive_teacher_at_a_fraction_of_its_cost():
     teacher = evaluate(env, agent.teacher, episodes=200, seed=9)
     assert teacher["normalized_return"] == pytest.approx(1.0)
     assert student["normalized_return"] > 0.9  # contexts the student never saw
+    assert student["agreement_held_out"] > 0.8 and teacher["agreement_held_out"] is None
     assert student["evaluations_per_decision"] == 0 and teacher["evaluations_per_decision"] == 256
     assert [step for step, _ in log.scalars["train/loss/distill"]] == [500, 1000, 1500, 2000]
     agreement = [v for _, v in log.scalars["train/student_agreement"]]  # rounds 2-4 act with the student
@@ -51,7 +52,9 @@ def test_runner_records_the_teacher_beside_the_student(tmp_path):
     metrics = by_agent["distill"]["metrics"]
     assert metrics["teacher_normalized_return"] == pytest.approx(1.0)
     assert metrics["teacher_evaluations_per_decision"] == 64 and metrics["evaluations_per_decision"] == 0
+    assert 0 <= metrics["agreement_held_out"] <= 1 and 0 <= metrics["agreement_train"] <= 1
     assert by_agent["random"]["metrics"]["teacher_return"] is None
+    assert by_agent["random"]["metrics"]["agreement_held_out"] is None
 
 
 def test_k_of_n_student_keeps_k_items():

@@ -200,3 +200,43 @@ def test_env_without_references_gets_raw_returns_and_no_figure(tmp_path):
     assert "0.6250" in text  # the raw return column
     assert "No reference values" in text and "Landscape-v0 n=8 alpha=0.5" in text
     assert not (tmp_path / "normalized_return_vs_log2A.png").exists()
+
+
+def test_report_has_the_shortfall_split_and_the_distilled_students(tmp_path):
+    """Hand-chosen split and teacher metrics come out as means ± CI in their own sections, which
+    appear only when some trial logged them."""
+    records = []
+    for seed, (search_error, value_error) in enumerate([(0.01, 0.30), (0.03, 0.10)]):
+        rec = make_record(agent="learned + anneal", seed=seed)
+        rec["metrics"].update(search_error=search_error, value_error=value_error, split_by="exhaustive",
+                              split_decisions=50)
+        records.append(rec)
+    for seed, (student, teacher, held_out) in enumerate([(0.6, 0.9, 0.5), (0.8, 0.9, 0.7)]):
+        rec = make_record(agent="distill", seed=seed, normalized_return=student)
+        rec["metrics"].update(teacher_normalized_return=teacher, teacher_return=1.8, teacher_decision_ms=0.5,
+                              teacher_evaluations_per_decision=1000.0, agreement_held_out=held_out,
+                              agreement_train=0.75)
+        records.append(rec)
+    write_jsonl(tmp_path / "results.jsonl", records)
+    text = write_report(tmp_path).read_text(encoding="utf-8")
+
+    split = text.split("## Why learned value + search falls short", 1)[1].split("\n## ", 1)[0]
+    row = next(line for line in split.splitlines() if line.startswith("| Landscape"))
+    t1 = 12.706204736174705  # Student-t 97.5% quantile, 1 degree of freedom
+    assert "learned + anneal" in row and "distill" not in split
+    assert f"0.0200 ± {t1 * math.sqrt(2 * 0.01**2) / math.sqrt(2):.4f}" in row
+    assert f"0.2000 ± {t1 * math.sqrt(2 * 0.1**2) / math.sqrt(2):.4f}" in row
+    assert "exhaustive" in row and row.rstrip(" |").endswith("100")
+
+    students = text.split("## Distilled students against their teachers", 1)[1]
+    row = next(line for line in students.splitlines() if line.startswith("| Landscape"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1] == "distill" and cells[2].startswith("0.700 ± ") and cells[3] == "0.900 ± 0.000"
+    assert cells[4] == "1.23" and cells[5] == "0.500" and cells[6] == "1,000"
+    assert cells[7] == "0.75 ± 0.00" and cells[8].startswith("0.60 ± ")
+
+
+def test_report_leaves_out_sections_nothing_logged(run_dir):
+    text = write_report(run_dir).read_text(encoding="utf-8")
+    assert "## Why learned value + search falls short" not in text
+    assert "## Distilled students" not in text
