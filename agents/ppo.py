@@ -69,6 +69,10 @@ class PPOConfig:
     """passes over each rollout"""
     norm_adv: bool = True
     """normalise advantages within each minibatch"""
+    norm_reward: bool = True
+    """divide rewards by a running standard deviation of the discounted return (as Gymnasium's
+    ``NormalizeReward`` does), so the value loss, its clipping and the gradient clip work at any
+    reward scale (Knapsack-v0's rewards are about 10³; unscaled, PPO there did worse than random)"""
     clip_coef: float = 0.2
     """surrogate clipping coefficient (also clips the value update when ``clip_vloss``)"""
     clip_vloss: bool = True
@@ -271,6 +275,30 @@ class ActorCritic(nn.Module):
 # ----------------------------------------------------------------------------------------- GAE
 
 
+class RunningScale:
+    """Rewards divided by the running standard deviation of each env's discounted return.
+
+    The return ``G ← γ G (1 − done_prev) + r`` is accumulated per env; its mean and variance are
+    tracked over every step seen (Chan et al.'s parallel update), and each reward is divided by
+    ``sqrt(var + 1e-8)`` (with the variance taken after this step's returns are counted)."""
+
+    def __init__(self, gamma: float, num_envs: int):
+        self.gamma = gamma
+        self.returns = np.zeros(num_envs)
+        self.mean, self.var, self.count = 0.0, 1.0, 1e-4
+
+    def __call__(self, reward: np.ndarray, done: np.ndarray) -> np.ndarray:
+        self.returns = self.returns * self.gamma + reward
+        x = self.returns
+        delta, n = x.mean() - self.mean, x.size
+        total = self.count + n
+        self.mean += delta * n / total
+        self.var = (self.var * self.count + x.var() * n + delta**2 * self.count * n / total) / total
+        self.count = total
+        self.returns = np.where(done, 0.0, self.returns)
+        return reward / np.sqrt(self.var + 1e-8)
+
+
 def gae(
     rewards: torch.Tensor,
     values: torch.Tensor,
@@ -461,6 +489,7 @@ class PPOAgent:
 
         # episode bookkeeping for train/episodic_return
         ep_return = np.zeros(E)
+        reward_scale = RunningScale(cfg.gamma, E) if cfg.norm_reward else None
 
         global_step = 0
         start = time.perf_counter()
@@ -498,6 +527,8 @@ class PPOAgent:
                     for i in np.flatnonzero(done):
                         finished.append(float(ep_return[i]))
                         ep_return[i] = 0.0
+                    if reward_scale is not None:
+                        reward = reward_scale(reward, done)
 
                     # Same-step autoreset: next_obs is already the reset obs on done steps, so a
                     # truncated (not terminated) episode is bootstrapped from its final obs.

@@ -18,8 +18,8 @@ NONE_WORDS = ("none", "None", "null")
 def parse_kwargs(text: str, what: str) -> dict:
     """``"n=64,alpha=none,method=anneal"`` → ``{"n": 64, "alpha": None, "method": "anneal"}``.
 
-    Values are read as TOML literals (ints, floats, booleans, quoted strings); ``none`` is None and
-    anything else is a plain string.
+    Values are read as TOML literals (ints, floats, booleans, quoted strings); ``True``/``False``
+    are booleans too, ``none`` is None and anything else is a plain string.
     """
     from benchmarks.suite import tomllib
 
@@ -31,6 +31,8 @@ def parse_kwargs(text: str, what: str) -> dict:
             raise ValueError(f"{what}: expected key=value pairs separated by commas, got {part!r}")
         if raw in NONE_WORDS:
             value = None
+        elif raw in ("True", "False"):  # Python's spelling of TOML's true / false
+            value = raw == "True"
         else:
             try:
                 value = tomllib.loads(f"v = {raw}")["v"]

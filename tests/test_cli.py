@@ -14,6 +14,10 @@ from benchmarks.cli import main, parse_kwargs
 pytestmark = pytest.mark.usefixtures("restore_torch_threads")
 
 
+def test_parse_kwargs_reads_python_booleans_too():
+    assert parse_kwargs("a=True,b=False,c=true", "--agent-kwargs") == {"a": True, "b": False, "c": True}
+
+
 def test_parse_kwargs_types():
     parsed = parse_kwargs("n=64,alpha=none,method=anneal,lr=0.5,flag=true", "--env-kwargs")
     assert parsed == {"n": 64, "alpha": None, "method": "anneal", "lr": 0.5, "flag": True}

@@ -11,7 +11,7 @@ import torch
 
 import agents
 import envs  # noqa: F401  (registers the standin ids)
-from agents.ppo import BernoulliHead, CategoricalHead, PPOAgent, PPOConfig, gae
+from agents.ppo import BernoulliHead, CategoricalHead, PPOAgent, PPOConfig, RunningScale, gae
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -82,6 +82,25 @@ def test_gae_hand_computed():
 
 
 # ------------------------------------------------------------------------------------ learning
+
+
+def test_running_scale_divides_by_the_std_of_every_discounted_return_so_far():
+    """Against the readable reference: accumulate each env's discounted return, keep every value, and
+    divide the step's rewards by their standard deviation (the streaming update starts from a
+    variance of 1 with weight 1e-4, a negligible prior)."""
+    rng = np.random.default_rng(0)
+    E, gamma = 3, 0.9
+    scale = RunningScale(gamma, E)
+    returns, seen = np.zeros(E), []
+    for step in range(300):
+        reward = rng.normal(500.0, 200.0, E)
+        done = rng.random(E) < 0.1
+        got = scale(reward, done)
+        returns = gamma * returns + reward
+        seen.extend(returns)
+        if step >= 5:
+            np.testing.assert_allclose(got, reward / np.std(seen), rtol=1e-3)
+        returns[done] = 0.0
 
 
 @pytest.mark.parametrize("head", ["factored", "autoregressive"])
