@@ -13,9 +13,9 @@ first (``teacher_steps``, for a learned value). Then DAgger (Ross et al., 2011),
 The student is PPO's actor with any head (``agents.imitation.ImitationPolicy``); it acts by its
 mode. The runner evaluates the teacher beside it (``teacher_*`` metrics): student against teacher
 return, and the decision cost of each. Evaluation contexts are never seen in training, so the
-student's score is on held-out states; ``agreement_held_out`` (how often the student picks the
-teacher's action there) against ``train_agreement`` (the same on the last round's training
-contexts) shows how much of the imitation carries over.
+student's score is on held-out states; ``agreement_held_out`` (the fraction of action components
+where the student matches the teacher there) against ``train_agreement`` (the same on the last
+round's training contexts) shows how much of the imitation carries over.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import numpy as np
 
 import agents as registry
 from agents.common import ActionCodec, NullLogger, seed_everything
-from agents.imitation import ImitationPolicy, default_head
+from agents.imitation import ImitationPolicy, agreement, default_head
 from agents.ppo import HEADS
 
 TEACHERS = ("value-search", "propose-search")
@@ -86,8 +86,9 @@ class DistillAgent:
         self.last_evaluations = 0
         self.student: ImitationPolicy | None = None
         self.train_agreement: float | None = None
-        """How often the student's action matched the teacher's in the last DAgger round's rollout
-        (training contexts, before training on them); None until a second round has run."""
+        """The student's mean agreement (``agents.imitation.agreement``) with the teacher in the last
+        DAgger round's rollout (training contexts, before training on them); None until a second
+        round has run."""
         self.teacher = registry.make(config.teacher, seed=seed, **config.teacher_config)
 
     def fit(self, env, steps: int, log=None) -> None:
@@ -114,7 +115,7 @@ class DistillAgent:
                 states.append(np.asarray(obs, dtype=np.float32).reshape(-1))
                 labels.append(self.student.target(teacher_action))
                 action = teacher_action if round_ == 0 else self.student.mode(obs, info)
-                agreed += np.array_equal(np.asarray(action), np.asarray(teacher_action))
+                agreed += agreement(action, teacher_action)
                 obs, _, terminated, truncated, info = env.step(action)
                 if terminated or truncated:
                     obs, info = env.reset()

@@ -93,3 +93,10 @@ class ImitationPolicy:
         loss.backward()
         self.optim.step()
         return float(loss.item())
+
+
+def agreement(action, reference) -> float:
+    """The fraction of the action's components (bits, items in or out, categorical components) equal
+    to the reference action's: 1 for the same action, a Hamming similarity otherwise (an exact-match
+    rate is near 0 for any imitation of a 50-bit action)."""
+    return float(np.mean(np.asarray(action) == np.asarray(reference)))

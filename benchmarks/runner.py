@@ -55,6 +55,8 @@ def evaluate(env, agent, episodes: int, seed: int) -> dict:
     exact = bool(getattr(ref, "high_is_optimum", False)) and getattr(ref, "per", "decision") == "decision"
     split, splits = getattr(agent, "shortfall", None), []
     teacher, agreed = getattr(agent, "teacher", None), []
+    if teacher is not None:
+        from agents.imitation import agreement
     start = time.perf_counter()
     obs, info = env.reset(seed=seed)
     for _ in range(episodes):
@@ -70,7 +72,7 @@ def evaluate(env, agent, episodes: int, seed: int) -> dict:
                 if part is not None:
                     splits.append(part)
             if teacher is not None and decisions < AGREEMENT_DECISIONS:  # untimed, like the split
-                agreed.append(np.array_equal(np.asarray(teacher.act(obs, info)), np.asarray(action)))
+                agreed.append(agreement(action, teacher.act(obs, info)))
             opt, rnd = info.get("optimal_value"), info.get("random_value")
             obs, reward, terminated, truncated, info = env.step(action)
             ret += reward

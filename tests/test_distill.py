@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 import agents
@@ -85,3 +86,11 @@ def test_bad_config_names_the_field(config, field):
 def test_act_before_fit_is_an_error():
     with pytest.raises(RuntimeError, match="fit"):
         agents.make("distill").act(None, {})
+
+
+def test_agreement_is_the_fraction_of_equal_components():
+    from agents.imitation import agreement
+
+    assert agreement([1, 0, 1, 1], [1, 1, 1, 0]) == 0.5
+    assert agreement(np.array([[0, 2], [1, 1]]), np.array([[0, 2], [1, 1]])) == 1.0
+    assert agreement(3, 4) == 0.0
