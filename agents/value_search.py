@@ -94,8 +94,8 @@ class ValueSearchConfig:
     explore_moves: int = 1
     """Random moves per exploratory action (``exploration="moves"``)."""
     temperature: float = 0.1
-    """Temperature of ``exploration="boltzmann"``, in units of the reward's standard deviation (the
-    learned value's unit; see ``reward_scale``)."""
+    """Temperature of ``exploration="boltzmann"``, in the learned value's unit (the early rewards'
+    root mean square; see ``reward_scale``)."""
     updates_per_step: int = 1
     """Gradient steps per environment step."""
     gamma: float = 0.99
@@ -161,12 +161,16 @@ class LowRankQuadraticQ(nn.Module):
         proj = torch.einsum("bnr,bn->br", U, action)
         return b + (h * action).sum(-1) + (proj.square() * self.sigma).sum(-1)
 
-    @torch.no_grad()
     def landscape(self, obs: np.ndarray) -> search.Quadratic:
         """The value of one observation as a ``search.Quadratic`` over the action bits."""
-        b, h, U = self.parts(torch.as_tensor(obs, dtype=torch.float32).reshape(1, -1))
-        U = U[0].double().numpy()
-        return search.Quadratic.from_factors(float(b[0]), h[0].double().numpy(), U, self.sigma.double().numpy())
+        return self.landscapes(np.reshape(obs, (1, -1)))[0]
+
+    @torch.no_grad()
+    def landscapes(self, obs: np.ndarray) -> list[search.Quadratic]:
+        """The values of a batch of observations ``(B, obs_dim)``, from one forward pass."""
+        b, h, U = self.parts(torch.as_tensor(obs, dtype=torch.float32).reshape(len(obs), -1))
+        b, h, U, sigma = b.double().numpy(), h.double().numpy(), U.double().numpy(), self.sigma.double().numpy()
+        return [search.Quadratic.from_factors(float(b[i]), h[i], U[i], sigma) for i in range(len(b))]
 
 
 class MLPQ(nn.Module):
@@ -185,13 +189,18 @@ class MLPQ(nn.Module):
         """The value of one observation as a ``search.MLP`` over the action bits."""
         return mlp_landscape(self.net, obs)
 
+    def landscapes(self, obs: np.ndarray) -> list[search.MLP]:
+        """The values of a batch of observations ``(B, obs_dim)``."""
+        return [mlp_landscape(self.net, o) for o in obs]
+
 
 def reward_scale(rewards: np.ndarray) -> float:
-    """The unit the learned value regresses in: the standard deviation of the first rewards seen
-    (the warm-up's random actions), so targets are O(1) whatever the env's reward scale (Knapsack's
-    are about 10³, Landscape's about 0.2); 1 when they don't vary."""
-    std = float(np.std(rewards))
-    return std if std > 1e-8 else 1.0
+    """The unit the learned value regresses in: the root mean square of the first rewards seen (the
+    warm-up's random actions), so targets are O(1) whatever the env's reward scale (Knapsack's are
+    about 10³, Landscape's about 1); 1 when they are all 0. Not centred: shifting rewards would
+    change what ending an episode is worth."""
+    rms = float(np.sqrt(np.mean(np.square(rewards, dtype=np.float64))))
+    return rms if rms > 1e-8 else 1.0
 
 
 class ValueSearchAgent:
@@ -204,7 +213,7 @@ class ValueSearchAgent:
         self.last_evaluations = 0
         self.q: LowRankQuadraticQ | None = None
         self.reward_scale = 1.0
-        """Rewards are divided by this before regression (see ``_train``); ``Q̂`` is in those units."""
+        """Rewards are divided by this before regression (``reward_scale``); ``Q̂`` is in those units."""
 
     # ----------------------------------------------------------------- values
 
@@ -268,7 +277,9 @@ class ValueSearchAgent:
 
     def state_dict(self) -> dict:
         """The trained weights (``agents.checkpoint`` saves them): the learned value, if any."""
-        return {} if self.q is None else {"q": self.q.state_dict(), "reward_scale": self.reward_scale}
+        if self.q is None:
+            return {}
+        return {"q": self.q.state_dict(), "reward_scale": torch.tensor(self.reward_scale, dtype=torch.float64)}
 
     def load_state_dict(self, state: dict) -> None:
         if "q" in state:
@@ -321,10 +332,10 @@ class ValueSearchAgent:
                 out[rows] = target(torch.from_numpy(next_obs[rows]), torch.from_numpy(next_act[rows])).numpy()
             return out
         opts = {"restarts": min(cfg.restarts, cfg.target_budget)} if cfg.method in ("anneal", "tabu") else {}
-        for i in rows:
+        budget = None if cfg.method == "exhaustive" else cfg.target_budget
+        for i, landscape in zip(rows, target.landscapes(next_obs[rows]), strict=True):
             mask = None if next_mask is None else next_mask[i]
-            budget = None if cfg.method == "exhaustive" else cfg.target_budget
-            result = search.maximize(target.landscape(next_obs[i]), self.codec.search_space, cfg.method, budget,
+            result = search.maximize(landscape, self.codec.search_space, cfg.method, budget,
                                      seed=int(self.rng.integers(2**63)), mask=mask, **opts)
             out[i] = result.score
         return out

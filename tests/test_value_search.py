@@ -123,7 +123,8 @@ def test_shortfall_split_matches_brute_force(value):
         q_all, r_all = learned(actions), true(actions)
         best_q = actions[np.argmax(q_all)]
         assert part["split_by"] == "exhaustive"
-        assert part["search_error"] == pytest.approx(q_all.max() - learned(action), abs=1e-9)
+        # in reward units: Q̂ regresses rewards divided by agent.reward_scale
+        assert part["search_error"] == pytest.approx((q_all.max() - learned(action)) * agent.reward_scale, abs=1e-9)
         assert part["search_error"] >= -1e-12
         assert part["value_error"] == pytest.approx(r_all.max() - true(best_q), abs=1e-9)
         env.step(action)
@@ -259,7 +260,7 @@ def test_boltzmann_exploration_draws_neighbours_in_proportion_to_exp_q_over_temp
 
 
 def test_learned_values_regress_in_units_of_the_reward_scale():
-    """Rewards are divided by their early standard deviation before regression, so a reward scaled by
+    """Rewards are divided by their early root mean square before regression, so a reward scaled by
     1000 gives a scale 1000 times larger and the same decisions."""
     def trained(factor):
         env = gymnasium.wrappers.TransformReward(envs.make("standin/Landscape-v0", n=10), lambda r: factor * r)
