@@ -13,9 +13,10 @@ first (``teacher_steps``, for a learned value). Then DAgger (Ross et al., 2011),
 The student is PPO's actor with any head (``agents.imitation.ImitationPolicy``); it acts by its
 mode. The runner evaluates the teacher beside it (``teacher_*`` metrics): student against teacher
 return, and the decision cost of each. Evaluation contexts are never seen in training, so the
-student's score is on held-out states; ``agreement_held_out`` (the fraction of action components
-where the student matches the teacher there) against ``train_agreement`` (the same on the last
-round's training contexts) shows how much of the imitation carries over.
+student's score is on held-out states; ``agreement_held_out`` (how much of the teacher's action the
+student repeats there: its share of the teacher's items, or of equal components) against
+``train_agreement`` (the same on the last round's training contexts) shows how much of the
+imitation carries over.
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ class DistillAgent:
                 states.append(np.asarray(obs, dtype=np.float32).reshape(-1))
                 labels.append(self.student.target(teacher_action))
                 action = teacher_action if round_ == 0 else self.student.mode(obs, info)
-                agreed += agreement(action, teacher_action)
+                agreed += agreement(action, teacher_action, env.action_space)
                 obs, _, terminated, truncated, info = env.step(action)
                 if terminated or truncated:
                     obs, info = env.reset()

@@ -95,8 +95,12 @@ class ImitationPolicy:
         return float(loss.item())
 
 
-def agreement(action, reference) -> float:
-    """The fraction of the action's components (bits, items in or out, categorical components) equal
-    to the reference action's: 1 for the same action, a Hamming similarity otherwise (an exact-match
-    rate is near 0 for any imitation of a 50-bit action)."""
-    return float(np.mean(np.asarray(action) == np.asarray(reference)))
+def agreement(action, reference, space=None) -> float:
+    """How much of ``reference`` the action repeats: for a k-of-N ``space``, the fraction of the
+    reference's k items it also picks; otherwise the fraction of equal components (bits, categorical
+    components). 1 for the same action. (An exact-match rate is near 0 for any imitation of a 50-bit
+    action, and a bitwise rate near 1 − 2k/N for any two k-of-N slates.)"""
+    action, reference = np.asarray(action), np.asarray(reference)
+    if space is not None and default_head(space) == "without-replacement":
+        return float(np.sum((action != 0) & (reference != 0)) / space.k)
+    return float(np.mean(action == reference))

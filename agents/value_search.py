@@ -16,14 +16,15 @@ that is mostly shared across states with a few state-dependent directions (Lands
 outputs instead of ``n·rank``, which keeps training cheap at large ``n``. The learned value is exported per state
 as a ``search.Quadratic``; search never sees torch.
 
-Training (``quadratic``, ``mlp``) is Q-learning from a replay buffer of the agent's own
-transitions (uniform random actions for ``warmup_steps``, then the search's action, explored around
-as ``exploration`` says), with a target network copied every ``target_update`` gradient steps.
-Rewards are regressed in units of their early root mean square (``reward_scale``), so learning
-rates and Boltzmann temperatures mean the same on every env. The max in the Bellman target ``r + γ max_a' Q_target(s', a')``
-is itself a search (``target_search``, with its own ``target_budget``): search stands in for the
-policy in training as well as in acting. Steps that end an episode are not bootstrapped, so on a
-bandit such as Landscape-v0 (every step terminates) this is exactly regression on rewards.
+Training (``quadratic``, ``mlp``) is Q-learning from a replay buffer of the agent's own transitions
+(uniform random actions for ``warmup_steps``, then the search's action, explored around as
+``exploration`` says), with a target network copied every ``target_update`` gradient steps. Rewards
+are regressed in units of their early root mean square (``reward_scale``), so learning rates and
+Boltzmann temperatures mean the same on every env. The max in the Bellman target ``r + γ max_a'
+Q_target(s', a')`` is itself a search (``target_search``, with its own ``target_budget``): search
+stands in for the policy in training as well as in acting. Steps that end an episode are not
+bootstrapped, so on a bandit such as Landscape-v0 (every step terminates) this is exactly
+regression on rewards.
 """
 
 from __future__ import annotations

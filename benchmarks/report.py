@@ -259,9 +259,10 @@ def _distill_section(groups) -> list[str]:
             "teacher ms", "teacher evals / decision", "agreement, training contexts",
             "agreement, held-out contexts"]
     return ["## Distilled students against their teachers", "",
-            "Both are evaluated on the same contexts, none seen in training. Agreement is the fraction of "
-            "action components (bits, items, components) where the student's action equals the teacher's: "
-            "in the last DAgger round's rollout, and on the first evaluation decisions.", "",
+            "Both are evaluated on the same contexts, none seen in training. Agreement is how much of the "
+            "teacher's action the student repeats (its share of the teacher's items in a k-of-N space, else "
+            "of equal bits or components): in the last DAgger round's rollout, and on the first evaluation "
+            "decisions.", "",
             _rows(head, 2, body), ""]
 
 

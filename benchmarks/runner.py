@@ -72,7 +72,7 @@ def evaluate(env, agent, episodes: int, seed: int) -> dict:
                 if part is not None:
                     splits.append(part)
             if teacher is not None and decisions < AGREEMENT_DECISIONS:  # untimed, like the split
-                agreed.append(agreement(action, teacher.act(obs, info)))
+                agreed.append(agreement(action, teacher.act(obs, info), env.action_space))
             opt, rnd = info.get("optimal_value"), info.get("random_value")
             obs, reward, terminated, truncated, info = env.step(action)
             ret += reward

@@ -94,3 +94,6 @@ def test_agreement_is_the_fraction_of_equal_components():
     assert agreement([1, 0, 1, 1], [1, 1, 1, 0]) == 0.5
     assert agreement(np.array([[0, 2], [1, 1]]), np.array([[0, 2], [1, 1]])) == 1.0
     assert agreement(3, 4) == 0.0
+    slates = envs.make("standin/Slate-v0", N=8, k=2).action_space  # k of N: the share of the reference's items
+    assert agreement([1, 1, 0, 0, 0, 0, 0, 0], [0, 1, 1, 0, 0, 0, 0, 0], slates) == 0.5
+    assert agreement([1, 1, 0, 0, 0, 0, 0, 0], [0, 0, 1, 1, 0, 0, 0, 0], slates) == 0.0
