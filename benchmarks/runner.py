@@ -20,6 +20,7 @@ import multiprocessing
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -124,7 +125,10 @@ def run_trial(trial, tb_root: Path | None) -> dict:
     torch.set_num_threads(1)
     record = _identity(trial)
     tb = None
+    limit = getattr(trial, "time_limit", None)
     try:
+        if limit is not None:
+            _start_alarm(limit)
         env = envs.make(trial.env_id, **trial.env_kwargs)
         record["log2_actions"] = log2_size(env.action_space)
         ref = getattr(env.unwrapped, "reference", None)
@@ -161,10 +165,38 @@ def run_trial(trial, tb_root: Path | None) -> dict:
         record.update(status="error", error=f"{type(e).__name__}: {e}".splitlines()[0],
                       traceback=traceback.format_exc())
     finally:
+        if limit is not None:
+            _stop_alarm()
         if tb is not None:
             tb.close()
     record["finished_at"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     return record
+
+
+class TrialTimeout(Exception):
+    """A trial ran past its ``time_limit``."""
+
+
+def _start_alarm(seconds: float) -> None:
+    """Raise :class:`TrialTimeout` in this (main) thread after ``seconds`` of wall time.
+
+    A worker process runs its trial on its main thread, where SIGALRM is delivered; the handler
+    runs between Python bytecodes, so a numba kernel finishes its call (one decision) first."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        raise RuntimeError("time_limit needs the trial to run on its process's main thread")
+
+    def expire(signum, frame):
+        raise TrialTimeout(f"the trial ran past its time_limit of {seconds:g} s")
+
+    signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+
+
+def _stop_alarm() -> None:
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
 
 
 def _identity(trial) -> dict:
@@ -175,6 +207,7 @@ def _identity(trial) -> dict:
         "agent_config": trial.full_config, "agent_label": trial.label, "agent_rank": trial.agent_rank,
         "seed": trial.seed,
         "train_steps": trial.train_steps, "eval_episodes": trial.eval_episodes, "checkpoint": None,
+        "time_limit": getattr(trial, "time_limit", None),
     }
 
 

@@ -10,7 +10,7 @@ import hashlib
 import itertools
 import json
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import agents
@@ -29,6 +29,8 @@ SUITE_KEYS = {
     "seeds": "list of integer seeds, or an integer count (seeds 0..count-1)",
     "train_steps": "default environment steps of training for every agent (default 0)",
     "eval_episodes": "evaluation episodes per trial (default 100)",
+    "time_limit": "seconds per trial (training and evaluation); a trial past it is recorded as an error",
+    "include": "list of suite names or .toml paths (relative to this file) whose trials this suite also runs",
     "envs": "array of [[envs]] tables",
     "agents": "array of [[agents]] tables",
 }
@@ -43,6 +45,9 @@ AGENT_KEYS = {
     "sweep": "table of lists of config values, crossed",
     "train_steps": "environment steps of training (overrides the suite's)",
     "label": "display name (default: the name and the config keys the suite sets); swept values are appended",
+    "per_env": "table: env name or id -> config fields that replace `config`'s on that env",
+    "envs": "list of env names or ids this agent runs on (default: every env of the suite)",
+    "time_limit": "seconds per trial for this agent (overrides the suite's)",
 }
 NONE_STRINGS = ("none", "None")
 """TOML has no null: the string "none" stands for Python's None in kwargs, configs and sweeps."""
@@ -64,6 +69,9 @@ class Trial:
     size_kwargs: tuple = field(default=("n",))
     agent_rank: int = 0
     """Position of the agent setting in its suite: reports list agents in this order."""
+    time_limit: float | None = None
+    """Wall seconds for training and evaluation; past it the trial is recorded as an error. Not
+    part of the identity: it decides whether a trial finishes, not what it measures."""
 
     @property
     def trial_id(self) -> str:
@@ -93,7 +101,7 @@ class Trial:
     @property
     def env_name(self) -> str:
         """The id without namespace or module: ``standin/Lock-v0`` and ``my_module:Lock-v0`` → ``Lock-v0``."""
-        return self.env_id.split(":")[-1].split("/")[-1]
+        return _env_name(self.env_id)
 
     @property
     def label(self) -> str:
@@ -178,9 +186,12 @@ def names() -> list[str]:
     return sorted(p.stem for p in SUITES_DIR.glob("*.toml"))
 
 
-def load(name_or_path: str) -> Suite:
+def load(name_or_path: str, _including: tuple = ()) -> Suite:
     """Parse and validate a suite; every error names the file and the key."""
     path = resolve(name_or_path)
+    if path.resolve() in _including:
+        chain = " -> ".join(str(p) for p in (*_including, path.resolve()))
+        raise ValueError(f"{path}: include cycle: {chain}")
     try:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as e:
@@ -195,7 +206,33 @@ def load(name_or_path: str) -> Suite:
         raise ValueError(f"{where}: seeds must be a non-empty list of integers >= 0 or a count, got {seeds!r}")
     default_steps = _int(data.get("train_steps", 0), f"{where}: train_steps")
     episodes = _int(data.get("eval_episodes", 100), f"{where}: eval_episodes", lo=1)
+    default_limit = _seconds(data.get("time_limit"), f"{where}: time_limit")
 
+    included = _included(data, path, where, (*_including, path.resolve()))
+    own = [] if included and "envs" not in data and "agents" not in data else _own_trials(
+        data, where, name, seeds, default_steps, episodes, default_limit)
+    ranks = 1 + max((t.agent_rank for t in own), default=-1)
+    trials = own + [replace(t, suite=name, agent_rank=t.agent_rank + ranks) for t in included]
+    return Suite(name=name, description=data.get("description", ""), trials=unique(trials), path=path)
+
+
+def _included(data, path: Path, where: str, chain: tuple) -> list[Trial]:
+    """The trials of every suite in ``include`` (names, or paths relative to this file)."""
+    include = data.get("include", [])
+    if not isinstance(include, list) or not all(isinstance(x, str) for x in include):
+        raise ValueError(f"{where}: include must be a list of suite names or .toml paths, got {include!r}")
+    trials = []
+    for entry in include:
+        local = path.parent / entry
+        target = str(local) if entry.endswith(".toml") and local.is_file() else entry
+        try:
+            trials += load(target, chain).trials
+        except ValueError as e:
+            raise ValueError(f"{where}: include {entry!r}: {e}") from None
+    return trials
+
+
+def _own_trials(data, where, name, seeds, default_steps, episodes, default_limit) -> list[Trial]:
     env_settings = []
     for w, table in _tables(data, "envs", ENV_KEYS, "id", where):
         for kwargs in _expand(table.get("kwargs", {}), table.get("sweep", {}), w, "kwargs"):
@@ -206,27 +243,61 @@ def load(name_or_path: str) -> Suite:
             size_kwargs = tuple(getattr(env.unwrapped, "size_kwargs", ("n",)))
             env.close()
             env_settings.append((table["id"], kwargs, size_kwargs))
+    env_names = {_env_name(env_id) for env_id, _, _ in env_settings} | {env_id for env_id, _, _ in env_settings}
 
-    agent_settings = []
-    for w, table in _tables(data, "agents", AGENT_KEYS, "name", where):
+    settings = []
+    for rank, (w, table) in enumerate(_tables(data, "agents", AGENT_KEYS, "name", where)):
         steps = _int(table.get("train_steps", default_steps), f"{w}: train_steps")
+        limit = _seconds(table.get("time_limit", default_limit), f"{w}: time_limit")
+        only = table.get("envs")
+        if only is not None and (not isinstance(only, list) or not all(isinstance(e, str) for e in only)):
+            raise ValueError(f"{w}: envs must be a list of env names or ids, got {only!r}")
+        per_env = table.get("per_env", {})
+        if not isinstance(per_env, dict) or not all(isinstance(v, dict) for v in per_env.values()):
+            raise ValueError(f"{w}: per_env must be a table of tables (env name or id -> config fields)")
+        for key in [*(only or []), *per_env]:
+            if key not in env_names:
+                raise ValueError(f"{w}: {key!r} names no env of this suite; envs: {', '.join(sorted(env_names))}")
+        swept = set(table.get("sweep", {}))
+        for key, fields in per_env.items():
+            if swept & set(fields):
+                raise ValueError(f"{w}: per_env.{key} sets {sorted(swept & set(fields))}, which are swept; keep one")
         for config in _expand(table.get("config", {}), table.get("sweep", {}), w, "config"):
-            try:
-                agents.build_config(agents.agent_class(table["name"]).Config, config, owner=table["name"])
-            except ValueError as e:
-                raise ValueError(f"{w}: {e}") from None
             label = table.get("label", "")
             if label and table.get("sweep"):  # keep labels unique across the swept settings
                 label = _label(label, {k: config[k] for k in table["sweep"]})
-            agent_settings.append((table["name"], config, steps, label))
+            settings.append((w, rank, table["name"], config, steps, label, limit, only, per_env))
 
-    trials = [
-        Trial(name, env_id, env_kwargs, agent, config, seed, steps, episodes, label, size_kwargs, rank)
-        for (env_id, env_kwargs, size_kwargs), (rank, (agent, config, steps, label)), seed in itertools.product(
-            env_settings, enumerate(agent_settings), seeds
-        )
-    ]
-    return Suite(name=name, description=data.get("description", ""), trials=unique(trials), path=path)
+    trials = []
+    for env_id, env_kwargs, size_kwargs in env_settings:
+        keys = (env_id, _env_name(env_id))
+        for w, rank, agent, config, steps, label, limit, only, per_env in settings:
+            if only is not None and not any(k in only for k in keys):
+                continue
+            override = {k: _none(v) for key in keys for k, v in per_env.get(key, {}).items()}
+            setting = {**config, **override}
+            try:
+                agents.build_config(agents.agent_class(agent).Config, setting, owner=agent)
+            except ValueError as e:
+                raise ValueError(f"{w}: {e}") from None
+            # an override keeps the agent's label, so it stays one line across env families
+            shown = label or (_label(agent, config) if override else "")
+            trials += [Trial(name, env_id, env_kwargs, agent, setting, seed, steps, episodes, shown, size_kwargs,
+                             rank, limit) for seed in seeds]
+    return trials
+
+
+def _env_name(env_id: str) -> str:
+    """``standin/Lock-v0`` and ``my_module:Lock-v0`` → ``Lock-v0``."""
+    return env_id.split(":")[-1].split("/")[-1]
+
+
+def _seconds(value, where):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ValueError(f"{where} must be a number of seconds > 0, got {value!r}")
+    return float(value)
 
 
 def unique(trials: list[Trial]) -> list[Trial]:

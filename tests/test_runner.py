@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import json
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -258,3 +259,20 @@ def test_duplicate_trials_in_one_run_are_recorded_once(tmp_path):
     run_trials([trial, tiny("random")], tmp_path, workers=1, progress=False)
     ids = [r["trial_id"] for r in lines(tmp_path / "results.jsonl")]
     assert ids == [trial.trial_id]
+
+
+def test_a_trial_past_its_time_limit_is_an_error_and_the_suite_goes_on(tmp_path):
+    """20M ppo steps would take hours; the 1 s limit stops the trial, records why, and the next
+    trial runs (in a worker process, as a suite runs them)."""
+    import dataclasses
+
+    slow = dataclasses.replace(tiny("ppo"), train_steps=20_000_000, time_limit=1.0)
+    trials = [slow, tiny("random")]
+    t0 = time.perf_counter()
+    summary = run_trials(trials, tmp_path, workers=2, progress=False)
+    assert time.perf_counter() - t0 < 60
+    assert summary["ok"] == 1 and summary["error"] == 1
+    by_agent = {r["agent"]: r for r in lines(tmp_path / "results.jsonl")}
+    assert by_agent["ppo"]["status"] == "error" and by_agent["ppo"]["time_limit"] == 1.0
+    assert by_agent["ppo"]["error"] == "TrialTimeout: the trial ran past its time_limit of 1 s"
+    assert by_agent["random"]["status"] == "ok" and by_agent["random"]["time_limit"] is None

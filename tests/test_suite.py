@@ -323,3 +323,124 @@ def test_quick_suite_per_agent_train_steps():
     assert len(set(steps.values())) > 1  # the file does override per agent
     for t in suite.load("quick").trials:
         assert t.train_steps == steps[key(t.agent, t.agent_config)]
+
+
+# ------------------------------------------------------------------- include, per-env overrides
+
+
+def test_include_runs_the_other_suites_trials_under_this_suites_name(tmp_path):
+    write_suite(tmp_path, f"""
+seeds = [0]
+[[envs]]
+{ENV}
+kwargs = {{ n = 6 }}
+[[agents]]
+name = "random"
+""", name="base")
+    s = load_text(tmp_path, f"""
+name = "more"
+include = ["base.toml"]
+seeds = [0]
+[[envs]]
+{ENV}
+kwargs = {{ n = 8 }}
+[[agents]]
+name = "oracle"
+""")
+    got = [(t.suite, t.env_kwargs["n"], t.agent, t.agent_rank) for t in s.trials]
+    assert got == [("more", 8, "oracle", 0), ("more", 6, "random", 1)]
+    base = suite.load(str(tmp_path / "base.toml")).trials[0]
+    assert s.trials[1].trial_id == base.trial_id  # the same trial: a run of either suite shares it
+    only = load_text(tmp_path, 'include = ["base.toml"]', name="alias")  # a suite may be only includes
+    assert [t.trial_id for t in only.trials] == [base.trial_id]
+
+
+def test_include_errors_name_the_entry_and_catch_cycles(tmp_path):
+    with pytest.raises(ValueError, match=r"include 'nowhere'.*unknown suite"):
+        load_text(tmp_path, 'include = ["nowhere"]')
+    write_suite(tmp_path, 'include = ["b.toml"]', name="a")
+    write_suite(tmp_path, 'include = ["a.toml"]', name="b")
+    with pytest.raises(ValueError, match="include cycle"):
+        suite.load(str(tmp_path / "a.toml"))
+    with pytest.raises(ValueError, match="include must be a list"):
+        load_text(tmp_path, 'include = "a.toml"')
+
+
+def test_per_env_overrides_apply_on_their_env_only_and_keep_the_label(tmp_path):
+    s = load_text(tmp_path, """
+[[envs]]
+id = "standin/Landscape-v0"
+kwargs = { n = 6 }
+[[envs]]
+id = "standin/Swarm-v0"
+kwargs = { N = 2, G = 5 }
+[[agents]]
+name = "value-search"
+config = { value = "oracle", budget = 50 }
+per_env = { "Swarm-v0" = { value = "heuristic" } }
+""")
+    by_env = {t.env_id: t for t in s.trials}
+    assert by_env["standin/Landscape-v0"].agent_config == {"value": "oracle", "budget": 50}
+    assert by_env["standin/Swarm-v0"].agent_config == {"value": "heuristic", "budget": 50}
+    label = "value-search value=oracle budget=50"
+    assert by_env["standin/Swarm-v0"].label == by_env["standin/Landscape-v0"].label == label
+
+
+def test_an_agent_can_be_limited_to_some_envs(tmp_path):
+    s = load_text(tmp_path, """
+[[envs]]
+id = "standin/Landscape-v0"
+kwargs = { n = 6 }
+[[envs]]
+id = "standin/Lock-v0"
+kwargs = { n = 6 }
+[[agents]]
+name = "random"
+[[agents]]
+name = "oracle"
+envs = ["standin/Lock-v0"]
+""")
+    assert [(t.env_name, t.agent) for t in s.trials] == [("Landscape-v0", "random"), ("Lock-v0", "random"),
+                                                         ("Lock-v0", "oracle")]
+
+
+@pytest.mark.parametrize("agent_table,match", [
+    ('per_env = { "Knapsack-v0" = { budget = 5 } }', "'Knapsack-v0' names no env of this suite"),
+    ('envs = ["Lock-v0"]', "'Lock-v0' names no env of this suite"),
+    ('envs = "Landscape-v0"', "envs must be a list"),
+    ('per_env = { "Landscape-v0" = 3 }', "per_env must be a table of tables"),
+    ('sweep = { budget = [5, 6] }\nper_env = { "Landscape-v0" = { budget = 7 } }',
+     r"sets \['budget'\], which are swept"),
+    ('per_env = { "Landscape-v0" = { budget = -1 } }', "budget"),
+    ("time_limit = 0", "time_limit must be a number of seconds > 0"),
+])
+def test_bad_overrides_name_the_key(tmp_path, agent_table, match):
+    with pytest.raises(ValueError, match=match):
+        load_text(tmp_path, f"""
+[[envs]]
+{ENV}
+kwargs = {{ n = 6 }}
+[[agents]]
+name = "value-search"
+config = {{ value = "oracle" }}
+{agent_table}
+""")
+
+
+def test_time_limit_comes_from_the_agent_or_the_suite_and_leaves_the_identity_alone(tmp_path):
+    text = f"""
+{{limit}}
+[[envs]]
+{ENV}
+kwargs = {{{{ n = 6 }}}}
+[[agents]]
+name = "random"
+[[agents]]
+name = "oracle"
+time_limit = 2.5
+"""
+    s = load_text(tmp_path, text.format(limit="time_limit = 60"))
+    assert [t.time_limit for t in s.trials] == [60.0, 2.5]
+    plain = load_text(tmp_path, text.format(limit=""), name="plain")
+    assert [t.time_limit for t in plain.trials] == [None, 2.5]
+    assert [t.trial_id for t in s.trials] == [t.trial_id for t in plain.trials]
