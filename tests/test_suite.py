@@ -294,18 +294,23 @@ def test_resolve_name_ignores_a_directory_of_the_same_name_in_cwd(tmp_path, monk
 
 
 def expected_trial_count(path) -> int:
-    """Trials a suite file implies: (sum over envs of sweep sizes) x (same over agents) x seeds."""
+    """Trials a suite file implies: for each env table, its sweep size x the sweep sizes of the
+    agents that run on it (every agent, unless its ``envs`` list leaves the env out) x seeds."""
     data = tomllib.loads(path.read_text())
     seeds = data.get("seeds", [0])
     n_seeds = seeds if isinstance(seeds, int) else len(seeds)
 
-    def settings(tables):
-        return sum(math.prod(len(v) for v in t.get("sweep", {}).values()) for t in tables)
+    def size(table):
+        return math.prod(len(v) for v in table.get("sweep", {}).values())
 
-    return settings(data["envs"]) * settings(data["agents"]) * n_seeds
+    def runs_on(agent, env_id):
+        return "envs" not in agent or env_id in agent["envs"] or env_id.split("/")[-1] in agent["envs"]
+
+    return n_seeds * sum(size(env) * sum(size(a) for a in data["agents"] if runs_on(a, env["id"]))
+                         for env in data["envs"])
 
 
-@pytest.mark.parametrize("name", ["smoke", "quick"])
+@pytest.mark.parametrize("name", suite.names())
 def test_packaged_suite_loads_with_the_trial_count_its_file_implies(name):
     s = suite.load(name)
     assert s.name == name and s.description
