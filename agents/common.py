@@ -38,7 +38,11 @@ class Agent(Protocol):
       (``agents.checkpoint``) and restored after ``fit(env, 0)``;
     - ``shortfall(obs, info, action) -> dict | None``: the split of one decision's shortfall into
       ``search_error`` and ``value_error`` (``value-search`` with a learned value);
-    - ``teacher``: another agent evaluated beside this one (``distill``).
+    - ``teacher``: another agent evaluated beside this one (``distill``);
+    - ``kind``, a class attribute: ``"policy"`` (decides with a trained network: ``ppo``,
+      ``distill``), ``"search"`` (searches a value at decision time: ``value-search``,
+      ``propose-search``) or ``"reference"`` (the 0.0 and 1.0 ends: ``random``, ``oracle``).
+      Reports compare search against policies by it (the crossover table); null if absent.
     """
 
     last_evaluations: int

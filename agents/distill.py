@@ -80,6 +80,7 @@ class DistillConfig:
 
 class DistillAgent:
     Config = DistillConfig
+    kind = "policy"
 
     def __init__(self, config: DistillConfig, seed: int = 0):
         self.config = config

@@ -373,6 +373,7 @@ class PPOAgent:
     """PPO with a factored Bernoulli or categorical head (CleanRL's ``ppo.py``, one file)."""
 
     Config = PPOConfig
+    kind = "policy"
 
     def __init__(self, config: PPOConfig, seed: int = 0):
         self.config = config

@@ -16,6 +16,7 @@ class RandomConfig:
 
 class RandomAgent:
     Config = RandomConfig
+    kind = "reference"
 
     def __init__(self, config: RandomConfig, seed: int = 0):
         self.config = config
@@ -37,6 +38,7 @@ class OracleConfig:
 
 class OracleAgent:
     Config = OracleConfig
+    kind = "reference"
 
     def __init__(self, config: OracleConfig, seed: int = 0):
         self.config = config

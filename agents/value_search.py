@@ -237,6 +237,7 @@ class ValueSearchAgent:
     # --------------------------------------------------------------- contract
 
     name = "value-search"
+    kind = "search"
 
     def fit(self, env, steps: int, log=None) -> None:
         cfg = self.config

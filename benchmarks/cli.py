@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import tyro
 
@@ -161,15 +161,19 @@ def bench(
     workers: int | None = None,
     retry_failed: bool = False,
     no_report: bool = False,
+    backend: Literal["local", "ray"] = "local",
+    address: str | None = None,
 ) -> int:
     """Run a benchmark suite (resumable), then write its report.
 
     Args:
         suite: A suite name (see `standin list`) or a path to a suite .toml file.
         out: Output directory (default runs/<suite name>).
-        workers: Parallel worker processes (default: the number of cores).
+        workers: Parallel trials (default: the cores; with --backend ray: as many as the cluster takes).
         retry_failed: Rerun trials whose recorded result is an error.
         no_report: Skip writing report.md.
+        backend: local: a process pool here. ray: a Ray task per trial (pip install -e ".[ray]"); results land in OUT.
+        address: With --backend ray: an existing cluster's address (e.g. auto); default: start a local Ray instance.
     """
     from benchmarks import suite as suites
     from benchmarks.report import write_report
@@ -180,7 +184,8 @@ def bench(
     if workers is not None and workers < 1:
         raise ValueError(f"--workers must be >= 1, got {workers}")
     print(f"suite {s.name}: {len(s.trials)} trials → {out}")
-    summary = run_trials(s.trials, out, workers=workers, retry_failed=retry_failed, title=s.name)
+    summary = run_trials(s.trials, out, workers=workers, retry_failed=retry_failed, title=s.name,
+                         backend=backend, address=address)
     print(f"done: {summary['ok']} ok, {summary['error']} failed, {summary['skipped']} already recorded")
     if not no_report:
         report = write_report(out)

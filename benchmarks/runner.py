@@ -109,12 +109,58 @@ def evaluate(env, agent, episodes: int, seed: int) -> dict:
     }
 
 
-def run_trial(trial, tb_root: Path | None) -> dict:
+def run_trial(trial, out_dir: Path | None) -> dict:
     """Train and evaluate one trial; return its results record (an error record if it raised).
 
-    A trained agent with weights is saved next to the TensorBoard root, as
-    ``checkpoints/<trial_id>.pt`` (``standin eval`` loads it); the record names the file.
+    With an ``out_dir``, the trial writes there (paths in the record are relative to it):
+    its TensorBoard run ``tb/<run name>/``, its log ``logs/<trial_id>.log`` (everything it
+    prints, warnings and the traceback of a failure) and, for a trained agent with weights,
+    ``checkpoints/<trial_id>.pt`` (``standin eval`` loads it).
     """
+    if out_dir is None:
+        return _run_trial(trial, None)
+    log_path = Path(out_dir) / "logs" / f"{trial.trial_id}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "w", buffering=1) as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        print(f"trial {trial.trial_id}: {trial.env_label} · {trial.label} · seed {trial.seed}")
+        print(f"started {_now()} on {platform.node()} (pid {os.getpid()})", flush=True)
+        record = _run_trial(trial, Path(out_dir))
+        if record["traceback"]:
+            print(record["traceback"])
+        print(f"finished {record['finished_at']}: {record['status']}")
+    record["log"] = str(log_path.relative_to(out_dir))
+    return record
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+CURVE_TAG = "train/episodic_return"
+"""The training scalar kept in the record as its ``learning_curve`` (thinned to CURVE_POINTS)."""
+CURVE_POINTS = 100
+
+
+class _CurveLogger:
+    """Passes scalars on to ``inner`` and keeps the ``CURVE_TAG`` ones."""
+
+    def __init__(self, inner):
+        self.inner, self.steps, self.values = inner, [], []
+
+    def scalar(self, tag: str, value: float, step: int) -> None:
+        if tag == CURVE_TAG:
+            self.steps.append(int(step))
+            self.values.append(float(value))
+        self.inner.scalar(tag, value, step)
+
+    def curve(self) -> dict | None:
+        if not self.steps:
+            return None
+        keep = np.unique(np.linspace(0, len(self.steps) - 1, min(CURVE_POINTS, len(self.steps))).round().astype(int))
+        return {"tag": CURVE_TAG, "steps": [self.steps[i] for i in keep], "values": [self.values[i] for i in keep]}
+
+
+def _run_trial(trial, out_dir: Path | None) -> dict:
     import torch
 
     import agents
@@ -129,6 +175,7 @@ def run_trial(trial, tb_root: Path | None) -> dict:
     try:
         if limit is not None:
             _start_alarm(limit)
+        record["agent_kind"] = getattr(agents.agent_class(trial.agent), "kind", None)
         env = envs.make(trial.env_id, **trial.env_kwargs)
         record["log2_actions"] = log2_size(env.action_space)
         ref = getattr(env.unwrapped, "reference", None)
@@ -136,21 +183,22 @@ def run_trial(trial, tb_root: Path | None) -> dict:
             "high": ref.high, "high_is_optimum": ref.high_is_optimum, "low": ref.low,
             "per": getattr(ref, "per", "decision"), "high_is_bound": getattr(ref, "high_is_bound", False)}
         agent = agents.make(trial.agent, seed=trial.seed, **trial.agent_config)
-        if tb_root is not None:
-            run_dir = Path(tb_root) / trial.run_name
+        if out_dir is not None:
+            run_dir = out_dir / "tb" / trial.run_name
             shutil.rmtree(run_dir, ignore_errors=True)
             tb = TBLogger(run_dir)
-        log = tb if tb is not None else agents.NullLogger()
+        log = _CurveLogger(tb if tb is not None else agents.NullLogger())
         t0 = time.perf_counter()
         agent.fit(env, trial.train_steps, log)
         train_seconds = time.perf_counter() - t0
-        if tb_root is not None and trial.train_steps > 0 and hasattr(agent, "state_dict"):
+        record["learning_curve"] = log.curve()
+        if out_dir is not None and trial.train_steps > 0 and hasattr(agent, "state_dict"):
             from agents import checkpoint, config_dict
 
-            path = Path(tb_root).parent / "checkpoints" / f"{trial.trial_id}.pt"
+            path = out_dir / "checkpoints" / f"{trial.trial_id}.pt"
             checkpoint.save(path, agent, name=trial.agent, config=config_dict(agent.config), seed=trial.seed,
                             env_id=trial.env_id, env_kwargs=trial.env_kwargs)
-            record["checkpoint"] = str(path.relative_to(Path(tb_root).parent))
+            record["checkpoint"] = str(path.relative_to(out_dir))
         metrics = evaluate(env, agent, trial.eval_episodes, trial.seed + EVAL_SEED_OFFSET)
         teacher = getattr(agent, "teacher", None)  # a distilled student: its teacher on the same contexts
         taught = evaluate(env, teacher, trial.eval_episodes, trial.seed + EVAL_SEED_OFFSET) if teacher else {}
@@ -169,7 +217,7 @@ def run_trial(trial, tb_root: Path | None) -> dict:
             _stop_alarm()
         if tb is not None:
             tb.close()
-    record["finished_at"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    record["finished_at"] = _now()
     return record
 
 
@@ -205,9 +253,9 @@ def _identity(trial) -> dict:
         "env_id": trial.env_id, "env_kwargs": trial.env_kwargs, "env_label": trial.env_label,
         "env_family": trial.env_family, "log2_actions": None, "agent": trial.agent,
         "agent_config": trial.full_config, "agent_label": trial.label, "agent_rank": trial.agent_rank,
-        "seed": trial.seed,
+        "agent_group": trial.group, "agent_kind": None, "seed": trial.seed,
         "train_steps": trial.train_steps, "eval_episodes": trial.eval_episodes, "checkpoint": None,
-        "time_limit": getattr(trial, "time_limit", None),
+        "time_limit": getattr(trial, "time_limit", None), "learning_curve": None, "log": None,
     }
 
 
@@ -292,9 +340,23 @@ def pending_trials(trials, records, retry_failed: bool = False):
     return [t for t in unique(trials) if t.trial_id not in last or (retry_failed and last[t.trial_id] != "ok")]
 
 
+BACKENDS = ("local", "ray")
+
+
 def run_trials(trials, out_dir: Path, *, workers: int | None = None, retry_failed: bool = False,
-               progress: bool = True, title: str = "trials") -> dict:
-    """Run the trials not yet in ``out_dir/results.jsonl``; returns counts of what happened."""
+               progress: bool = True, title: str = "trials", backend: str = "local",
+               address: str | None = None) -> dict:
+    """Run the trials not yet in ``out_dir/results.jsonl``; returns counts of what happened.
+
+    ``backend="local"`` runs them in a process pool of ``workers`` processes (default: the cores);
+    ``"ray"`` runs each as a Ray task on the cluster at ``address`` (default: a local Ray
+    instance), with at most ``workers`` in flight if given. Either way only this process writes
+    ``results.jsonl``, the TensorBoard runs, logs and checkpoints under ``out_dir``.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; backends: {', '.join(BACKENDS)}")
+    if address is not None and backend != "ray":
+        raise ValueError("--address needs --backend ray")
     out_dir.mkdir(parents=True, exist_ok=True)
     results = out_dir / "results.jsonl"
     records = read_records(results)
@@ -303,7 +365,6 @@ def run_trials(trials, out_dir: Path, *, workers: int | None = None, retry_faile
     summary = {"total": len(trials), "skipped": len(trials) - len(todo), "ok": 0, "error": 0}
     if not todo:
         return summary
-    workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
     tb_root = out_dir / "tb"
     prov = provenance()
 
@@ -315,9 +376,13 @@ def run_trials(trials, out_dir: Path, *, workers: int | None = None, retry_faile
             summary[record["status"]] += 1
             bar.advance(record, summary["error"])
 
-        if workers == 1:
+        if backend == "ray":
+            from benchmarks.ray_backend import run_on_ray
+
+            run_on_ray(todo, out_dir, done, address=address, workers=workers)
+        elif (workers := max(1, min(workers or os.cpu_count() or 1, len(todo)))) == 1:
             for trial in todo:
-                done(run_trial(trial, tb_root))
+                done(run_trial(trial, out_dir))
         else:
             ctx = multiprocessing.get_context("spawn")
             pool = cf.ProcessPoolExecutor(workers, mp_context=ctx)
@@ -325,14 +390,14 @@ def run_trials(trials, out_dir: Path, *, workers: int | None = None, retry_faile
                 with _single_threaded_children():  # workers start at submit and read these then
                     # longest first, so the pool doesn't end on one long trial while a core idles
                     ordered = sorted(todo, key=_cost_hint, reverse=True)
-                    futures = {pool.submit(run_trial, t, tb_root): t for t in ordered}
+                    futures = {pool.submit(run_trial, t, out_dir): t for t in ordered}
                 for fut in cf.as_completed(futures):
                     try:
                         record = fut.result()
                     except Exception as e:  # the worker itself died (e.g. out of memory)
                         record = _identity(futures[fut])
                         record.update(status="error", error=f"worker process failed: {type(e).__name__}: {e}",
-                                      finished_at=datetime.datetime.now(datetime.timezone.utc).isoformat())
+                                      finished_at=_now())
                     done(record)
             except BaseException:  # Ctrl-C: don't start the queued trials; finished ones are on disk
                 pool.shutdown(wait=False, cancel_futures=True)
@@ -377,6 +442,7 @@ class _Progress:
         self.enabled = enabled and total > 0
         if not self.enabled:
             return
+        from rich.console import Console
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -390,6 +456,7 @@ class _Progress:
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("[red]{task.fields[failed]} failed"), TimeElapsedColumn(), TextColumn("eta"),
             TimeRemainingColumn(), TextColumn("{task.fields[last]}"), transient=False,
+            console=Console(file=sys.stdout),  # bound now: a trial run in-process redirects sys.stdout to its log
         )
         self.task = self.progress.add_task(title, total=total, completed=done, failed=0, last="")
 

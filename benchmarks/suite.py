@@ -72,6 +72,9 @@ class Trial:
     time_limit: float | None = None
     """Wall seconds for training and evaluation; past it the trial is recorded as an error. Not
     part of the identity: it decides whether a trial finishes, not what it measures."""
+    agent_group: str = ""
+    """The agent setting's label without its swept values: the trials of one ``sweep`` (e.g. one
+    search method at several budgets) share it, and reports draw them as one line."""
 
     @property
     def trial_id(self) -> str:
@@ -106,6 +109,10 @@ class Trial:
     @property
     def label(self) -> str:
         return self.agent_label or _label(self.agent, self.agent_config)
+
+    @property
+    def group(self) -> str:
+        return self.agent_group or self.label
 
     @property
     def run_name(self) -> str:
@@ -263,15 +270,16 @@ def _own_trials(data, where, name, seeds, default_steps, episodes, default_limit
             if swept & set(fields):
                 raise ValueError(f"{w}: per_env.{key} sets {sorted(swept & set(fields))}, which are swept; keep one")
         for config in _expand(table.get("config", {}), table.get("sweep", {}), w, "config"):
-            label = table.get("label", "")
-            if label and table.get("sweep"):  # keep labels unique across the swept settings
+            label = group = table.get("label", "")
+            if label and swept:  # keep labels unique across the swept settings
                 label = _label(label, {k: config[k] for k in table["sweep"]})
-            settings.append((w, rank, table["name"], config, steps, label, limit, only, per_env))
+            group = group or _label(table["name"], {k: v for k, v in config.items() if k not in swept})
+            settings.append((w, rank, table["name"], config, steps, label, limit, only, per_env, group))
 
     trials = []
     for env_id, env_kwargs, size_kwargs in env_settings:
         keys = (env_id, _env_name(env_id))
-        for w, rank, agent, config, steps, label, limit, only, per_env in settings:
+        for w, rank, agent, config, steps, label, limit, only, per_env, group in settings:
             if only is not None and not any(k in only for k in keys):
                 continue
             override = {k: _none(v) for key in keys for k, v in per_env.get(key, {}).items()}
@@ -283,7 +291,7 @@ def _own_trials(data, where, name, seeds, default_steps, episodes, default_limit
             # an override keeps the agent's label, so it stays one line across env families
             shown = label or (_label(agent, config) if override else "")
             trials += [Trial(name, env_id, env_kwargs, agent, setting, seed, steps, episodes, shown, size_kwargs,
-                             rank, limit) for seed in seeds]
+                             rank, limit, group) for seed in seeds]
     return trials
 
 
