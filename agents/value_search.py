@@ -150,17 +150,21 @@ class LowRankQuadraticQ(nn.Module):
         self.shared = nn.Parameter(0.01 * torch.randn(n, rank - context_rank))
         self.sigma = nn.Parameter(-torch.ones(rank))
 
-    def parts(self, obs: torch.Tensor):
+    def _outputs(self, obs: torch.Tensor):
         out = self.head(self.torso(obs))
-        b = out[:, 0]
-        h = out[:, 1 : 1 + self.n]
         own = out[:, 1 + self.n :].reshape(out.shape[0], self.n, self.context_rank)
-        U = torch.cat([self.shared.expand(out.shape[0], -1, -1), own], dim=2) / np.sqrt(self.n)
+        return out[:, 0], out[:, 1 : 1 + self.n], own
+
+    def parts(self, obs: torch.Tensor):
+        """``b (B,)``, ``h (B, n)`` and ``U (B, n, rank)`` of a batch of observations."""
+        b, h, own = self._outputs(obs)
+        U = torch.cat([self.shared.expand(len(b), -1, -1), own], dim=2) / np.sqrt(self.n)
         return b, h, U
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        b, h, U = self.parts(obs)
-        proj = torch.einsum("bnr,bn->br", U, action)
+        # U·a without building U: the shared columns are one matmul for the whole batch
+        b, h, own = self._outputs(obs)
+        proj = torch.cat([action @ self.shared, torch.einsum("bnr,bn->br", own, action)], dim=1) / np.sqrt(self.n)
         return b + (h * action).sum(-1) + (proj.square() * self.sigma).sum(-1)
 
     def landscape(self, obs: np.ndarray) -> search.Quadratic:

@@ -8,10 +8,36 @@ import math
 
 import pytest
 
-from benchmarks.report import load_results, summarize, write_report
+from benchmarks import report as report_module
+from benchmarks.report import (
+    ANYTIME_FIGURE,
+    FIGURE_NAME,
+    HTML_NAME,
+    IQM_FIGURE,
+    LEARNING_FIGURE,
+    OPTIMAL_RATE_FIGURE,
+    PARETO_FIGURE,
+    SPLIT_FIGURE,
+    agent_group,
+    agent_kind,
+    load_results,
+    markdown_to_html,
+    summarize,
+    write_report,
+)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 T_975_DF2 = 4.302652729911275  # Student-t 97.5% quantile, 2 degrees of freedom (from tables)
+
+
+def _kind(agent: str):
+    """The agent kind a record of this test agent label carries (docs/results.md, ``agent_kind``)."""
+    name = agent.split()[0]
+    if name in ("random", "oracle"):
+        return "reference"
+    if name in ("ppo", "distill"):
+        return "policy"
+    return "search" if name in ("learned", "value-search", "propose-search") else None
 
 
 def make_record(env_n=8, agent="random", seed=0, normalized_return=0.5, status="ok", **overrides) -> dict:
@@ -30,6 +56,8 @@ def make_record(env_n=8, agent="random", seed=0, normalized_return=0.5, status="
         "agent": agent.split()[0],
         "agent_config": {},
         "agent_label": agent,
+        "agent_group": agent,
+        "agent_kind": _kind(agent),
         "seed": seed,
         "train_steps": 0,
         "eval_episodes": 2,
@@ -39,6 +67,7 @@ def make_record(env_n=8, agent="random", seed=0, normalized_return=0.5, status="
             "evaluations_per_decision": 100.0, "decisions": 10, "train_seconds": 0.0,
             "train_env_steps": 0, "eval_seconds": 0.1,
         },
+        "learning_curve": None,
         "reference": {"high": "the exact optimum", "high_is_optimum": True, "low": "a uniform random action"},
         "provenance": {
             "standin": "0.1.0", "git_commit": "abc1234", "python": "3.11.2", "packages": {},
@@ -240,3 +269,347 @@ def test_report_leaves_out_sections_nothing_logged(run_dir):
     text = write_report(run_dir).read_text(encoding="utf-8")
     assert "## Why learned value + search falls short" not in text
     assert "## Distilled students" not in text
+
+
+# --- helpers for the sections below --------------------------------------------------------------
+
+
+def section(text: str, title: str) -> str:
+    """The body of the ``## title`` section of a report."""
+    assert f"## {title}" in text, title
+    return text.split(f"## {title}", 1)[1].split("\n## ", 1)[0]
+
+
+def table_rows(text: str) -> list[list[str]]:
+    """The body rows of the markdown tables in ``text``, as stripped cells (header and rule left out)."""
+    rows, lines = [], text.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("| ") and i > 0 and lines[i - 1].startswith("|---") or (
+                line.startswith("| ") and rows and lines[i - 1].startswith("| ")):
+            rows.append([c.strip() for c in line.strip().strip("|").split("|")])
+    return rows
+
+
+def is_png(path) -> bool:
+    data = path.read_bytes()
+    return len(data) > 1000 and data.startswith(PNG_MAGIC)
+
+
+def sweep(values: dict, extra: dict | None = None) -> list[dict]:
+    """Records for ``{(agent, n): per-seed normalised returns}``; ``extra[(agent, n)]`` updates metrics."""
+    extra = extra or {}
+    records = []
+    for (agent, n), seeds in values.items():
+        for seed, value in enumerate(seeds):
+            record = make_record(env_n=n, agent=agent, seed=seed, normalized_return=value)
+            record["metrics"].update(extra.get((agent, n), {}))
+            records.append(record)
+    return records
+
+
+# --- the crossover table -----------------------------------------------------------------------
+
+SEARCH, WIDE, PPO, DISTILL = "value-search budget=100", "value-search budget=10000", "ppo", "distill"
+
+
+@pytest.fixture
+def crossover_dir(tmp_path):
+    """One search setting drops below the best policy at log2 |A| = 64 with separate intervals (its best seed
+    under the policy's worst), another overlaps ppo at every size."""
+    values = {
+        (SEARCH, 16): (0.90, 0.92, 0.94), (SEARCH, 32): (0.85, 0.87, 0.89),
+        (SEARCH, 64): (0.50, 0.52, 0.54), (SEARCH, 128): (0.30, 0.32, 0.34),
+        (WIDE, 16): (0.70, 0.82, 0.95), (WIDE, 32): (0.70, 0.82, 0.95),
+        (WIDE, 64): (0.70, 0.82, 0.95), (WIDE, 128): (0.70, 0.82, 0.95),
+        (PPO, 16): (0.80, 0.82, 0.84), (PPO, 32): (0.80, 0.82, 0.84),
+        (PPO, 64): (0.80, 0.82, 0.84), (PPO, 128): (0.80, 0.82, 0.84),
+        (DISTILL, 64): (0.60, 0.62, 0.64),  # worse than ppo here: not the policy compared against
+        ("random", 64): (0.0, 0.01, 0.02),
+    }
+    extra = {(SEARCH, 64): {"decision_ms": 2.5, "evaluations_per_decision": 100.0}}
+    write_jsonl(tmp_path / "results.jsonl", sweep(values, extra))
+    return tmp_path
+
+
+def test_crossover_table_picks_the_first_size_with_separated_intervals(crossover_dir):
+    text = write_report(crossover_dir).read_text(encoding="utf-8")
+    assert text.index("## Where search falls below the policies") < text.index("## Results")
+    rows = {row[1]: row for row in table_rows(section(text, "Where search falls below the policies"))}
+    assert set(rows) == {SEARCH, WIDE}
+    family, _, size, search, ms, evals, below, policy = rows[SEARCH]
+    assert (family, size, ms, evals, below) == ("Landscape-v0 alpha=0.5", "64", "2.50", "100", "ppo")
+    # bootstrap intervals of 3 seeds: the range of the seeds
+    assert search == "0.520 [0.500, 0.540]" and policy == "0.820 [0.800, 0.840]"
+    # overlapping intervals at every size: never below
+    assert rows[WIDE][2] == "None in range (log2 |A| 16–128, 4 sizes)"
+    assert rows[WIDE][3:] == ["—"] * 5
+
+
+def test_crossover_needs_an_interval_on_both_sides(tmp_path):
+    values = {(SEARCH, 16): (0.1,), (PPO, 16): (0.9,)}  # one seed each: far apart, but no interval
+    write_jsonl(tmp_path / "results.jsonl", sweep(values))
+    text = write_report(tmp_path).read_text(encoding="utf-8")
+    (row,) = table_rows(section(text, "Where search falls below the policies"))
+    assert row[2] == "None in range (log2 |A| 16 only; 1 without an interval (one seed))"
+    assert "0.100 [—]" not in text  # nothing shown for a size that did not count
+    assert "only 1 seed" in text
+
+
+@pytest.mark.parametrize(("agents", "why"), [
+    (("random", PPO), "no search agent"),
+    (("random", SEARCH), "no policy"),
+    (("random", "oracle"), "neither search agents"),
+])
+def test_crossover_table_says_why_it_is_empty(tmp_path, agents, why):
+    write_jsonl(tmp_path / "results.jsonl", sweep({(a, 8): (0.2, 0.3) for a in agents}))
+    text = write_report(tmp_path).read_text(encoding="utf-8")
+    body = section(text, "Where search falls below the policies")
+    assert "Nothing to compare:" in body and why in body
+    assert not table_rows(body)
+
+
+def test_crossover_without_reference_values(tmp_path):
+    write_jsonl(tmp_path / "results.jsonl", sweep({(SEARCH, 8): (None, None), (PPO, 8): (None, None)}))
+    text = write_report(tmp_path).read_text(encoding="utf-8")
+    assert "no environment has a normalised return" in section(text, "Where search falls below the policies")
+    assert not (tmp_path / FIGURE_NAME).exists() and not (tmp_path / PARETO_FIGURE).exists()
+
+
+# --- figures ------------------------------------------------------------------------------------
+
+
+def test_every_figure_is_a_png_listed_with_a_caption(crossover_dir):
+    text = write_report(crossover_dir).read_text(encoding="utf-8")
+    for name in (FIGURE_NAME, OPTIMAL_RATE_FIGURE, IQM_FIGURE, PARETO_FIGURE):
+        assert is_png(crossover_dir / name), name
+        assert f"]({name})" in text
+        embedded = next(i for i, line in enumerate(text.splitlines()) if line.startswith("![") and name in line)
+        assert text.splitlines()[embedded + 2].strip(), f"{name} has no caption"
+    # nothing logged for these
+    for name in (ANYTIME_FIGURE, SPLIT_FIGURE, LEARNING_FIGURE):
+        assert not (crossover_dir / name).exists() and name not in text
+
+
+def test_optimal_rate_figure_only_where_it_is_defined(tmp_path):
+    records = sweep({(SEARCH, 8): (0.4, 0.5), (PPO, 8): (0.6, 0.7)})
+    for r in records:
+        r["metrics"]["optimal_rate"] = None
+    write_jsonl(tmp_path / "results.jsonl", records)
+    text = write_report(tmp_path).read_text(encoding="utf-8")
+    assert is_png(tmp_path / FIGURE_NAME)  # a single size: one point per agent
+    assert not (tmp_path / OPTIMAL_RATE_FIGURE).exists() and OPTIMAL_RATE_FIGURE not in text
+
+
+def budget_sweep(n=16) -> list[dict]:
+    """value-search at 3 budgets sharing an agent_group, beside a policy and the two references."""
+    records = []
+    for budget, value in ((100, 0.3), (1000, 0.6), (10000, 0.9)):
+        for seed in range(2):
+            r = make_record(env_n=n, agent=f"value-search budget={budget}", seed=seed,
+                            normalized_return=value + 0.01 * seed, agent_group="value-search budget=*")
+            r["metrics"]["evaluations_per_decision"] = float(budget)
+            records.append(r)
+    for agent, value, ms in ((PPO, 0.7, 0.05), ("random", 0.0, 0.001), ("oracle", 1.0, 3.0)):
+        for seed in range(2):
+            r = make_record(env_n=n, agent=agent, seed=seed, normalized_return=value)
+            r["metrics"].update(decision_ms=ms, evaluations_per_decision=0.0)
+            records.append(r)
+    return records
+
+
+def test_anytime_figure_for_a_budget_sweep(tmp_path):
+    write_jsonl(tmp_path / "results.jsonl", budget_sweep())
+    text = write_report(tmp_path).read_text(encoding="utf-8")
+    assert is_png(tmp_path / ANYTIME_FIGURE)
+    body = section(text, "Anytime: return against search budget")
+    assert f"]({ANYTIME_FIGURE})" in body and "evaluations per decision" in body
+
+
+def test_no_anytime_figure_without_a_multi_budget_group(tmp_path):
+    records = budget_sweep()
+    for r in records:
+        r.pop("agent_group")  # an old record: each setting is its own group
+    write_jsonl(tmp_path / "results.jsonl", records)
+    text = write_report(tmp_path).read_text(encoding="utf-8")
+    assert not (tmp_path / ANYTIME_FIGURE).exists() and "## Anytime" not in text
+
+
+def test_a_figure_from_an_earlier_report_is_removed(tmp_path):
+    write_jsonl(tmp_path / "results.jsonl", budget_sweep())
+    write_report(tmp_path)
+    assert (tmp_path / ANYTIME_FIGURE).exists()
+    write_jsonl(tmp_path / "results.jsonl", [r for r in budget_sweep() if "budget=100" not in r["agent_label"]
+                                             and "budget=1000 " not in r["agent_label"] + " "])
+    write_report(tmp_path)
+    assert not (tmp_path / ANYTIME_FIGURE).exists()
+
+
+def test_pareto_front_hand_computed():
+    # (cost, quality): (2, 0.4) is beaten by (1, 0.5); (3, 0.7) by (2, 0.7). Cheapest first.
+    points = [(1, 0.5), (2, 0.4), (2, 0.7), (3, 0.7), (0.5, 0.1)]
+    assert report_module._pareto_front(points) == [4, 0, 2]
+
+
+def test_pareto_table_leaves_references_off_the_front(tmp_path):
+    write_jsonl(tmp_path / "results.jsonl", budget_sweep())
+    text = write_report(tmp_path).read_text(encoding="utf-8")
+    (row,) = table_rows(section(text, "Compute against quality"))
+    # ppo (0.05 ms, 0.70) beats budget=100 (1.23 ms, 0.305); budget 1000 and 10000 cost as much as budget=100
+    # (every search record has decision_ms 1.2345) and return more, so budget=10000 beats both
+    assert row[1] == "ppo (0.0500 ms, 0.70) → value-search budget=10000 (1.23 ms, 0.91)"
+    assert "oracle" not in row[1] and "random" not in row[1]
+    assert is_png(tmp_path / PARETO_FIGURE)
+
+
+def test_split_figure_where_the_split_was_logged(tmp_path):
+    records = sweep({("learned + anneal", 8): (0.5, 0.6), ("learned + anneal", 16): (0.4, 0.5)})
+    for i, r in enumerate(records):
+        r["metrics"].update(search_error=0.01 * i, value_error=0.1 + 0.01 * i, split_by="exhaustive",
+                            split_decisions=50)
+    write_jsonl(tmp_path / "results.jsonl", records)
+    text = write_report(tmp_path).read_text(encoding="utf-8")
+    assert is_png(tmp_path / SPLIT_FIGURE)
+    assert f"]({SPLIT_FIGURE})" in section(text, "Why learned value + search falls short")
+
+
+def curve(steps, values) -> dict:
+    return {"tag": "train/episodic_return", "steps": list(steps), "values": list(values)}
+
+
+def test_mean_curve_on_the_common_steps():
+    # seed 1 logged at 0, 10, 20; seed 2 at 0, 20 (linear in between): the grid is 0, 10, 20 and the
+    # means are (0 + 0) / 2, (1 + 2) / 2, (2 + 4) / 2
+    runs = [(np.array([0.0, 10, 20]), np.array([0.0, 1, 2])), (np.array([0.0, 20]), np.array([0.0, 4]))]
+    grid, mean, low, high = report_module._mean_curve(runs)
+    np.testing.assert_allclose(grid, [0, 10, 20])
+    np.testing.assert_allclose(mean, [0, 1.5, 3])
+    np.testing.assert_allclose(low, [0, 1, 2])
+    np.testing.assert_allclose(high, [0, 2, 4])
+    # spans that only partly overlap: the grid stays within both
+    runs = [(np.array([0.0, 10, 20]), np.array([0.0, 1, 2])), (np.array([10.0, 30]), np.array([5.0, 7]))]
+    grid, mean, _, _ = report_module._mean_curve(runs)
+    np.testing.assert_allclose(grid, [10, 20])
+    np.testing.assert_allclose(mean, [(1 + 5) / 2, (2 + 6) / 2])
+
+
+def test_learning_curves_normalised_when_the_references_are_there(tmp_path):
+    records = sweep({(PPO, 8): (0.5, 0.6), (PPO, 16): (0.4, 0.5)})
+    for r in records:
+        r["learning_curve"] = curve([0, 500, 1000], [0.0, 1.0, 1.5])
+    write_jsonl(tmp_path / "results.jsonl", records)
+    text = write_report(tmp_path).read_text(encoding="utf-8")
+    assert is_png(tmp_path / LEARNING_FIGURE)
+    body = section(text, "Learning curves")
+    assert f"]({LEARNING_FIGURE})" in body and "normalised with each trial's evaluation references" in body
+
+    for r in records:
+        r["metrics"]["random_return"] = None
+    write_jsonl(tmp_path / "results.jsonl", records)
+    text = write_report(tmp_path).read_text(encoding="utf-8")
+    assert "are raw" in section(text, "Learning curves")
+
+
+# --- aggregate: IQM and probability of improvement ----------------------------------------------
+
+
+def test_aggregate_iqm_and_probability_of_improvement(tmp_path):
+    # search, 8 pooled scores 0.1 .. 0.8: drop 2 at each end -> mean(0.3, 0.4, 0.5, 0.6) = 0.45
+    # ppo, pooled 0 0 0 0 1 1 1 1 -> mean(0, 0, 1, 1) = 0.5
+    # P(search > ppo): n=8: every search seed beats 0 -> 1; n=16: every one is below 1 -> 0; mean 0.5
+    values = {(SEARCH, 8): (0.1, 0.2, 0.3, 0.4), (SEARCH, 16): (0.5, 0.6, 0.7, 0.8),
+              (PPO, 8): (0.0, 0.0, 0.0, 0.0), (PPO, 16): (1.0, 1.0, 1.0, 1.0)}
+    write_jsonl(tmp_path / "results.jsonl", sweep(values))
+    text = write_report(tmp_path).read_text(encoding="utf-8")
+    body = section(text, "Aggregate over tasks: IQM and probability of improvement")
+    rows = table_rows(body)
+    iqm_rows = {r[0]: r for r in rows if len(r) == 5}
+    assert iqm_rows[SEARCH][1:4] == ["search", "2", "8"] and iqm_rows[SEARCH][4].startswith("0.450 [")
+    assert iqm_rows[PPO][1:4] == ["policy", "2", "8"] and iqm_rows[PPO][4] == "0.500 [0.500, 0.500]"
+    (poi,) = [r for r in rows if len(r) == 4]
+    assert poi == [SEARCH, PPO, "2", "0.50 [0.50, 0.50]"]
+    assert is_png(tmp_path / IQM_FIGURE)
+
+
+def test_probability_of_improvement_uses_shared_tasks_only(tmp_path):
+    values = {(SEARCH, 8): (0.9, 0.8), (SEARCH, 16): (0.1, 0.2), (PPO, 8): (0.5, 0.6)}
+    write_jsonl(tmp_path / "results.jsonl", sweep(values))
+    text = write_report(tmp_path).read_text(encoding="utf-8")
+    body = section(text, "Aggregate over tasks: IQM and probability of improvement")
+    (poi,) = [r for r in table_rows(body) if len(r) == 4]
+    assert poi == [SEARCH, PPO, "1", "1.00 [1.00, 1.00]"]  # n=16, where ppo did not run, is left out
+    assert "Not every agent ran on every task" in body
+
+
+# --- robustness ---------------------------------------------------------------------------------
+
+
+def test_failed_trials_only(tmp_path):
+    write_jsonl(tmp_path / "results.jsonl", [make_record(status="error", seed=s) for s in range(2)])
+    text = write_report(tmp_path).read_text(encoding="utf-8")
+    assert "0 trials ok, 2 failed" in text and "No trial finished ok" in text and "## Failed trials" in text
+    assert not list(tmp_path.glob("*.png"))
+    assert (tmp_path / HTML_NAME).exists()
+
+
+def test_old_records_without_the_new_fields(tmp_path):
+    """Records written before agent_group, agent_kind and learning_curve: the kind comes from the agent class."""
+    records = sweep({("random", 8): (0.0, 0.1), ("oracle", 8): (1.0, 1.0), ("mystery", 8): (0.5, 0.6)})
+    for r in records:
+        for key in ("agent_group", "agent_kind", "learning_curve"):
+            del r[key]
+    write_jsonl(tmp_path / "results.jsonl", records)
+    text = write_report(tmp_path).read_text(encoding="utf-8")
+    rows = {r[0]: r for r in table_rows(section(text, "Aggregate over tasks: IQM and probability of improvement"))
+            if len(r) == 5}
+    assert rows["random"][1] == "reference" and rows["oracle"][1] == "reference" and rows["mystery"][1] == "—"
+    assert "## Learning curves" not in text and "## Anytime" not in text
+
+
+def test_agent_kind_and_group_fall_back():
+    assert agent_kind({"agent": "random"}) == "reference"  # old record: from the class
+    assert agent_kind({"agent": "no-such-agent"}) is None
+    assert agent_kind({"agent": "random", "agent_kind": None}) is None  # the record's own word counts
+    assert agent_kind({"agent": "random", "agent_kind": "search"}) == "search"
+    assert agent_group({"agent_label": "a b=1"}) == "a b=1"
+    assert agent_group({"agent_label": "a b=1", "agent_group": "a"}) == "a"
+
+
+def test_mixed_families_sizes_and_references(tmp_path):
+    """A single-size family, one without reference values, and a swept one, in one report."""
+    records = sweep({(SEARCH, 8): (0.5, 0.6), (SEARCH, 16): (0.3, 0.4), (PPO, 8): (0.7, 0.8), (PPO, 16): (0.7, 0.8)})
+    for agent in (SEARCH, PPO):
+        for seed in range(2):
+            records.append(make_record(agent=agent, seed=seed, normalized_return=None, env_label="Swarm-v0 G=6",
+                                       env_family="Swarm-v0 G=6", log2_actions=6.97))
+            records.append(make_record(agent=agent, seed=seed, normalized_return=0.4 + 0.1 * seed,
+                                       env_label="Slate-v0", env_family="Slate-v0", log2_actions=10.15))
+    write_jsonl(tmp_path / "results.jsonl", records)
+    text = write_report(tmp_path).read_text(encoding="utf-8")
+    assert "No reference values" in text and "Swarm-v0 G=6" in text
+    rows = {(r[0], r[1]): r for r in table_rows(section(text, "Where search falls below the policies"))}
+    assert rows[("Slate-v0", SEARCH)][2] == "None in range (log2 |A| 10.15 only)"
+    assert rows[("Landscape-v0 alpha=0.5", SEARCH)][2] == "8"
+    assert not any(family == "Swarm-v0 G=6" for family, _ in rows)
+    assert is_png(tmp_path / FIGURE_NAME) and is_png(tmp_path / PARETO_FIGURE)
+
+
+# --- HTML ---------------------------------------------------------------------------------------
+
+
+def test_html_report_embeds_the_figures(run_dir):
+    write_report(run_dir)
+    page = (run_dir / HTML_NAME).read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "<title>Report: tiny</title>" in page
+    assert page.count("<table>") >= 2 and "data:image/png;base64," in page
+    assert "![" not in page and "<h2>Results</h2>" in page
+
+
+def test_markdown_to_html_subset(tmp_path):
+    (tmp_path / "f.png").write_bytes(PNG_MAGIC + b"rest")
+    md = "# T\n\nA **b** `c` & d\n*e* f\n\n- one\n- two\n\n| x | y \\| z |\n|---|---:|\n| 1 | 2 |\n\n![alt](f.png)\n"
+    page = markdown_to_html(md, tmp_path, title="T")
+    assert "<h1>T</h1>" in page
+    assert "<p>A <strong>b</strong> <code>c</code> &amp; d <em>e</em> f</p>" in page
+    assert "<ul><li>one</li><li>two</li></ul>" in page
+    assert "<th>y | z</th>" in page and "<td>1</td><td class=num>2</td>" in page
+    assert '<img src="data:image/png;base64,iVBORw0KGgpyZXN0" alt="alt">' in page
