@@ -163,6 +163,7 @@ def bench(
     no_report: bool = False,
     backend: Literal["local", "ray"] = "local",
     address: str | None = None,
+    seeds: int | None = None,
 ) -> int:
     """Run a benchmark suite (resumable), then write its report.
 
@@ -174,6 +175,7 @@ def bench(
         no_report: Skip writing report.md.
         backend: local: a process pool here. ray: a Ray task per trial (pip install -e ".[ray]"); results land in OUT.
         address: With --backend ray: an existing cluster's address (e.g. auto); default: start a local Ray instance.
+        seeds: Run only the suite's first K seeds (a quicker version; a later run without it adds the rest).
     """
     from benchmarks import suite as suites
     from benchmarks.report import write_report
@@ -183,8 +185,14 @@ def bench(
     out = out or Path("runs") / s.name
     if workers is not None and workers < 1:
         raise ValueError(f"--workers must be >= 1, got {workers}")
-    print(f"suite {s.name}: {len(s.trials)} trials → {out}")
-    summary = run_trials(s.trials, out, workers=workers, retry_failed=retry_failed, title=s.name,
+    trials = s.trials
+    if seeds is not None:
+        if seeds < 1:
+            raise ValueError(f"--seeds must be >= 1, got {seeds}")
+        kept = sorted({t.seed for t in trials})[:seeds]
+        trials = [t for t in trials if t.seed in kept]
+    print(f"suite {s.name}: {len(trials)} trials → {out}")
+    summary = run_trials(trials, out, workers=workers, retry_failed=retry_failed, title=s.name,
                          backend=backend, address=address)
     print(f"done: {summary['ok']} ok, {summary['error']} failed, {summary['skipped']} already recorded")
     if not no_report:

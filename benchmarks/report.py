@@ -47,7 +47,6 @@ import json
 import math
 import pathlib
 import re
-import warnings
 from collections import Counter
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -143,7 +142,7 @@ def _check_ok_record(record: dict, where: str) -> None:
             raise ValueError(f"{where}: ok trial {record.get('trial_id')!r} lacks metrics.{key}")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _class_kind(name) -> str | None:
     """``kind`` of the agent class registered as ``name``; None for an unknown or unimportable agent."""
     if not isinstance(name, str):
@@ -493,7 +492,8 @@ def _distill_section(groups) -> list[str]:
     for (env, agent), group in groups.items():
         if not _metric(group, "teacher_normalized_return") and not _metric(group, "teacher_return"):
             continue
-        teacher_ms, teacher_evals = _metric(group, "teacher_decision_ms"), _metric(group, "teacher_evaluations_per_decision")
+        teacher_ms = _metric(group, "teacher_decision_ms")
+        teacher_evals = _metric(group, "teacher_evaluations_per_decision")
         body.append([env, agent, _mean_ci(group, "normalized_return"), _mean_ci(group, "teacher_normalized_return"),
                      _fmt_sig3(float(np.mean(_metric(group, "decision_ms")))),
                      _fmt_sig3(float(np.mean(teacher_ms))) if teacher_ms else "—",
@@ -695,7 +695,7 @@ def _plain_log_ticks(axis) -> None:
     """Label a log axis ``0.01, 1, 100`` in plain text, without minor ticks (both much quicker to draw)."""
     from matplotlib.ticker import FuncFormatter, NullLocator
 
-    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}".replace("e+0", "e").replace("e+", "e")))
     axis.set_minor_locator(NullLocator())
 
 
@@ -834,9 +834,10 @@ def plot_anytime(data, path, styles: dict) -> pathlib.Path:
             xs += [c.evals for c in points]
             legend[group] = _band(ax, [c.evals for c in points], [c.norm for c in points],
                                   {"color": group_colors[group], "linestyle": "-"}, group)
-        for c in flat:
-            ax.axhline(c.norm.estimate, color=styles[c.agent]["color"], linestyle=_KIND_STYLE.get(c.kind, "-."),
-                       linewidth=1.2, label=f"{c.agent} ({_fmt_sig3(c.ms)} ms)")
+        # policies and references do not search: a level each, labelled with its own decision cost
+        levels = [ax.axhline(c.norm.estimate, color=styles[c.agent]["color"], linewidth=1.2,
+                             linestyle=_KIND_STYLE.get(c.kind, "-."), label=f"{c.agent} ({_fmt_sig3(c.ms)} ms)")
+                  for c in flat]
         low, high = min([10.0, *(x / 1.5 for x in xs)]), max([1e6, *(x * 1.5 for x in xs)])
         ax.set_xscale("log")
         _plain_log_ticks(ax.xaxis)
@@ -844,10 +845,8 @@ def plot_anytime(data, path, styles: dict) -> pathlib.Path:
         ax.set_title(env, fontsize=10)
         ax.set_xlabel("evaluations per decision")
         ax.grid(True, alpha=0.3)
-        if flat:  # the horizontal lines carry their own decision cost, so they are labelled per panel
-            handles = [h for h in ax.get_lines() if not h.get_label().startswith("_") and h.get_label()
-                       not in legend]
-            ax.legend(handles=handles, fontsize=6.5, loc="lower right", framealpha=0.8)
+        if levels:
+            ax.legend(handles=levels, fontsize=6.5, loc="lower right", framealpha=0.8)
     for ax in axes[:, 0]:
         ax.set_ylabel("normalised return")
     return _save(fig, path, legend)
@@ -1165,7 +1164,7 @@ def write_report(run_dir, *, results_name: str = "results.jsonl") -> pathlib.Pat
         split += [f"![search error and value error]({SPLIT_FIGURE})", "", caption, ""]
     body += split
     body += _distill_section(groups)
-    body += _learning_section(ok, run_dir, figures, styles)
+    body += _learning_section([r for c in cells for r in c.records], run_dir, figures, styles)  # table order
     if not groups:
         body += ["No trial finished ok, so there is no table or figure.", ""]
     body += _failed_section(failed)
@@ -1186,5 +1185,6 @@ def write_report(run_dir, *, results_name: str = "results.jsonl") -> pathlib.Pat
             (run_dir / name).unlink(missing_ok=True)
     report = run_dir / "report.md"
     report.write_text(text, encoding="utf-8")
-    (run_dir / HTML_NAME).write_text(markdown_to_html(text, run_dir, title=text.splitlines()[0].lstrip("# ")), encoding="utf-8")
+    page = markdown_to_html(text, run_dir, title=text.splitlines()[0].lstrip("# "))
+    (run_dir / HTML_NAME).write_text(page, encoding="utf-8")
     return report

@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 
+import numpy as np
 import pytest
 
 from benchmarks import report as report_module
@@ -286,7 +288,7 @@ def table_rows(text: str) -> list[list[str]]:
     for i, line in enumerate(lines):
         if line.startswith("| ") and i > 0 and lines[i - 1].startswith("|---") or (
                 line.startswith("| ") and rows and lines[i - 1].startswith("| ")):
-            rows.append([c.strip() for c in line.strip().strip("|").split("|")])
+            rows.append([c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line.strip()[1:-1])])
     return rows
 
 
@@ -312,10 +314,11 @@ def sweep(values: dict, extra: dict | None = None) -> list[dict]:
 SEARCH, WIDE, PPO, DISTILL = "value-search budget=100", "value-search budget=10000", "ppo", "distill"
 
 
-@pytest.fixture
-def crossover_dir(tmp_path):
+@pytest.fixture(scope="module")
+def crossover_report(tmp_path_factory):
     """One search setting drops below the best policy at log2 |A| = 64 with separate intervals (its best seed
-    under the policy's worst), another overlaps ppo at every size."""
+    under the policy's worst), another overlaps ppo at every size: ``(run dir, report text)``."""
+    tmp_path = tmp_path_factory.mktemp("crossover")
     values = {
         (SEARCH, 16): (0.90, 0.92, 0.94), (SEARCH, 32): (0.85, 0.87, 0.89),
         (SEARCH, 64): (0.50, 0.52, 0.54), (SEARCH, 128): (0.30, 0.32, 0.34),
@@ -328,11 +331,11 @@ def crossover_dir(tmp_path):
     }
     extra = {(SEARCH, 64): {"decision_ms": 2.5, "evaluations_per_decision": 100.0}}
     write_jsonl(tmp_path / "results.jsonl", sweep(values, extra))
-    return tmp_path
+    return tmp_path, write_report(tmp_path).read_text(encoding="utf-8")
 
 
-def test_crossover_table_picks_the_first_size_with_separated_intervals(crossover_dir):
-    text = write_report(crossover_dir).read_text(encoding="utf-8")
+def test_crossover_table_picks_the_first_size_with_separated_intervals(crossover_report):
+    _, text = crossover_report
     assert text.index("## Where search falls below the policies") < text.index("## Results")
     rows = {row[1]: row for row in table_rows(section(text, "Where search falls below the policies"))}
     assert set(rows) == {SEARCH, WIDE}
@@ -349,10 +352,11 @@ def test_crossover_needs_an_interval_on_both_sides(tmp_path):
     values = {(SEARCH, 16): (0.1,), (PPO, 16): (0.9,)}  # one seed each: far apart, but no interval
     write_jsonl(tmp_path / "results.jsonl", sweep(values))
     text = write_report(tmp_path).read_text(encoding="utf-8")
-    (row,) = table_rows(section(text, "Where search falls below the policies"))
+    body = section(text, "Where search falls below the policies")
+    (row,) = table_rows(body)
     assert row[2] == "None in range (log2 |A| 16 only; 1 without an interval (one seed))"
-    assert "0.100 [—]" not in text  # nothing shown for a size that did not count
-    assert "only 1 seed" in text
+    assert row[3:] == ["—"] * 5  # nothing shown for a size that did not count
+    assert "only 1 seed" in body
 
 
 @pytest.mark.parametrize(("agents", "why"), [
@@ -378,8 +382,8 @@ def test_crossover_without_reference_values(tmp_path):
 # --- figures ------------------------------------------------------------------------------------
 
 
-def test_every_figure_is_a_png_listed_with_a_caption(crossover_dir):
-    text = write_report(crossover_dir).read_text(encoding="utf-8")
+def test_every_figure_is_a_png_listed_with_a_caption(crossover_report):
+    crossover_dir, text = crossover_report
     for name in (FIGURE_NAME, OPTIMAL_RATE_FIGURE, IQM_FIGURE, PARETO_FIGURE):
         assert is_png(crossover_dir / name), name
         assert f"]({name})" in text
@@ -417,9 +421,16 @@ def budget_sweep(n=16) -> list[dict]:
     return records
 
 
-def test_anytime_figure_for_a_budget_sweep(tmp_path):
+@pytest.fixture(scope="module")
+def budget_report(tmp_path_factory):
+    """``(run dir, report text)`` of ``budget_sweep()``."""
+    tmp_path = tmp_path_factory.mktemp("budget")
     write_jsonl(tmp_path / "results.jsonl", budget_sweep())
-    text = write_report(tmp_path).read_text(encoding="utf-8")
+    return tmp_path, write_report(tmp_path).read_text(encoding="utf-8")
+
+
+def test_anytime_figure_for_a_budget_sweep(budget_report):
+    tmp_path, text = budget_report
     assert is_png(tmp_path / ANYTIME_FIGURE)
     body = section(text, "Anytime: return against search budget")
     assert f"]({ANYTIME_FIGURE})" in body and "evaluations per decision" in body
@@ -450,9 +461,8 @@ def test_pareto_front_hand_computed():
     assert report_module._pareto_front(points) == [4, 0, 2]
 
 
-def test_pareto_table_leaves_references_off_the_front(tmp_path):
-    write_jsonl(tmp_path / "results.jsonl", budget_sweep())
-    text = write_report(tmp_path).read_text(encoding="utf-8")
+def test_pareto_table_leaves_references_off_the_front(budget_report):
+    tmp_path, text = budget_report
     (row,) = table_rows(section(text, "Compute against quality"))
     # ppo (0.05 ms, 0.70) beats budget=100 (1.23 ms, 0.305); budget 1000 and 10000 cost as much as budget=100
     # (every search record has decision_ms 1.2345) and return more, so budget=10000 beats both
@@ -580,9 +590,10 @@ def test_mixed_families_sizes_and_references(tmp_path):
     for agent in (SEARCH, PPO):
         for seed in range(2):
             records.append(make_record(agent=agent, seed=seed, normalized_return=None, env_label="Swarm-v0 G=6",
-                                       env_family="Swarm-v0 G=6", log2_actions=6.97))
+                                       env_family="Swarm-v0 G=6", log2_actions=6.97, trial_id=f"swarm{agent}{seed}"))
             records.append(make_record(agent=agent, seed=seed, normalized_return=0.4 + 0.1 * seed,
-                                       env_label="Slate-v0", env_family="Slate-v0", log2_actions=10.15))
+                                       env_label="Slate-v0", env_family="Slate-v0", log2_actions=10.15,
+                                       trial_id=f"slate{agent}{seed}"))
     write_jsonl(tmp_path / "results.jsonl", records)
     text = write_report(tmp_path).read_text(encoding="utf-8")
     assert "No reference values" in text and "Swarm-v0 G=6" in text
