@@ -27,6 +27,7 @@ that makes a module importable by the driver importable by the tasks too.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -95,7 +96,8 @@ def run_on_ray(todo, out_dir: Path, done, *, address: str | None = None, workers
             done(record)
     except BaseException:  # Ctrl-C (or a failure here): stop the trials still running or queued
         for ref in pending:
-            ray.cancel(ref, force=True)
+            with contextlib.suppress(Exception):  # finished meanwhile, or Ray is going down too
+                ray.cancel(ref, force=True)
         raise
     finally:
         if not connected:
