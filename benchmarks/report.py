@@ -2,20 +2,33 @@
 
 ``write_report(run_dir)`` reads ``run_dir/results.jsonl`` (one JSON object per finished trial, see
 ``docs/results.md``) and writes ``run_dir/report.md``, the same content as one self-contained
-``run_dir/report.html`` (figures embedded), and these PNG figures next to them, each only when the
-records hold what it shows:
+``run_dir/report.html`` (figures embedded as base64), and PNG figures next to them. Every number and
+figure is computed here from the records; nothing is typed in by hand. ``report.md`` holds, each section
+only when the records hold what it shows:
 
-- ``normalized_return_vs_log2A.png`` and ``optimal_rate_vs_log2A.png``: the crossover curves, each
-  agent's mean over seeds against ``log2 |A|``, one panel per environment family;
-- ``iqm.png``: each agent's aggregate interquartile mean over its tasks;
-- ``anytime.png``: normalised return against evaluations per decision for each search method swept
-  over budgets (an ``agent_group`` with several settings), policies and references as horizontal lines;
-- ``pareto.png``: decision time against normalised return, one point per (environment, agent), with
-  the Pareto front marked;
-- ``shortfall_split.png``: search error beside value error for learned value + search;
-- ``learning_curves.png``: the training episode return each agent logged (``learning_curve``).
+1. a provenance header (suite, standin version, git commit, machine) and a list of the figures;
+2. **Where search falls below the policies**: the crossover table (below);
+3. **Results**: one row per (environment, agent setting), with notes on the reference values;
+4. **Scaling with the action space**: ``normalized_return_vs_log2A.png`` and
+   ``optimal_rate_vs_log2A.png``, each agent's mean over seeds against ``log2 |A|`` with 95% bootstrap
+   bands, one panel per environment family (a family run at one size is a single point);
+5. **Aggregate over tasks**: each agent's IQM with its interval (table and ``iqm.png``) and the
+   probability of improvement of each search setting over each policy (of every pair when the suite
+   lacks one of the two kinds), on the tasks both ran;
+6. **Anytime**: ``anytime.png``, normalised return against evaluations per decision for each search
+   ``agent_group`` run at two or more settings (a budget sweep) in an environment, with the policies and
+   references of that environment as horizontal lines labelled with their decision time;
+7. **Compute against quality**: ``pareto.png``, decision ms against normalised return per environment,
+   with the Pareto front of the search and policy settings (references such as an oracle that knows the
+   optimum are drawn but left off it), and the fronts as a table;
+8. **Why learned value + search falls short**: the shortfall split, as a table and ``shortfall_split.png``;
+9. **Distilled students against their teachers**;
+10. **Learning curves**: ``learning_curves.png``, the training episode return of the records'
+    ``learning_curve`` (mean over seeds on their common steps), normalised with the trial's evaluation
+    ``random_return`` and ``optimal_return`` where every trial of the panel has them, else raw;
+11. failed trials, and a per-family summary of each agent's mean at each size.
 
-Every number is computed here from the records; nothing is typed in by hand.
+Figures with a panel per environment draw at most ``_MAX_PANELS`` of them (and say so).
 
 Grouping. Only trials with status ``"ok"`` enter tables and figures; failed trials are listed apart.
 When a trial id appears on several lines (a rerun), its last line counts. Trials that share
@@ -27,15 +40,17 @@ before that field existed take it from the agent class (``agents.agent_class(age
 Statistics (see ``benchmarks.stats`` for the definitions):
 
 - The results, split and distillation tables show each group's mean over seeds ± the half-width of
-  its 95% Student-t interval, ``t.ppf(0.975, k - 1) * std(ddof=1) / sqrt(k)`` for ``k`` seeds (none
+  its 95% Student-t interval, ``t.ppf(0.975, k - 1) * std(ddof=1) / sqrt(k)`` for ``k`` seeds (n/a
   for a single seed). With the 2 to 5 seeds of a typical suite this is the cautious interval.
 - Figures and the crossover table use the 95% percentile bootstrap interval of the mean over seeds
-  (``stats.mean_ci``; none for a single seed), the aggregate uses rliable's IQM with stratified
-  bootstrap intervals and the probability of improvement (``stats.iqm_ci``, ``stats.poi_ci``), all
-  with ``stats.REPS`` replicates and a fixed seed, so a report is reproducible byte for byte.
+  (``stats.mean_ci``; none for a single seed). The aggregate uses rliable's conventions: tasks are the
+  environments with a normalised return, runs their seeds; the IQM with a stratified bootstrap interval
+  (``stats.iqm_ci``) and the probability of improvement (``stats.poi_ci``). All use ``stats.REPS``
+  replicates and a fixed seed, so a report is reproducible byte for byte.
 - The crossover of a search setting in a family is the smallest ``log2 |A|`` at which the upper end of
   its interval lies below the lower end of the interval of the best policy (highest mean normalised
-  return among agents of kind ``policy``) at that size.
+  return among agents of kind ``policy``) at that size; a size where either has a single seed cannot
+  count. "None in range" names the sizes compared.
 """
 
 from __future__ import annotations
@@ -77,6 +92,9 @@ _REQUIRED_METRICS = ("return", "decision_ms", "evaluations_per_decision")
 _DPI = 110
 _MAX_PAIRS = 45
 """The probability-of-improvement table lists at most this many agent pairs."""
+_MAX_PANELS = 24
+"""Figures with a panel per environment draw at most this many (the first, in table order), to stay
+readable and quick; the caption says when some were left out."""
 
 
 class Summary(NamedTuple):
@@ -648,25 +666,32 @@ def _aggregate_section(cells: list[Cell], run_dir: pathlib.Path, figures: list, 
     lines += [f"![IQM of normalised return per agent]({IQM_FIGURE})", "", caption, ""]
 
     pairs, which = _poi_pairs(agents, kinds)
-    rows = []
-    for x, y in pairs:
-        shared = [env for env in scores[x] if env in scores[y]]
-        if shared:
-            iv = stats.poi_ci([scores[x][e] for e in shared], [scores[y][e] for e in shared])
-            rows.append([x, y, str(len(shared)), _fmt_interval(iv, 2)])
-    if not rows:
+    comparable = [(x, y, shared) for x, y in pairs if (shared := [env for env in scores[x] if env in scores[y]])]
+    if not comparable:
         return lines
-    more = len(rows) > _MAX_PAIRS
+    rows = []
+    for x, y, shared in comparable[:_MAX_PAIRS]:
+        iv = stats.poi_ci([scores[x][e] for e in shared], [scores[y][e] for e in shared])
+        rows.append([x, y, str(len(shared)), _fmt_interval(iv, 2)])
+    more = f" (the first {_MAX_PAIRS} of {len(comparable)})" if len(comparable) > _MAX_PAIRS else ""
     lines += ["**Probability of improvement** `P(X > Y)`: on each task both ran, the share of (seed of X, seed "
               "of Y) pairs in which X's normalised return is higher (ties count half), averaged over those "
               "tasks; 0.5 = neither is better. Its 95% interval resamples the seeds of X and of Y independently "
-              f"within each task. Pairs: {which}" + (f" (the first {_MAX_PAIRS} of {len(rows)})." if more else "."),
-              "", _rows(["X", "Y", "shared tasks", "P(X > Y) [95% CI]"], 2, rows[:_MAX_PAIRS]), ""]
+              f"within each task. Pairs: {which}{more}.", "",
+              _rows(["X", "Y", "shared tasks", "P(X > Y) [95% CI]"], 2, rows), ""]
     return lines
 
 
 # ---------------------------------------------------------------------------------------------
 # Plotting
+
+
+def _capped(per_env: dict) -> tuple[dict, str]:
+    """The first ``_MAX_PANELS`` environments of ``per_env``, and a caption note when there were more."""
+    if len(per_env) <= _MAX_PANELS:
+        return per_env, ""
+    kept = dict(list(per_env.items())[:_MAX_PANELS])
+    return kept, f" Only the first {_MAX_PANELS} of {len(per_env)} environments (in table order) are drawn."
 
 
 def _pyplot():
@@ -823,8 +848,6 @@ def plot_anytime(data, path, styles: dict) -> pathlib.Path:
     """Normalised return against evaluations per decision (log x), one panel per environment."""
     fig, axes, panels = _panels(len(data), 2, 5.2, 3.4, sharey=True)
     legend = {}
-    group_colors = {g: f"C{i % 10}" for i, g in enumerate(dict.fromkeys(g for lines, _ in data.values()
-                                                                       for g in lines))}
     for ax, (env, (lines, flat)) in zip(panels, data.items(), strict=True):
         xs = []
         for group, points in lines.items():
@@ -832,8 +855,9 @@ def plot_anytime(data, path, styles: dict) -> pathlib.Path:
             if not points:
                 continue
             xs += [c.evals for c in points]
+            color = styles[points[0].agent]["color"]  # the colour of its first setting in the other figures
             legend[group] = _band(ax, [c.evals for c in points], [c.norm for c in points],
-                                  {"color": group_colors[group], "linestyle": "-"}, group)
+                                  {"color": color, "linestyle": "-"}, group)
         # policies and references do not search: a level each, labelled with its own decision cost
         levels = [ax.axhline(c.norm.estimate, color=styles[c.agent]["color"], linewidth=1.2,
                              linestyle=_KIND_STYLE.get(c.kind, "-."), label=f"{c.agent} ({_fmt_sig3(c.ms)} ms)")
@@ -846,7 +870,7 @@ def plot_anytime(data, path, styles: dict) -> pathlib.Path:
         ax.set_xlabel("evaluations per decision")
         ax.grid(True, alpha=0.3)
         if levels:
-            ax.legend(handles=levels, fontsize=6.5, loc="lower right", framealpha=0.8)
+            ax.legend(handles=levels, fontsize=6.5, loc="best", framealpha=0.8)
     for ax in axes[:, 0]:
         ax.set_ylabel("normalised return")
     return _save(fig, path, legend)
@@ -890,12 +914,14 @@ def _pareto_section(cells: list[Cell], run_dir: pathlib.Path, figures: list, sty
     by_env = _by([c for c in cells if c.norm is not None], "env")
     if not by_env:
         return []
-    plot_pareto(by_env, run_dir / PARETO_FIGURE, styles)
+    drawn, note = _capped(by_env)
+    plot_pareto(drawn, run_dir / PARETO_FIGURE, styles)
     caption = ("Decision time (mean ms per `act`, log scale) against mean normalised return, one point per agent "
-               "setting (circles search, squares policies, triangles references), one panel per environment. "
+               "setting (circles search, squares policies, triangles references, diamonds agents of no known "
+               "kind), one panel per environment. "
                "Circled points joined by the black step line form the Pareto front of the search and policy "
                "settings: no other such point is at most as slow and at least as good (references, such as an "
-               "oracle that knows the optimum, are drawn but left off the front).")
+               "oracle that knows the optimum, are drawn but left off the front)." + note)
     figures.append((PARETO_FIGURE, caption))
     body = []
     for env, points in by_env.items():
@@ -934,20 +960,29 @@ def plot_split(data: dict[str, list[Cell]], path) -> pathlib.Path:
     return _save(fig, path, legend, left=label_width, wgap=label_width + 0.3)
 
 
-def _learning_data(ok: list[dict]):
-    """``env -> agent -> [(steps, values, normalised?)]`` from the records' ``learning_curve``, and per
-    env whether every curve in it could be normalised."""
+def _learning_data(records: list[dict]):
+    """``env -> agent -> [(steps, values, (random_return, optimal_return) or None)]`` from the records'
+    ``learning_curve`` (sorted by step, non-finite points dropped), and per env whether every curve in it
+    can be normalised."""
     out: dict[str, dict[str, list]] = {}
-    for r in ok:
-        curve = r.get("learning_curve") or {}
-        steps, values = curve.get("steps") or [], curve.get("values") or []
-        if len(steps) == 0 or len(steps) != len(values):
+    for r in records:
+        curve = r.get("learning_curve")
+        if not isinstance(curve, dict):
             continue
+        try:
+            steps = np.asarray(curve.get("steps") or [], dtype=float)
+            values = np.asarray(curve.get("values") or [], dtype=float)
+        except (TypeError, ValueError):  # not numbers: not a curve this report can draw
+            continue
+        keep = np.isfinite(steps) & np.isfinite(values) if steps.shape == values.shape else None
+        if keep is None or not keep.any():
+            continue
+        order = np.argsort(steps[keep], kind="stable")
+        steps, values = steps[keep][order], values[keep][order]
         m = r["metrics"]
         low, high = m.get("random_return"), m.get("optimal_return")
         scale = (low, high) if low is not None and high is not None and high != low else None
-        out.setdefault(r["env_label"], {}).setdefault(r["agent_label"], []).append(
-            (np.asarray(steps, dtype=float), np.asarray(values, dtype=float), scale))
+        out.setdefault(r["env_label"], {}).setdefault(r["agent_label"], []).append((steps, values, scale))
     normalised = {env: all(s is not None for runs in agents.values() for *_, s in runs) for env, agents in out.items()}
     return out, normalised
 
@@ -987,11 +1022,12 @@ def plot_learning(data, normalised: dict[str, bool], path, styles: dict) -> path
     return _save(fig, path, legend, wgap=0.75)
 
 
-def _learning_section(ok: list[dict], run_dir: pathlib.Path, figures: list, styles: dict) -> list[str]:
-    data, normalised = _learning_data(ok)
+def _learning_section(records: list[dict], run_dir: pathlib.Path, figures: list, styles: dict) -> list[str]:
+    data, normalised = _learning_data(records)
     if not data:
         return []
-    plot_learning(data, normalised, run_dir / LEARNING_FIGURE, styles)
+    drawn, note = _capped(data)
+    plot_learning(drawn, normalised, run_dir / LEARNING_FIGURE, styles)
     norm_envs = [env for env, flag in normalised.items() if flag]
     if len(norm_envs) == len(data):
         how = ("normalised with each trial's evaluation references, `(return − random_return) / "
@@ -1005,7 +1041,7 @@ def _learning_section(ok: list[dict], run_dir: pathlib.Path, figures: list, styl
         how = "raw (no trial here has reference returns to normalise with)"
     caption = (f"Mean training episode return (the records' `learning_curve`) against environment steps, one line "
                f"per agent (mean over seeds on their common steps, shaded = range over seeds), one panel per "
-               f"environment; returns are {how}.")
+               f"environment; returns are {how}." + note)
     figures.append((LEARNING_FIGURE, caption))
     return ["## Learning curves", "", f"![training return against steps]({LEARNING_FIGURE})", "", caption, ""]
 
@@ -1123,9 +1159,9 @@ def write_report(run_dir, *, results_name: str = "results.jsonl") -> pathlib.Pat
     if curves:
         plot_scaling(curves, run_dir / FIGURE_NAME, styles=styles)
         caption = (f"How to read it: normalised return ({_scale_text(cells)}) against log2 |A|, one line per agent "
-                   "(solid search, dashed policies, dotted references), shaded band = 95% bootstrap interval of "
-                   "the mean over seeds (none for a single seed), one panel per environment family; a family run "
-                   "at one size is a single point.")
+                   "(solid search, dashed policies, dotted references, dash-dotted agents of no known kind), "
+                   "shaded band = 95% bootstrap interval of the mean over seeds (none for a single seed), one panel "
+                   "per environment family; a family run at one size is a single point.")
         figures.append((FIGURE_NAME, caption))
         body += ["## Scaling with the action space", "", f"![normalised return against log2 |A|]({FIGURE_NAME})",
                  "", caption, ""]
@@ -1142,11 +1178,12 @@ def write_report(run_dir, *, results_name: str = "results.jsonl") -> pathlib.Pat
 
     anytime = _anytime_data(cells)
     if anytime:
-        plot_anytime(anytime, run_dir / ANYTIME_FIGURE, styles)
+        drawn, note = _capped(anytime)
+        plot_anytime(drawn, run_dir / ANYTIME_FIGURE, styles)
         caption = ("Anytime curves: normalised return against evaluations per decision (log scale) for each search "
                    "method run at several budgets (one line per agent group, shaded 95% bootstrap interval over "
                    "seeds). Policies (dashed) and references (dotted) do not search; they are horizontal lines "
-                   "labelled with their own decision time. One panel per environment.")
+                   "labelled with their own decision time. One panel per environment." + note)
         figures.append((ANYTIME_FIGURE, caption))
         body += ["## Anytime: return against search budget", "", f"![anytime curves]({ANYTIME_FIGURE})", "",
                  caption, ""]
@@ -1154,8 +1191,7 @@ def write_report(run_dir, *, results_name: str = "results.jsonl") -> pathlib.Pat
     body += _pareto_section(cells, run_dir, figures, styles)
 
     split = _split_section(groups)
-    split_cells = {fam: cs for fam, cs in _by([c for c in cells if _metric(c.records, "search_error")
-                                               or _metric(c.records, "value_error")], "family").items()}
+    split_cells = _by([c for c in cells if _metric(c.records, "search_error")], "family")  # the table's groups
     if split_cells:
         plot_split(split_cells, run_dir / SPLIT_FIGURE)
         caption = ("Search error (blue) beside value error (red) per environment size and agent, means over seeds "
@@ -1179,9 +1215,9 @@ def write_report(run_dir, *, results_name: str = "results.jsonl") -> pathlib.Pat
         lines += ["Figures: " + ", ".join(f"[{name}]({name})" for name, _ in figures) + ".", ""]
     lines += body
     text = "\n".join(lines).rstrip("\n") + "\n"
-    drawn = {name for name, _ in figures}
+    written = {name for name, _ in figures}
     for name in FIGURES:  # figures an earlier report drew from records that are no longer there
-        if name not in drawn:
+        if name not in written:
             (run_dir / name).unlink(missing_ok=True)
     report = run_dir / "report.md"
     report.write_text(text, encoding="utf-8")

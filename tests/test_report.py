@@ -210,9 +210,13 @@ def test_write_report_single_seed_and_reference_note(tmp_path):
 
 
 def test_write_report_is_deterministic(run_dir):
-    first = (write_report(run_dir).read_bytes(), (run_dir / "normalized_return_vs_log2A.png").read_bytes())
-    second = (write_report(run_dir).read_bytes(), (run_dir / "normalized_return_vs_log2A.png").read_bytes())
-    assert first == second
+    def outputs():
+        write_report(run_dir)
+        return {p.name: p.read_bytes() for p in sorted(run_dir.iterdir()) if p.suffix in (".md", ".html", ".png")}
+
+    first = outputs()
+    assert {"report.md", HTML_NAME, FIGURE_NAME, IQM_FIGURE, PARETO_FIGURE} <= set(first)
+    assert outputs() == first
 
 
 def test_write_report_names_a_missing_metric(tmp_path):
@@ -284,11 +288,14 @@ def section(text: str, title: str) -> str:
 
 def table_rows(text: str) -> list[list[str]]:
     """The body rows of the markdown tables in ``text``, as stripped cells (header and rule left out)."""
-    rows, lines = [], text.splitlines()
-    for i, line in enumerate(lines):
-        if line.startswith("| ") and i > 0 and lines[i - 1].startswith("|---") or (
-                line.startswith("| ") and rows and lines[i - 1].startswith("| ")):
+    rows, in_body = [], False
+    for line in text.splitlines():
+        if line.startswith("|---"):
+            in_body = True
+        elif in_body and line.startswith("| "):
             rows.append([c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line.strip()[1:-1])])
+        else:
+            in_body = False
     return rows
 
 
@@ -317,13 +324,14 @@ SEARCH, WIDE, PPO, DISTILL = "value-search budget=100", "value-search budget=100
 @pytest.fixture(scope="module")
 def crossover_report(tmp_path_factory):
     """One search setting drops below the best policy at log2 |A| = 64 with separate intervals (its best seed
-    under the policy's worst), another overlaps ppo at every size: ``(run dir, report text)``."""
+    under the policy's worst), another has a lower mean than ppo at every size but overlapping intervals:
+    ``(run dir, report text)``."""
     tmp_path = tmp_path_factory.mktemp("crossover")
     values = {
         (SEARCH, 16): (0.90, 0.92, 0.94), (SEARCH, 32): (0.85, 0.87, 0.89),
         (SEARCH, 64): (0.50, 0.52, 0.54), (SEARCH, 128): (0.30, 0.32, 0.34),
-        (WIDE, 16): (0.70, 0.82, 0.95), (WIDE, 32): (0.70, 0.82, 0.95),
-        (WIDE, 64): (0.70, 0.82, 0.95), (WIDE, 128): (0.70, 0.82, 0.95),
+        (WIDE, 16): (0.70, 0.80, 0.90), (WIDE, 32): (0.70, 0.80, 0.90),  # mean under ppo's, intervals overlap
+        (WIDE, 64): (0.70, 0.80, 0.90), (WIDE, 128): (0.70, 0.80, 0.90),
         (PPO, 16): (0.80, 0.82, 0.84), (PPO, 32): (0.80, 0.82, 0.84),
         (PPO, 64): (0.80, 0.82, 0.84), (PPO, 128): (0.80, 0.82, 0.84),
         (DISTILL, 64): (0.60, 0.62, 0.64),  # worse than ppo here: not the policy compared against
@@ -500,6 +508,17 @@ def test_mean_curve_on_the_common_steps():
     grid, mean, _, _ = report_module._mean_curve(runs)
     np.testing.assert_allclose(grid, [10, 20])
     np.testing.assert_allclose(mean, [(1 + 5) / 2, (2 + 6) / 2])
+
+
+def test_learning_curves_skip_what_cannot_be_drawn(tmp_path):
+    records = sweep({(PPO, 8): (0.5, 0.6, 0.7, 0.8)})
+    records[0]["learning_curve"] = curve([0, 10], [None, None])  # nulls only
+    records[1]["learning_curve"] = curve([0, 10, 20], [1.0, 2.0])  # lengths differ
+    records[2]["learning_curve"] = curve([], [])
+    records[3]["learning_curve"] = [1, 2, 3]  # not an object
+    write_jsonl(tmp_path / "results.jsonl", records)
+    text = write_report(tmp_path).read_text(encoding="utf-8")
+    assert "## Learning curves" not in text and not (tmp_path / LEARNING_FIGURE).exists()
 
 
 def test_learning_curves_normalised_when_the_references_are_there(tmp_path):
