@@ -403,9 +403,10 @@ def run_trials(trials, out_dir: Path, *, workers: int | None = None, retry_faile
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
             pool.shutdown()
-    from benchmarks.tblog import flat_hparams, write_experiment
+    from benchmarks.tblog import flat_hparams, write_experiment, write_sweep
 
     write_experiment(tb_root, [flat_hparams(t) for t in trials])
+    write_sweep(tb_root, read_records(results))
     return summary
 
 

@@ -108,3 +108,52 @@ def write_experiment(tb_root, hparam_dicts: list[dict]) -> None:
     writer = SummaryWriter(log_dir=str(root))
     writer.file_writer.add_summary(summary)
     writer.close()
+
+
+SWEEP_RUN = "_sweep"
+"""The suite-level run under ``tb/``: crossover curves with ``round(log2 |A|)`` as the step."""
+SWEEP_METRICS = ("normalized_return", "optimal_rate", "return", "decision_ms", "evaluations_per_decision")
+
+
+def sweep_tag(family: str, metric: str, agent: str) -> str:
+    return f"sweep/{family}/{metric}/{agent}"
+
+
+def write_sweep(tb_root, records: list[dict]) -> Path | None:
+    """Write ``tb_root/_sweep``: each metric's mean over seeds at step ``round(log2 |A|)``, and the
+    custom-scalars layout (one category per env family, one chart per metric, agents overlaid).
+
+    ``records`` are results records; only ``ok`` ones count, the last one per ``trial_id``. The run
+    is rewritten from scratch each time, so it always matches the records. Returns its directory
+    (None when no record is ok).
+    """
+    import re
+    import shutil
+
+    import numpy as np
+
+    from benchmarks.report import latest_per_trial
+
+    ok = [r for r in latest_per_trial(records) if r.get("status") == "ok" and r.get("log2_actions") is not None]
+    run = Path(tb_root) / SWEEP_RUN
+    shutil.rmtree(run, ignore_errors=True)
+    if not ok:
+        return None
+    points: dict[tuple, list[float]] = {}
+    for r in ok:
+        for metric in SWEEP_METRICS:
+            value = r["metrics"].get(metric)
+            if value is not None:
+                key = (r["env_family"], metric, r["agent_label"], int(round(r["log2_actions"])))
+                points.setdefault(key, []).append(float(value))
+    writer = SummaryWriter(log_dir=str(run))
+    for (family, metric, agent, step), values in sorted(points.items()):
+        writer.add_scalar(sweep_tag(family, metric, agent), float(np.mean(values)), step)
+    layout: dict[str, dict] = {}
+    for family, metric, _, _ in sorted(points):
+        chart = f"{metric} vs log2 |A|"
+        layout.setdefault(f"sweep: {family}", {})[chart] = [
+            "Multiline", [re.escape(sweep_tag(family, metric, "")) + ".*"]]
+    writer.add_custom_scalars(layout)
+    writer.close()
+    return run

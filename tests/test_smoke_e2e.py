@@ -155,3 +155,36 @@ def test_one_experiment_at_the_root_declares_every_hparam(smoke, runs):
         assert set(start.hparams) <= declared
     assert "agent.budget" in declared and "agent.learning_rate" in declared  # from different agents
     assert "eval/normalized_return" in {m.name.tag for m in experiment.metric_infos}
+
+
+def test_sweep_run_has_the_crossover_curves_and_a_custom_scalars_layout(smoke):
+    """tb/_sweep: each agent's seed-mean metric at step round(log2 |A|), and one chart per family and metric."""
+    from tensorboard.plugins.custom_scalar import layout_pb2, metadata
+
+    from benchmarks.tblog import SWEEP_RUN, sweep_tag
+
+    acc = EventAccumulator(str(smoke["out"] / "tb" / SWEEP_RUN), size_guidance=SIZE_GUIDANCE)
+    acc.Reload()
+    tags = set(acc.Tags()["scalars"])
+    ok = [r for r in smoke["records"] if r["status"] == "ok"]
+    groups: dict[tuple, list[float]] = {}
+    for r in ok:
+        key = (r["env_family"], r["agent_label"], int(round(r["log2_actions"])))
+        groups.setdefault(key, []).append(r["metrics"]["normalized_return"])
+    assert {sweep_tag(f, "normalized_return", a) for f, a, _ in groups} <= tags
+    for (family, agent, step), values in groups.items():
+        events = {e.step: e.value for e in acc.Scalars(sweep_tag(family, "normalized_return", agent))}
+        assert events[step] == pytest.approx(np.mean(values), rel=1e-5, abs=1e-6)
+    assert sorted({s for _, _, s in groups}) == [6, 10]  # Landscape n=6 and n=10: |A| = 2^n
+
+    (event,) = acc.Tensors(metadata.CONFIG_SUMMARY_TAG)
+    layout = layout_pb2.Layout.FromString(event.tensor_proto.string_val[0])
+    (category,) = [c for c in layout.category if c.title == "sweep: Landscape-v0"]
+    charts = {c.title: list(c.multiline.tag) for c in category.chart}
+    assert "normalized_return vs log2 |A|" in charts and "decision_ms vs log2 |A|" in charts
+    import re
+
+    pattern = charts["normalized_return vs log2 |A|"][0]
+    matched = {t for t in tags if re.fullmatch(pattern, t)}
+    assert matched == {sweep_tag("Landscape-v0", "normalized_return", a) for _, a, _ in groups}
+    assert len(matched) == len({a for _, a, _ in groups}) >= 4  # every agent overlaid, no other family's
