@@ -49,6 +49,8 @@ AGENT_KEYS = {
     "envs": "list of env names or ids this agent runs on (default: every env of the suite)",
     "time_limit": "seconds per trial for this agent (overrides the suite's)",
 }
+COMPUTE_KEY = "budget"
+"""The config field that sets decision-time compute: trials that differ only in it form one group."""
 NONE_STRINGS = ("none", "None")
 """TOML has no null: the string "none" stands for Python's None in kwargs, configs and sweeps."""
 
@@ -73,8 +75,8 @@ class Trial:
     """Wall seconds for training and evaluation; past it the trial is recorded as an error. Not
     part of the identity: it decides whether a trial finishes, not what it measures."""
     agent_group: str = ""
-    """The agent setting's label without its swept values: the trials of one ``sweep`` (e.g. one
-    search method at several budgets) share it, and reports draw them as one line."""
+    """The agent setting's label without a swept ``budget``: one search method at several budgets
+    shares it, and the report's anytime curves draw it as one line."""
 
     @property
     def trial_id(self) -> str:
@@ -270,10 +272,12 @@ def _own_trials(data, where, name, seeds, default_steps, episodes, default_limit
             if swept & set(fields):
                 raise ValueError(f"{w}: per_env.{key} sets {sorted(swept & set(fields))}, which are swept; keep one")
         for config in _expand(table.get("config", {}), table.get("sweep", {}), w, "config"):
-            label = group = table.get("label", "")
+            label = base = table.get("label", "")
             if label and swept:  # keep labels unique across the swept settings
                 label = _label(label, {k: config[k] for k in table["sweep"]})
-            group = group or _label(table["name"], {k: v for k, v in config.items() if k not in swept})
+            # the group: the label without a swept budget (the anytime curves' x axis)
+            group = _label(base, {k: config[k] for k in table.get("sweep", {}) if k != COMPUTE_KEY}) if base \
+                else _label(table["name"], {k: v for k, v in config.items() if not (k == COMPUTE_KEY and k in swept)})
             settings.append((w, rank, table["name"], config, steps, label, limit, only, per_env, group))
 
     trials = []
