@@ -366,6 +366,7 @@ def run_trials(trials, out_dir: Path, *, workers: int | None = None, retry_faile
     if not todo:
         return summary
     tb_root = out_dir / "tb"
+    clear_unfinished(todo, out_dir)
     prov = provenance()
 
     bar = _Progress(len(trials), summary["skipped"], title, enabled=progress)
@@ -385,7 +386,7 @@ def run_trials(trials, out_dir: Path, *, workers: int | None = None, retry_faile
                 done(run_trial(trial, out_dir))
         else:
             ctx = multiprocessing.get_context("spawn")
-            pool = cf.ProcessPoolExecutor(workers, mp_context=ctx)
+            pool = cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_die_with_parent)
             try:
                 with _single_threaded_children():  # workers start at submit and read these then
                     # longest first, so the pool doesn't end on one long trial while a core idles
@@ -408,6 +409,29 @@ def run_trials(trials, out_dir: Path, *, workers: int | None = None, retry_faile
     write_experiment(tb_root, [flat_hparams(t) for t in trials])
     write_sweep(tb_root, read_records(results))
     return summary
+
+
+def clear_unfinished(todo, out_dir: Path) -> None:
+    """Remove what trials about to (re)run left from an earlier, killed run: a partial TensorBoard
+    run, log and checkpoint. Finished trials are untouched."""
+    for trial in todo:
+        shutil.rmtree(out_dir / "tb" / trial.run_name, ignore_errors=True)
+        for leftover in (out_dir / "logs" / f"{trial.trial_id}.log", out_dir / "checkpoints" / f"{trial.trial_id}.pt"):
+            leftover.unlink(missing_ok=True)
+
+
+def _die_with_parent() -> None:
+    """A pool worker dies with the driver (Linux), so a killed suite leaves no trial running that
+    would write into the run directory while a restart reruns it."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        parent = multiprocessing.parent_process()
+        if parent is not None and os.getppid() != parent.pid:  # the driver died before the call above
+            os._exit(1)
 
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")

@@ -1,0 +1,78 @@
+"""A real suite killed with SIGKILL mid-run, then restarted: no finished trial lost, none run twice.
+
+The smoke suite runs in a subprocess (`standin bench smoke`, 2 workers). Once a few records are on
+disk the driver gets SIGKILL (its pool workers die with it). The restart must record exactly the
+trials that were missing, leave the earlier records byte for byte, and replace the partial
+TensorBoard runs of the trials that were cut off.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from benchmarks import suite
+
+
+def _records(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    state = Path(f"/proc/{pid}/stat").read_text().split()[2] if Path(f"/proc/{pid}/stat").exists() else "X"
+    return state != "Z"
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(x) for x in out.split()]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc and pgrep")
+def test_sigkill_mid_suite_then_restart_loses_and_repeats_nothing(tmp_path):
+    out = tmp_path / "smoke"
+    results = out / "results.jsonl"
+    trials = suite.load("smoke").trials
+    cmd = [sys.executable, "-m", "benchmarks.cli", "bench", "smoke", "--out", str(out), "--workers", "2",
+           "--no-report"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:
+        if results.exists() and len(_records(results)) >= 3:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the suite finished before it could be killed"
+    workers = _children(proc.pid)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    time.sleep(1.0)
+    assert not [w for w in workers if _alive(w)], "pool workers outlived the killed driver"
+
+    before = results.read_bytes()
+    first = _records(results)
+    assert 3 <= len(first) < len(trials)
+    done_ids = [r["trial_id"] for r in first]
+    assert len(set(done_ids)) == len(done_ids)
+
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600)
+    after = results.read_bytes()
+    assert after[: len(before.rsplit(b"\n", 1)[0])] == before.rsplit(b"\n", 1)[0]  # earlier records kept
+    records = _records(results)
+    ids = [r["trial_id"] for r in records]
+    assert sorted(ids) == sorted(t.trial_id for t in trials)  # every trial once: none lost, none twice
+    assert all(r["status"] == "ok" for r in records)
+    for t in trials:  # one TensorBoard events file per trial: partial runs were cleared, not added to
+        events = list((out / "tb" / t.run_name).glob("events.out.tfevents.*"))
+        assert len(events) == 1, (t.run_name, events)
+        assert (out / "logs" / f"{t.trial_id}.log").read_text().rstrip().endswith(": ok")
