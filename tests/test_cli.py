@@ -134,3 +134,18 @@ def test_list_names_envs_agents_and_suites(capsys):
         assert name in out
     assert "standin/Landscape-v0" in out and {"random", "oracle", "value-search", "ppo"} <= set(agents.names())
     assert "teacher_config={}" in out and "MISSING" not in out  # fields with a default factory show it
+
+
+def test_bench_seeds_runs_the_first_k_seeds_and_a_later_run_adds_the_rest(tmp_path, capsys):
+    path = tmp_path / "three.toml"
+    path.write_text('seeds = [5, 3, 9]\neval_episodes = 2\n[[envs]]\nid = "standin/Landscape-v0"\n'
+                    'kwargs = { n = 4 }\n[[agents]]\nname = "random"\n')
+    out = tmp_path / "out"
+    assert main(["bench", str(path), "--out", str(out), "--workers", "1", "--seeds", "2", "--no-report"]) == 0
+    seeds = [json.loads(line)["seed"] for line in (out / "results.jsonl").read_text().splitlines()]
+    assert sorted(seeds) == [3, 5]
+    assert main(["bench", str(path), "--out", str(out), "--workers", "1", "--no-report"]) == 0
+    seeds = [json.loads(line)["seed"] for line in (out / "results.jsonl").read_text().splitlines()]
+    assert sorted(seeds) == [3, 5, 9]
+    assert main(["bench", str(path), "--out", str(out), "--seeds", "0"]) == 2
+    assert "--seeds must be >= 1" in capsys.readouterr().err

@@ -168,6 +168,34 @@ def test_failing_trial_is_recorded_and_others_finish(tmp_path, failing_agent):
     assert by_agent["random"]["status"] == by_agent["oracle"]["status"] == "ok"
 
 
+def test_each_trial_has_a_log_with_its_output_and_a_failure_s_traceback(tmp_path, failing_agent):
+    trials = [tiny("random"), tiny("failing")]
+    run_trials(trials, tmp_path, workers=1, progress=False)
+    ok, failed = lines(tmp_path / "results.jsonl")
+    assert ok["log"] == f"logs/{trials[0].trial_id}.log" and failed["log"] == f"logs/{trials[1].trial_id}.log"
+    ok_log, failed_log = (tmp_path / r["log"] for r in (ok, failed))
+    assert ok_log.read_text().startswith(f"trial {trials[0].trial_id}: Landscape-v0 n=4 · random · seed 0")
+    assert ok_log.read_text().rstrip().endswith(": ok")
+    text = failed_log.read_text()
+    assert "Traceback" in text and "boom: this agent always fails" in text and text.rstrip().endswith(": error")
+
+
+def test_a_trained_agent_records_its_learning_curve_thinned(tmp_path, monkeypatch):
+    from benchmarks import runner
+
+    monkeypatch.setattr(runner, "CURVE_POINTS", 5)
+    ppo = Trial("tiny", "standin/Landscape-v0", {"n": 4}, "ppo", {"num_envs": 2, "num_steps": 8}, 0, 400, 2)
+    run_trials([ppo, tiny("random")], tmp_path, workers=1, progress=False)
+    trained, untrained = lines(tmp_path / "results.jsonl")
+    curve = trained["learning_curve"]
+    assert curve["tag"] == "train/episodic_return"
+    assert len(curve["steps"]) == len(curve["values"]) == 5  # 25 updates of 16 steps, thinned to 5
+    assert curve["steps"] == sorted(curve["steps"]) and curve["steps"][-1] == 400
+    assert all(-10 < v < 10 for v in curve["values"])
+    assert untrained["learning_curve"] is None
+    assert (trained["agent_kind"], untrained["agent_kind"]) == ("policy", "reference")
+
+
 def test_failed_trial_is_not_retried_unless_asked(tmp_path, failing_agent):
     trials = [tiny("random"), tiny("failing"), tiny("oracle")]
     run_trials(trials, tmp_path, workers=1, progress=False)
@@ -249,7 +277,9 @@ def test_process_pool_gives_the_same_metrics_as_in_process(tmp_path):
     randoms = [r["metrics"]["return"] for r in serial.values() if r["agent"] == "random"]
     assert randoms[0] != randoms[1]
     runs = {p.parent for p in (tmp_path / "pool" / "tb").rglob("events.out.tfevents.*")}
-    assert len(runs - {tmp_path / "pool" / "tb"}) == 4  # one run per trial, plus the root experiment
+    # one run per trial, plus the root experiment and the suite-level sweep run
+    assert runs - {tmp_path / "pool" / "tb", tmp_path / "pool" / "tb" / "_sweep"} == {
+        tmp_path / "pool" / "tb" / t.run_name for t in trials}
 
 
 def test_duplicate_trials_in_one_run_are_recorded_once(tmp_path):

@@ -295,7 +295,8 @@ def test_resolve_name_ignores_a_directory_of_the_same_name_in_cwd(tmp_path, monk
 
 def expected_trial_count(path) -> int:
     """Trials a suite file implies: for each env table, its sweep size x the sweep sizes of the
-    agents that run on it (every agent, unless its ``envs`` list leaves the env out) x seeds."""
+    agents that run on it (every agent, unless its ``envs`` list leaves the env out) x seeds, plus
+    the trials of the suites it includes (none of the packaged suites repeat an included trial)."""
     data = tomllib.loads(path.read_text())
     seeds = data.get("seeds", [0])
     n_seeds = seeds if isinstance(seeds, int) else len(seeds)
@@ -306,8 +307,9 @@ def expected_trial_count(path) -> int:
     def runs_on(agent, env_id):
         return "envs" not in agent or env_id in agent["envs"] or env_id.split("/")[-1] in agent["envs"]
 
-    return n_seeds * sum(size(env) * sum(size(a) for a in data["agents"] if runs_on(a, env["id"]))
-                         for env in data["envs"])
+    included = sum(expected_trial_count(suite.resolve(name)) for name in data.get("include", []))
+    return included + n_seeds * sum(size(env) * sum(size(a) for a in data["agents"] if runs_on(a, env["id"]))
+                                    for env in data["envs"])
 
 
 @pytest.mark.parametrize("name", suite.names())
@@ -449,3 +451,29 @@ time_limit = 2.5
     plain = load_text(tmp_path, text.format(limit=""), name="plain")
     assert [t.time_limit for t in plain.trials] == [None, 2.5]
     assert [t.trial_id for t in s.trials] == [t.trial_id for t in plain.trials]
+
+
+def test_a_swept_budget_is_one_group_other_sweeps_are_not(tmp_path):
+    text = f"""
+[[envs]]
+{ENV}
+kwargs = {{ n = 4 }}
+[[agents]]
+name = "value-search"
+label = "oracle value"
+sweep = {{ method = ["anneal", "cem"], budget = [10, 100] }}
+[[agents]]
+name = "value-search"
+config = {{ value = "oracle" }}
+sweep = {{ budget = [10, 100] }}
+[[agents]]
+name = "random"
+"""
+    trials = load_text(tmp_path, text).trials
+    groups = {t.label: t.group for t in trials}
+    assert groups["oracle value method=anneal budget=10"] == groups["oracle value method=anneal budget=100"] \
+        == "oracle value method=anneal"
+    assert groups["oracle value method=cem budget=10"] == "oracle value method=cem"
+    assert groups["value-search value=oracle budget=10"] == groups["value-search value=oracle budget=100"] \
+        == "value-search value=oracle"
+    assert groups["random"] == "random"
