@@ -3,8 +3,11 @@
 ``write_report(run_dir)`` reads ``run_dir/results.jsonl`` (one JSON object per finished trial, see
 ``docs/results.md``) and writes ``run_dir/report.md``, the same content as one self-contained
 ``run_dir/report.html`` (figures embedded as base64), and PNG figures next to them. Every number and
-figure is computed here from the records; nothing is typed in by hand. ``report.md`` holds, each section
-only when the records hold what it shows:
+figure is computed from the records; nothing is typed in by hand. This module reads and groups the
+records, computes the statistics and the crossover, and writes the markdown; ``benchmarks.figures`` draws
+the figures, ``benchmarks.report_html`` turns the markdown into ``report.html``, and ``benchmarks.cells``
+holds ``Cell``, the (environment, agent setting) group that the tables and the figures share. ``report.md``
+holds, each section only when the records hold what it shows:
 
 1. a provenance header (suite, standin version, git commit, machine) and a list of the figures;
 2. **Where search falls below the policies**: the crossover table (below);
@@ -28,7 +31,7 @@ only when the records hold what it shows:
     ``random_return`` and ``optimal_return`` where every trial of the panel has them, else raw;
 11. failed trials, and a per-family summary of each agent's mean at each size.
 
-Figures with a panel per environment draw at most ``_MAX_PANELS`` of them (and say so).
+Figures with a panel per environment draw at most ``benchmarks.figures.MAX_PANELS`` of them (and say so).
 
 Grouping. Only trials with status ``"ok"`` enter tables and figures; failed trials are listed apart.
 When a trial id appears on several lines (a rerun), its last line counts. Trials that share
@@ -55,21 +58,33 @@ Statistics (see ``benchmarks.stats`` for the definitions):
 
 from __future__ import annotations
 
-import base64
 import functools
-import html
 import json
 import math
 import pathlib
-import re
 from collections import Counter
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 from scipy import stats as _scipy_stats
 
 from benchmarks import stats
+from benchmarks.cells import Cell, fmt_sig3, front_of, metric_values, nest_by
+from benchmarks.cells import pareto_front as _pareto_front  # noqa: F401  (re-export: tests use this name)
+from benchmarks.figures import _mean_curve as _mean_curve  # re-export: tests use this name
+from benchmarks.figures import (
+    agent_styles,
+    anytime_data,
+    cap_panels,
+    learning_data,
+    plot_anytime,
+    plot_iqm,
+    plot_learning,
+    plot_pareto,
+    plot_scaling,
+    plot_split,
+)
+from benchmarks.report_html import markdown_to_html
 
 FIGURE_NAME = "normalized_return_vs_log2A.png"
 """File name of the scaling figure (normalised return against log2 |A|), written next to ``report.md``."""
@@ -89,12 +104,8 @@ _REQUIRED_METRICS = ("return", "decision_ms", "evaluations_per_decision")
 """``normalized_return`` may be null: an environment without reference values (``optimal_value``,
 ``random_value``) has a raw return only, and the report shows that and leaves it out of the figures."""
 
-_DPI = 110
 _MAX_PAIRS = 45
 """The probability-of-improvement table lists at most this many agent pairs."""
-_MAX_PANELS = 24
-"""Figures with a panel per environment draw at most this many (the first, in table order), to stay
-readable and quick; the caption says when some were left out."""
 
 
 class Summary(NamedTuple):
@@ -227,61 +238,26 @@ def group_trials(records: list[dict]) -> dict[tuple[str, str], list[dict]]:
     return {key: groups[key] for key in sorted(groups, key=order)}
 
 
-def _metric(group: list[dict], name: str) -> list[float]:
-    """The non-null values of ``metrics[name]`` over a group's seeds."""
-    return [r["metrics"][name] for r in group if r["metrics"].get(name) is not None]
-
-
-@dataclass
-class Cell:
-    """One (environment, agent setting) group over its seeds, with what the figures need."""
-
-    env: str
-    family: str
-    log2: float
-    agent: str
-    kind: str | None
-    group: str
-    records: list[dict]
-    norm: stats.Interval | None
-    """Mean normalised return with its bootstrap interval; None without reference values."""
-    rate: stats.Interval | None
-    """Mean optimal rate with its bootstrap interval; None where it is null."""
-    ms: float
-    evals: float
-
-
 def _cells(groups) -> list[Cell]:
     """A Cell per group, in table order."""
     cells = []
     for (env, agent), group in groups.items():
-        norm, rate = _metric(group, "normalized_return"), _metric(group, "optimal_rate")
+        norm, rate = metric_values(group, "normalized_return"), metric_values(group, "optimal_rate")
         first = group[0]
         cells.append(Cell(
             env=env, family=first["env_family"], log2=float(first["log2_actions"]), agent=agent,
             kind=agent_kind(first), group=agent_group(first), records=group,
             norm=stats.mean_ci(norm) if norm else None, rate=stats.mean_ci(rate) if rate else None,
-            ms=float(np.mean(_metric(group, "decision_ms"))),
-            evals=float(np.mean(_metric(group, "evaluations_per_decision")))))
+            ms=float(np.mean(metric_values(group, "decision_ms"))),
+            evals=float(np.mean(metric_values(group, "evaluations_per_decision")))))
     return cells
-
-
-def _by(cells, *keys) -> dict:
-    """Cells nested by the given attribute names, in first-appearance order: ``{k1: {k2: [cells]}}``."""
-    out: dict = {}
-    for cell in cells:
-        node = out
-        for key in keys[:-1]:
-            node = node.setdefault(getattr(cell, key), {})
-        node.setdefault(getattr(cell, keys[-1]), []).append(cell)
-    return out
 
 
 def _scaling(groups) -> dict[str, dict[str, list[tuple[float, Summary]]]]:
     """``family -> agent -> [(log2|A|, normalised-return summary)]`` sorted by ``log2|A|``."""
     out: dict[str, dict[str, list[tuple[float, Summary]]]] = {}
     for (_, agent), group in groups.items():
-        values = _metric(group, "normalized_return")
+        values = metric_values(group, "normalized_return")
         if not values:  # no reference values: nothing to plot on the normalised scale
             continue
         family, log2 = group[0]["env_family"], float(group[0]["log2_actions"])
@@ -330,7 +306,7 @@ def crossovers(cells: list[Cell]) -> tuple[list[Crossover], str]:
         if key not in best or c.norm.estimate > best[key].norm.estimate:
             best[key] = c
     rows = []
-    for family, agents in _by(searches, "family", "agent").items():
+    for family, agents in nest_by(searches, "family", "agent").items():
         for agent, points in agents.items():
             points = sorted(points, key=lambda c: c.log2)
             shared = [c for c in points if (family, c.log2) in best]
@@ -344,18 +320,6 @@ def crossovers(cells: list[Cell]) -> tuple[list[Crossover], str]:
                     break
             rows.append(Crossover(family, agent, *(found or (None, None)), [c.log2 for c in shared], no_interval))
     return rows, ""
-
-
-def _pareto_front(points: list[tuple[float, float]]) -> list[int]:
-    """Indices of the points (cost, quality) no other point beats: none is at most as costly and at
-    least as good, and strictly better in one of the two. Sorted by cost."""
-    front = []
-    for i, (cost, quality) in enumerate(points):
-        dominated = any(c <= cost and q >= quality and (c < cost or q > quality)
-                        for j, (c, q) in enumerate(points) if j != i)
-        if not dominated:
-            front.append(i)
-    return sorted(front, key=lambda i: (points[i][0], -points[i][1]))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -384,21 +348,8 @@ def _fmt_interval(iv: stats.Interval, digits: int = 3) -> str:
     return f"{_fmt_num(iv.estimate, digits)} [{_fmt_num(iv.low, digits)}, {_fmt_num(iv.high, digits)}]"
 
 
-def _fmt_sig3(x: float) -> str:
-    """``x`` to 3 significant digits without exponent notation (1234 → 1230, 0.01234 → 0.0123)."""
-    if not math.isfinite(x) or x == 0:
-        return f"{x:g}"
-    x = float(f"{x:.3g}")
-    return f"{x:.{max(0, 2 - math.floor(math.log10(abs(x))))}f}"
-
-
 def _fmt_log2(x: float) -> str:
     return f"{x:g}"
-
-
-def _fmt_size(x: float) -> str:
-    """A log2 |A| for axis ticks: at most 3 significant digits."""
-    return f"{x:.3g}"
 
 
 def _distinct(values) -> str:
@@ -421,21 +372,21 @@ def format_table(groups) -> str:
             "evals / decision", "train steps", "seeds"]
     body = []
     for (env, agent), group in groups.items():
-        raw = summarize(_metric(group, "return"))
-        norm_values = _metric(group, "normalized_return")
+        raw = summarize(metric_values(group, "return"))
+        norm_values = metric_values(group, "normalized_return")
         norm = _fmt_ci(summarize(norm_values)) if norm_values else "—"
-        rate_values = _metric(group, "optimal_rate")
+        rate_values = metric_values(group, "optimal_rate")
         rate = _fmt_ci(summarize(rate_values)) if rate_values else "—"
-        ms = float(np.mean(_metric(group, "decision_ms")))
-        evals = float(np.mean(_metric(group, "evaluations_per_decision")))
+        ms = float(np.mean(metric_values(group, "decision_ms")))
+        evals = float(np.mean(metric_values(group, "evaluations_per_decision")))
         steps = float(np.mean([r.get("train_steps", 0) for r in group]))
         body.append([env, _fmt_log2(float(group[0]["log2_actions"])), agent, norm, _fmt_ci(raw, 4), rate,
-                     _fmt_sig3(ms), f"{evals:,.0f}", f"{steps:,.0f}", str(raw.n)])
+                     fmt_sig3(ms), f"{evals:,.0f}", f"{steps:,.0f}", str(raw.n)])
     return _rows(head, 3, body)
 
 
 def _mean_ci(group: list[dict], name: str, digits: int = 3) -> str:
-    values = _metric(group, name)
+    values = metric_values(group, name)
     return _fmt_ci(summarize(values), digits) if values else "—"
 
 
@@ -462,7 +413,7 @@ def _crossover_section(cells: list[Cell]) -> list[str]:
     if not rows:
         return lines + [f"Nothing to compare: {why}.", ""]
     compared = [c for c in cells if c.norm is not None and c.kind in ("search", "policy")]
-    fewest = min(len(_metric(c.records, "normalized_return")) for c in compared)
+    fewest = min(len(metric_values(c.records, "normalized_return")) for c in compared)
     if fewest < 5:
         lines += [f"Some of these groups have only {fewest} seed{'s' if fewest > 1 else ''}. With 2 or 3 seeds a "
                   "percentile bootstrap interval is the range of the seeds, much narrower than the Student-t "
@@ -476,7 +427,7 @@ def _crossover_section(cells: list[Cell]) -> list[str]:
             body.append([row.family, row.agent, f"None in range ({note})", "—", "—", "—", "—", "—"])
             continue
         s, p = row.search, row.policy
-        body.append([row.family, row.agent, _fmt_log2(s.log2), _fmt_interval(s.norm), _fmt_sig3(s.ms),
+        body.append([row.family, row.agent, _fmt_log2(s.log2), _fmt_interval(s.norm), fmt_sig3(s.ms),
                      f"{s.evals:,.0f}", p.agent, _fmt_interval(p.norm)])
     head = ["family", "search setting", "crossover at log2 |A|", "search: normalised return [95% CI]",
             "search: decision ms", "search: evals / decision", "fell below", "policy: normalised return [95% CI]"]
@@ -487,7 +438,7 @@ def _split_section(groups) -> list[str]:
     """The shortfall split of every learned value + search group that logged one."""
     body = []
     for (env, agent), group in groups.items():
-        if not _metric(group, "search_error"):
+        if not metric_values(group, "search_error"):
             continue
         body.append([env, agent, _mean_ci(group, "normalized_return"), _mean_ci(group, "search_error", 4),
                      _mean_ci(group, "value_error", 4), _distinct(r["metrics"].get("split_by") for r in group),
@@ -508,13 +459,13 @@ def _distill_section(groups) -> list[str]:
     """Each distilled student beside its teacher, on the same held-out evaluation contexts."""
     body = []
     for (env, agent), group in groups.items():
-        if not _metric(group, "teacher_normalized_return") and not _metric(group, "teacher_return"):
+        if not metric_values(group, "teacher_normalized_return") and not metric_values(group, "teacher_return"):
             continue
-        teacher_ms = _metric(group, "teacher_decision_ms")
-        teacher_evals = _metric(group, "teacher_evaluations_per_decision")
+        teacher_ms = metric_values(group, "teacher_decision_ms")
+        teacher_evals = metric_values(group, "teacher_evaluations_per_decision")
         body.append([env, agent, _mean_ci(group, "normalized_return"), _mean_ci(group, "teacher_normalized_return"),
-                     _fmt_sig3(float(np.mean(_metric(group, "decision_ms")))),
-                     _fmt_sig3(float(np.mean(teacher_ms))) if teacher_ms else "—",
+                     fmt_sig3(float(np.mean(metric_values(group, "decision_ms")))),
+                     fmt_sig3(float(np.mean(teacher_ms))) if teacher_ms else "—",
                      f"{float(np.mean(teacher_evals)):,.0f}" if teacher_evals else "—",
                      _mean_ci(group, "agreement_train", 2), _mean_ci(group, "agreement_held_out", 2)])
     if not body:
@@ -554,7 +505,7 @@ def _reference_notes(groups) -> list[str]:
     above, bound, none = {}, {}, []
     for (env, _), group in groups.items():
         ref = group[0].get("reference") or {}
-        if not _metric(group, "normalized_return"):
+        if not metric_values(group, "normalized_return"):
             none.append(env)
         elif ref.get("high_is_bound"):
             bound[env] = ref.get("high", "a bound")
@@ -623,7 +574,7 @@ def _task_scores(cells: list[Cell]) -> dict[str, dict[str, np.ndarray]]:
     """``agent -> env -> per-seed normalised returns``, for the groups that have them."""
     out: dict[str, dict[str, np.ndarray]] = {}
     for c in cells:
-        values = _metric(c.records, "normalized_return")
+        values = metric_values(c.records, "normalized_return")
         if values:
             out.setdefault(c.agent, {})[c.env] = np.asarray(values, dtype=float)
     return out
@@ -682,239 +633,16 @@ def _aggregate_section(cells: list[Cell], run_dir: pathlib.Path, figures: list, 
     return lines
 
 
+
 # ---------------------------------------------------------------------------------------------
-# Plotting
-
-
-def _capped(per_env: dict) -> tuple[dict, str]:
-    """The first ``_MAX_PANELS`` environments of ``per_env``, and a caption note when there were more."""
-    if len(per_env) <= _MAX_PANELS:
-        return per_env, ""
-    kept = dict(list(per_env.items())[:_MAX_PANELS])
-    return kept, f" Only the first {_MAX_PANELS} of {len(per_env)} environments (in table order) are drawn."
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")  # headless and deterministic, whatever backend the caller had
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _panels(n: int, ncols: int, width: float, height: float, **kwargs):
-    """A figure with ``n`` visible panels of ``width`` × ``height`` inches in rows of ``ncols``:
-    ``(fig, axes grid, the n panels)``. ``_save`` adds the margins around them."""
-    plt = _pyplot()
-    ncols = max(1, min(ncols, n))
-    nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False, **kwargs)
-    flat = list(axes.flat)
-    for ax in flat[n:]:
-        ax.set_visible(False)
-    return fig, axes, flat[:n]
-
-
-def _plain_log_ticks(axis) -> None:
-    """Label a log axis ``0.01, 1, 100`` in plain text, without minor ticks (both much quicker to draw)."""
-    from matplotlib.ticker import FuncFormatter, NullLocator
-
-    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}".replace("e+0", "e").replace("e+", "e")))
-    axis.set_minor_locator(NullLocator())
-
-
-def _save(fig, path: pathlib.Path, legend: dict | None = None, ncol: int = 2, *, left: float = 0.75,
-          wgap: float = 0.35, hgap: float = 0.9) -> pathlib.Path:
-    """Add margins (in inches) around the panels, and a legend under them when given; write the PNG
-    and close the figure. A fixed layout: much quicker than fitting one to the drawn text."""
-    plt = _pyplot()
-    try:
-        nrows, ncols = fig.axes[0].get_subplotspec().get_gridspec().get_geometry()
-        width, height = fig.get_size_inches()
-        ncol = max(1, min(ncol, len(legend or ())))
-        legend_h = 0.22 * math.ceil(len(legend) / ncol) + 0.1 if legend else 0.0
-        right, top, bottom = 0.25, 0.4, 0.6 + legend_h
-        fig_w = width + left + right + (ncols - 1) * wgap
-        fig_h = height + top + bottom + (nrows - 1) * hgap
-        fig.set_size_inches(fig_w, fig_h)
-        fig.subplots_adjust(left=left / fig_w, right=1 - right / fig_w, top=1 - top / fig_h, bottom=bottom / fig_h,
-                            wspace=wgap / (width / ncols), hspace=hgap / (height / nrows))
-        if legend:
-            fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=ncol, fontsize=8,
-                       frameon=False, bbox_to_anchor=(0.5, 0.02 / fig_h))
-        fig.savefig(path, dpi=_DPI, metadata={"Software": None})
-    finally:
-        plt.close(fig)
-    return path
-
-
-def _label_width(labels, fontsize: float) -> float:
-    """Inches the longest of the tick labels needs, roughly (0.55 of the font size per character)."""
-    return 0.25 + 0.55 * fontsize / 72 * max((len(str(t)) for t in labels), default=0)
-
-
-_KIND_STYLE = {"search": "-", "policy": "--", "reference": ":"}
-_KIND_MARKER = {"search": "o", "policy": "s", "reference": "^"}
-
-
-def _style(agents, kinds) -> dict[str, dict]:
-    """A colour (and a line style by kind) per agent, the same in every figure."""
-    palette = "tab10" if len(agents) <= 10 else "tab20"
-    plt = _pyplot()
-    cmap = plt.get_cmap(palette)
-    return {a: {"color": cmap(i % cmap.N), "linestyle": _KIND_STYLE.get(kinds.get(a), "-.")}
-            for i, a in enumerate(agents)}
-
-
-def _band(ax, x, intervals, style, label):
-    """A mean line with markers and its interval as a shaded band (error bars for a single point)."""
-    x = np.asarray(x, dtype=float)
-    y = np.array([iv.estimate for iv in intervals])
-    lo = np.array([iv.low for iv in intervals])
-    hi = np.array([iv.high for iv in intervals])
-    (line,) = ax.plot(x, y, marker="o", markersize=4, label=label, **style)
-    has = np.isfinite(lo) & np.isfinite(hi)
-    if x.size == 1:
-        if has[0]:
-            ax.errorbar(x, y, yerr=[[y[0] - lo[0]], [hi[0] - y[0]]], color=style["color"], capsize=3)
-    elif has.any():
-        ax.fill_between(x, np.where(has, lo, y), np.where(has, hi, y), color=style["color"], alpha=0.18,
-                        linewidth=0)
-    return line
-
-
-def plot_scaling(curves: dict[str, dict[str, list[Cell]]], path, *, metric: str = "norm",
-                 ylabel: str = "normalised return", styles: dict | None = None) -> pathlib.Path:
-    """A crossover figure: ``metric`` (``"norm"`` or ``"rate"``) against log2 |A|, one panel per
-    family, one line per agent, shaded 95% bootstrap bands over seeds."""
-    path = pathlib.Path(path)
-    families = list(curves)
-    agents = list(dict.fromkeys(a for fam in families for a in curves[fam]))
-    if styles is None:
-        kinds = {c.agent: c.kind for fam in curves.values() for cs in fam.values() for c in cs}
-        styles = _style(agents, kinds)
-    fig, axes, panels = _panels(len(families), 3, 4.3, 3.0, sharey=True)
-    legend = {}
-    for ax, family in zip(panels, families, strict=True):
-        for agent, points in curves[family].items():
-            legend[agent] = _band(ax, [c.log2 for c in points], [getattr(c, metric) for c in points],
-                                  styles[agent], agent)
-        for level in (0.0, 1.0):
-            ax.axhline(level, color="0.6", linewidth=0.8, linestyle="--", zorder=0)
-        sizes = sorted({c.log2 for points in curves[family].values() for c in points})
-        ax.set_title(family, fontsize=10)
-        ax.set_xlabel("log2 |A|")
-        if min(sizes) > 0:
-            ax.set_xscale("log", base=2)  # sizes are usually swept geometrically
-        ax.set_xticks(sizes, [_fmt_size(x) for x in sizes])
-        ax.minorticks_off()
-        ax.grid(True, alpha=0.3)
-    for ax in axes[:, 0]:
-        ax.set_ylabel(ylabel)
-    return _save(fig, path, {a: legend[a] for a in agents})
-
-
-def plot_iqm(intervals: list[tuple[str, stats.Interval]], path, styles: dict | None = None) -> pathlib.Path:
-    """One row per agent: its IQM (point) and 95% interval (bar)."""
-    fig, _, (ax,) = _panels(1, 1, 5.0, 0.3 + 0.3 * len(intervals))
-    for i, (agent, iv) in enumerate(intervals):
-        if iv.has_interval:
-            color = (styles or {}).get(agent, {}).get("color", "C0")
-            ax.plot([iv.low, iv.high], [i, i], color=color, linewidth=6, alpha=0.6, solid_capstyle="butt")
-        ax.plot([iv.estimate], [i], marker="|", markersize=14, color="k")
-    ax.set_yticks(range(len(intervals)), [a for a, _ in intervals], fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlabel("IQM of normalised return")
-    ax.grid(True, axis="x", alpha=0.3)
-    return _save(fig, path, left=_label_width([a for a, _ in intervals], 8))
-
-
-def _anytime_data(cells: list[Cell]):
-    """``env -> (search lines {group: [cells by evaluations]}, horizontal cells)`` for envs where some
-    search ``agent_group`` was run at two or more settings (budgets)."""
-    out = {}
-    for env, env_cells in _by([c for c in cells if c.norm is not None], "env").items():
-        lines = {}
-        for group, members in _by([c for c in env_cells if c.kind == "search"], "group").items():
-            if len({c.agent for c in members}) >= 2:
-                lines[group] = sorted(members, key=lambda c: c.evals)
-        if lines:
-            out[env] = (lines, [c for c in env_cells if c.kind in ("policy", "reference")])
-    return out
-
-
-def plot_anytime(data, path, styles: dict) -> pathlib.Path:
-    """Normalised return against evaluations per decision (log x), one panel per environment."""
-    fig, axes, panels = _panels(len(data), 2, 5.2, 3.4, sharey=True)
-    legend = {}
-    for ax, (env, (lines, flat)) in zip(panels, data.items(), strict=True):
-        xs = []
-        for group, points in lines.items():
-            points = [c for c in points if c.evals > 0]
-            if not points:
-                continue
-            xs += [c.evals for c in points]
-            color = styles[points[0].agent]["color"]  # the colour of its first setting in the other figures
-            legend[group] = _band(ax, [c.evals for c in points], [c.norm for c in points],
-                                  {"color": color, "linestyle": "-"}, group)
-        # policies and references do not search: a level each, labelled with its own decision cost
-        levels = [ax.axhline(c.norm.estimate, color=styles[c.agent]["color"], linewidth=1.2,
-                             linestyle=_KIND_STYLE.get(c.kind, "-."), label=f"{c.agent} ({_fmt_sig3(c.ms)} ms)")
-                  for c in flat]
-        low, high = min([10.0, *(x / 1.5 for x in xs)]), max([1e6, *(x * 1.5 for x in xs)])
-        ax.set_xscale("log")
-        _plain_log_ticks(ax.xaxis)
-        ax.set_xlim(low, high)
-        ax.set_title(env, fontsize=10)
-        ax.set_xlabel("evaluations per decision")
-        ax.grid(True, alpha=0.3)
-        if levels:
-            ax.legend(handles=levels, fontsize=6.5, loc="best", framealpha=0.8)
-    for ax in axes[:, 0]:
-        ax.set_ylabel("normalised return")
-    return _save(fig, path, legend)
-
-
-def _front_of(points: list[Cell], xy) -> list[int]:
-    """The Pareto front of the non-reference points (references, such as an oracle that knows the
-    optimum, are drawn but cannot be on it): indices into ``points``, cheapest first."""
-    idx = [i for i, c in enumerate(points) if c.kind != "reference"]
-    return [idx[j] for j in _pareto_front([tuple(xy[i]) for i in idx])]
-
-
-def plot_pareto(by_env: dict[str, list[Cell]], path, styles: dict) -> pathlib.Path:
-    """Decision ms (log x) against normalised return, one panel per environment, front marked."""
-    from matplotlib.lines import Line2D
-
-    fig, _, panels = _panels(len(by_env), 3, 4.4, 3.3)
-    legend = {}
-    for ax, (env, points) in zip(panels, by_env.items(), strict=True):
-        xy = np.array([(max(c.ms, 1e-6), c.norm.estimate) for c in points])
-        for kind in dict.fromkeys(c.kind for c in points):  # one scatter per marker, not per point
-            idx = [i for i, c in enumerate(points) if c.kind == kind]
-            ax.scatter(xy[idx, 0], xy[idx, 1], color=[styles[points[i].agent]["color"] for i in idx],
-                       marker=_KIND_MARKER.get(kind, "D"), s=28, zorder=3)
-        for c in points:
-            legend.setdefault(c.agent, Line2D([], [], color=styles[c.agent]["color"], linestyle="none",
-                                              marker=_KIND_MARKER.get(c.kind, "D")))
-        front = _front_of(points, xy)
-        ax.plot(xy[front, 0], xy[front, 1], color="k", linewidth=0.9, drawstyle="steps-post", zorder=2)
-        ax.scatter(xy[front, 0], xy[front, 1], s=90, facecolors="none", edgecolors="k", linewidths=1.0, zorder=4)
-        ax.set_xscale("log")
-        _plain_log_ticks(ax.xaxis)
-        ax.set_title(env, fontsize=9)
-        ax.set_xlabel("decision ms")
-        ax.set_ylabel("normalised return")
-        ax.grid(True, alpha=0.3)
-    return _save(fig, path, legend, wgap=0.75)
+# Compute against quality, and learning curves
 
 
 def _pareto_section(cells: list[Cell], run_dir: pathlib.Path, figures: list, styles: dict) -> list[str]:
-    by_env = _by([c for c in cells if c.norm is not None], "env")
+    by_env = nest_by([c for c in cells if c.norm is not None], "env")
     if not by_env:
         return []
-    drawn, note = _capped(by_env)
+    drawn, note = cap_panels(by_env)
     plot_pareto(drawn, run_dir / PARETO_FIGURE, styles)
     caption = ("Decision time (mean ms per `act`, log scale) against mean normalised return, one point per agent "
                "setting (circles search, squares policies, triangles references, diamonds agents of no known "
@@ -926,107 +654,19 @@ def _pareto_section(cells: list[Cell], run_dir: pathlib.Path, figures: list, sty
     body = []
     for env, points in by_env.items():
         xy = [(c.ms, c.norm.estimate) for c in points]
-        front = " → ".join(f"{points[i].agent} ({_fmt_sig3(points[i].ms)} ms, {points[i].norm.estimate:.2f})"
-                           for i in _front_of(points, xy)) or "— (references only)"
+        front = " → ".join(f"{points[i].agent} ({fmt_sig3(points[i].ms)} ms, {points[i].norm.estimate:.2f})"
+                           for i in front_of(points, xy)) or "— (references only)"
         body.append([env, front])
     return ["## Compute against quality", "", f"![decision ms against normalised return]({PARETO_FIGURE})", "",
             caption, "", "The front of each environment, cheapest first:", "",
             _rows(["environment", "Pareto front (decision ms, normalised return)"], 2, body), ""]
 
 
-def plot_split(data: dict[str, list[Cell]], path) -> pathlib.Path:
-    """Search error beside value error (horizontal bars, 95% bootstrap whiskers), one panel per family."""
-    tallest = max(len(v) for v in data.values())
-    labels = {family: [f"{c.agent} @ log2 |A| {_fmt_size(c.log2)}" for c in cells] for family, cells in data.items()}
-    label_width = _label_width([t for texts in labels.values() for t in texts], 7)
-    fig, _, panels = _panels(len(data), 2, 4.5, 0.3 + 0.42 * tallest)
-    legend = {}
-    for ax, (family, cells) in zip(panels, data.items(), strict=True):
-        y = np.arange(len(cells))
-        for offset, (name, color, label) in zip((-0.2, 0.2), (("search_error", "C0", "search error"),
-                                                               ("value_error", "C3", "value error")), strict=True):
-            ivs = [stats.mean_ci(v) if (v := _metric(c.records, name)) else None for c in cells]
-            width = [iv.estimate if iv else 0.0 for iv in ivs]
-            err = np.array([[iv.estimate - iv.low, iv.high - iv.estimate] if iv and iv.has_interval else [0, 0]
-                            for iv in ivs]).T
-            legend[label] = ax.barh(y + offset, width, height=0.38, color=color, xerr=err,
-                                    error_kw={"elinewidth": 0.8, "capsize": 2})
-        ax.set_yticks(y, labels[family], fontsize=7)
-        ax.invert_yaxis()
-        ax.axvline(0, color="0.4", linewidth=0.8)
-        ax.set_title(family, fontsize=10)
-        ax.set_xlabel("reward units")
-        ax.grid(True, axis="x", alpha=0.3)
-    return _save(fig, path, legend, left=label_width, wgap=label_width + 0.3)
-
-
-def _learning_data(records: list[dict]):
-    """``env -> agent -> [(steps, values, (random_return, optimal_return) or None)]`` from the records'
-    ``learning_curve`` (sorted by step, non-finite points dropped), and per env whether every curve in it
-    can be normalised."""
-    out: dict[str, dict[str, list]] = {}
-    for r in records:
-        curve = r.get("learning_curve")
-        if not isinstance(curve, dict):
-            continue
-        try:
-            steps = np.asarray(curve.get("steps") or [], dtype=float)
-            values = np.asarray(curve.get("values") or [], dtype=float)
-        except (TypeError, ValueError):  # not numbers: not a curve this report can draw
-            continue
-        keep = np.isfinite(steps) & np.isfinite(values) if steps.shape == values.shape else None
-        if keep is None or not keep.any():
-            continue
-        order = np.argsort(steps[keep], kind="stable")
-        steps, values = steps[keep][order], values[keep][order]
-        m = r["metrics"]
-        low, high = m.get("random_return"), m.get("optimal_return")
-        scale = (low, high) if low is not None and high is not None and high != low else None
-        out.setdefault(r["env_label"], {}).setdefault(r["agent_label"], []).append((steps, values, scale))
-    normalised = {env: all(s is not None for runs in agents.values() for *_, s in runs) for env, agents in out.items()}
-    return out, normalised
-
-
-def _mean_curve(runs) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Seeds' curves on a common step grid (the union of their steps within the span all of them
-    cover, each interpolated linearly): ``(grid, mean, min, max)``."""
-    lo = max(s[0] for s, _ in runs)
-    hi = min(s[-1] for s, _ in runs)
-    if lo < hi:
-        grid = np.unique(np.concatenate([s[(s >= lo) & (s <= hi)] for s, _ in runs]))
-    else:  # spans that do not overlap: the longest curve's steps, the others held at their ends
-        grid = max((s for s, _ in runs), key=len)
-    ys = np.stack([np.interp(grid, s, v) for s, v in runs])
-    return grid, ys.mean(axis=0), ys.min(axis=0), ys.max(axis=0)
-
-
-def plot_learning(data, normalised: dict[str, bool], path, styles: dict) -> pathlib.Path:
-    """Training episode return against environment steps, one panel per env, one line per agent."""
-    fig, _, panels = _panels(len(data), 3, 4.3, 3.0)
-    legend = {}
-    for ax, (env, agents) in zip(panels, data.items(), strict=True):
-        for agent, runs in agents.items():
-            if normalised[env]:
-                runs = [(s, (v - scale[0]) / (scale[1] - scale[0])) for s, v, scale in runs]
-            else:
-                runs = [(s, v) for s, v, _ in runs]
-            grid, mean, low, high = _mean_curve(runs)
-            style = styles.get(agent, {"color": "C0", "linestyle": "-"})
-            (legend[agent],) = ax.plot(grid, mean, color=style["color"], linestyle="-", linewidth=1.3)
-            if len(runs) > 1:
-                ax.fill_between(grid, low, high, color=style["color"], alpha=0.15, linewidth=0)
-        ax.set_title(env, fontsize=9)
-        ax.set_xlabel("environment steps")
-        ax.set_ylabel("normalised training return" if normalised[env] else "training episode return")
-        ax.grid(True, alpha=0.3)
-    return _save(fig, path, legend, wgap=0.75)
-
-
 def _learning_section(records: list[dict], run_dir: pathlib.Path, figures: list, styles: dict) -> list[str]:
-    data, normalised = _learning_data(records)
+    data, normalised = learning_data(records)
     if not data:
         return []
-    drawn, note = _capped(data)
+    drawn, note = cap_panels(data)
     plot_learning(drawn, normalised, run_dir / LEARNING_FIGURE, styles)
     norm_envs = [env for env, flag in normalised.items() if flag]
     if len(norm_envs) == len(data):
@@ -1047,84 +687,6 @@ def _learning_section(records: list[dict], run_dir: pathlib.Path, figures: list,
 
 
 # ---------------------------------------------------------------------------------------------
-# HTML
-
-
-def _inline_html(text: str) -> str:
-    text = html.escape(text, quote=False)
-    text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
-    text = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", text)
-    text = re.sub(r"\[([^\]]+)\]\(([^)\s]+)\)", r'<a href="\2">\1</a>', text)
-    return re.sub(r"(?<![\w*])\*([^*\s][^*]*?)\*(?![\w*])", r"<em>\1</em>", text)
-
-
-def _table_cells(line: str) -> list[str]:
-    inner = line.strip()[1:-1] if line.strip().endswith("|") else line.strip()[1:]
-    return [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", inner)]
-
-
-def markdown_to_html(markdown: str, run_dir: pathlib.Path, title: str = "report") -> str:
-    """The report's markdown (headings, paragraphs, lists, pipe tables, images) as one HTML page with the
-    images embedded as base64 data URIs. Only the subset this module writes is understood."""
-    out, para, lines = [], [], markdown.splitlines()
-
-    def flush():
-        if para:
-            out.append("<p>" + _inline_html(" ".join(para)) + "</p>")
-            para.clear()
-
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        image = re.fullmatch(r"!\[(.*)\]\((.+)\)", line.strip())
-        if not line.strip():
-            flush()
-        elif m := re.match(r"(#{1,6}) (.*)", line):
-            flush()
-            level = len(m.group(1))
-            out.append(f"<h{level}>{_inline_html(m.group(2))}</h{level}>")
-        elif image:
-            flush()
-            file = run_dir / image.group(2)
-            src = (f"data:image/png;base64,{base64.b64encode(file.read_bytes()).decode('ascii')}"
-                   if file.is_file() else html.escape(image.group(2)))
-            out.append(f'<p><img src="{src}" alt="{html.escape(image.group(1))}"></p>')
-        elif line.startswith("|") and i + 1 < len(lines) and re.fullmatch(r"\|(\s*-+:?\s*\|)+", lines[i + 1]):
-            flush()
-            right = [c.endswith(":") for c in _table_cells(lines[i + 1])]
-            head = "".join(f"<th>{_inline_html(c)}</th>" for c in _table_cells(line))
-            rows = []
-            i += 2
-            while i < len(lines) and lines[i].startswith("|"):
-                cells = _table_cells(lines[i])
-                rows.append("<tr>" + "".join(
-                    f'<td{" class=num" if j < len(right) and right[j] else ""}>{_inline_html(c)}</td>'
-                    for j, c in enumerate(cells)) + "</tr>")
-                i += 1
-            out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
-            continue
-        elif line.startswith("- "):
-            flush()
-            items = []
-            while i < len(lines) and lines[i].startswith("- "):
-                items.append(f"<li>{_inline_html(lines[i][2:])}</li>")
-                i += 1
-            out.append("<ul>" + "".join(items) + "</ul>")
-            continue
-        else:
-            para.append(line.strip())
-        i += 1
-    flush()
-    style = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;line-height:1.45}"
-             "table{border-collapse:collapse;font-size:0.85em;margin:1em 0}"
-             "th,td{border:1px solid #ccc;padding:3px 7px;text-align:left}td.num{text-align:right}"
-             "th{background:#f3f3f3}img{max-width:100%}code{background:#f3f3f3;padding:0 3px}")
-    return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
-            f"<title>{html.escape(title)}</title><style>{style}</style></head><body>\n"
-            + "\n".join(out) + "\n</body></html>\n")
-
-
-# ---------------------------------------------------------------------------------------------
 # The report
 
 
@@ -1141,7 +703,7 @@ def write_report(run_dir, *, results_name: str = "results.jsonl") -> pathlib.Pat
     groups = group_trials(ok)
     cells = _cells(groups)
     agents = list(dict.fromkeys(c.agent for c in cells))
-    styles = _style(agents, {c.agent: c.kind for c in cells})
+    styles = agent_styles(agents, {c.agent: c.kind for c in cells})
     figures: list[tuple[str, str]] = []  # (file, caption), in report order
     body: list[str] = []
 
@@ -1155,7 +717,7 @@ def write_report(run_dir, *, results_name: str = "results.jsonl") -> pathlib.Pat
         body += [*notes, ""] if notes else []
 
     curves = {fam: {a: sorted(cs, key=lambda c: c.log2) for a, cs in agents_.items()}
-              for fam, agents_ in _by([c for c in cells if c.norm is not None], "family", "agent").items()}
+              for fam, agents_ in nest_by([c for c in cells if c.norm is not None], "family", "agent").items()}
     if curves:
         plot_scaling(curves, run_dir / FIGURE_NAME, styles=styles)
         caption = (f"How to read it: normalised return ({_scale_text(cells)}) against log2 |A|, one line per agent "
@@ -1166,7 +728,7 @@ def write_report(run_dir, *, results_name: str = "results.jsonl") -> pathlib.Pat
         body += ["## Scaling with the action space", "", f"![normalised return against log2 |A|]({FIGURE_NAME})",
                  "", caption, ""]
         rates = {fam: {a: sorted(cs, key=lambda c: c.log2) for a, cs in agents_.items()}
-                 for fam, agents_ in _by([c for c in cells if c.rate is not None], "family", "agent").items()}
+                 for fam, agents_ in nest_by([c for c in cells if c.rate is not None], "family", "agent").items()}
         if rates:
             plot_scaling(rates, run_dir / OPTIMAL_RATE_FIGURE, metric="rate", ylabel="optimal rate", styles=styles)
             caption = ("Optimal rate (the fraction of decisions that reached the optimum) against log2 |A|, drawn "
@@ -1176,9 +738,9 @@ def write_report(run_dir, *, results_name: str = "results.jsonl") -> pathlib.Pat
 
     body += _aggregate_section(cells, run_dir, figures, styles)
 
-    anytime = _anytime_data(cells)
+    anytime = anytime_data(cells)
     if anytime:
-        drawn, note = _capped(anytime)
+        drawn, note = cap_panels(anytime)
         plot_anytime(drawn, run_dir / ANYTIME_FIGURE, styles)
         caption = ("Anytime curves: normalised return against evaluations per decision (log scale) for each search "
                    "method run at several budgets (one line per agent group, shaded 95% bootstrap interval over "
@@ -1191,7 +753,7 @@ def write_report(run_dir, *, results_name: str = "results.jsonl") -> pathlib.Pat
     body += _pareto_section(cells, run_dir, figures, styles)
 
     split = _split_section(groups)
-    split_cells = _by([c for c in cells if _metric(c.records, "search_error")], "family")  # the table's groups
+    split_cells = nest_by([c for c in cells if metric_values(c.records, "search_error")], "family")  # table's groups
     if split_cells:
         plot_split(split_cells, run_dir / SPLIT_FIGURE)
         caption = ("Search error (blue) beside value error (red) per environment size and agent, means over seeds "
@@ -1224,3 +786,4 @@ def write_report(run_dir, *, results_name: str = "results.jsonl") -> pathlib.Pat
     page = markdown_to_html(text, run_dir, title=text.splitlines()[0].lstrip("# "))
     (run_dir / HTML_NAME).write_text(page, encoding="utf-8")
     return report
+
