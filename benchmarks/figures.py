@@ -148,8 +148,8 @@ def _band(ax, x, intervals, style, label):
 
 
 def _fmt_size(x: float) -> str:
-    """A log2 |A| for axis ticks: at most 3 significant digits."""
-    return f"{x:.3g}"
+    """A log2 |A| for axis ticks: an integer as it is (1024, not 1.02e+03), else 3 significant digits."""
+    return str(int(round(x))) if abs(x - round(x)) < 1e-9 else f"{x:.3g}"
 
 
 # ---------------------------------------------------------------------------------------------
