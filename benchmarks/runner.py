@@ -117,8 +117,11 @@ def run_trial(trial, out_dir: Path | None) -> dict:
     prints, warnings and the traceback of a failure) and, for a trained agent with weights,
     ``checkpoints/<trial_id>.pt`` (``standin eval`` loads it).
     """
+    start = time.perf_counter()
     if out_dir is None:
-        return _run_trial(trial, None)
+        record = _run_trial(trial, None)
+        record["wall_seconds"] = time.perf_counter() - start
+        return record
     log_path = Path(out_dir) / "logs" / f"{trial.trial_id}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w", buffering=1) as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
@@ -129,6 +132,7 @@ def run_trial(trial, out_dir: Path | None) -> dict:
             print(record["traceback"])
         print(f"finished {record['finished_at']}: {record['status']}")
     record["log"] = str(log_path.relative_to(out_dir))
+    record["wall_seconds"] = time.perf_counter() - start
     return record
 
 
@@ -256,6 +260,7 @@ def _identity(trial) -> dict:
         "agent_group": trial.group, "agent_kind": None, "seed": trial.seed,
         "train_steps": trial.train_steps, "eval_episodes": trial.eval_episodes, "checkpoint": None,
         "time_limit": getattr(trial, "time_limit", None), "learning_curve": None, "log": None,
+        "wall_seconds": None,
     }
 
 
