@@ -24,7 +24,7 @@ from benchmarks.runner import run_trials  # noqa: E402
 from benchmarks.suite import Trial  # noqa: E402
 
 TIMING_METRICS = {"decision_ms", "train_seconds", "eval_seconds", "teacher_decision_ms"}
-RUN_SPECIFIC = {"metrics", "finished_at", "provenance"}
+RUN_SPECIFIC = {"metrics", "finished_at", "provenance", "wall_seconds"}
 
 
 class CrashEnv(gym.Env):
