@@ -405,7 +405,9 @@ def run_trials(trials, out_dir: Path, *, workers: int | None = None, retry_faile
                         record.update(status="error", error=f"worker process failed: {type(e).__name__}: {e}",
                                       finished_at=_now())
                     done(record)
-            except BaseException:  # Ctrl-C: don't start the queued trials; finished ones are on disk
+            except BaseException:  # Ctrl-C: stop the running trials now; finished ones are on disk
+                for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                    proc.terminate()  # else exiting waits for every running trial to finish
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
             pool.shutdown()

@@ -76,3 +76,46 @@ def test_sigkill_mid_suite_then_restart_loses_and_repeats_nothing(tmp_path):
         events = list((out / "tb" / t.run_name).glob("events.out.tfevents.*"))
         assert len(events) == 1, (t.run_name, events)
         assert (out / "logs" / f"{t.trial_id}.log").read_text().rstrip().endswith(": ok")
+
+
+LONG_AND_SHORT = """
+eval_episodes = 2
+[[envs]]
+id = "standin/Landscape-v0"
+kwargs = { n = 8 }
+[[agents]]
+name = "ppo"
+train_steps = 500000
+[[agents]]
+name = "value-search"
+sweep = { budget = [10, 20, 30, 40] }
+"""
+"""One long PPO trial (about a minute) on one worker, short ones on the other: Ctrl-C comes while
+the long one runs."""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc and pgrep")
+def test_ctrl_c_stops_a_running_trial_at_once_and_keeps_finished_ones(tmp_path):
+    path = tmp_path / "long.toml"
+    path.write_text(LONG_AND_SHORT)
+    out = tmp_path / "out"
+    results = out / "results.jsonl"
+    cmd = [sys.executable, "-m", "benchmarks.cli", "bench", str(path), "--out", str(out), "--workers", "2",
+           "--no-report"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:  # a record: the pool is up, PPO is running
+        if results.exists() and len(_records(results)) >= 1:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the suite finished before it could be interrupted"
+    workers = _children(proc.pid)
+    proc.send_signal(signal.SIGINT)
+    t0 = time.monotonic()
+    proc.wait(timeout=120)
+    assert time.monotonic() - t0 < 10  # the PPO trial takes about a minute: it was stopped, not awaited
+    assert proc.returncode != 0
+    time.sleep(0.5)
+    assert not [w for w in workers if _alive(w)]
+    records = _records(results)
+    assert records and all(r["status"] == "ok" and r["agent"] == "value-search" for r in records)
