@@ -280,5 +280,22 @@ def main(argv: list[str] | None = None) -> int:
     return code or 0
 
 
+def entry() -> None:
+    """The ``standin`` console script: :func:`main`, and a prompt exit on Ctrl-C.
+
+    The runner has already stopped its workers and every finished trial is on disk; exiting with
+    ``os._exit`` skips waiting on the process pool's threads, which can take as long as a trial.
+    """
+    try:
+        code = main()
+    except KeyboardInterrupt:
+        print("\nstandin: interrupted; finished trials are in results.jsonl (rerun the same command to resume)",
+              file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -407,7 +407,7 @@ def run_trials(trials, out_dir: Path, *, workers: int | None = None, retry_faile
                     done(record)
             except BaseException:  # Ctrl-C: stop the running trials now; finished ones are on disk
                 for proc in list((getattr(pool, "_processes", None) or {}).values()):
-                    proc.terminate()  # else exiting waits for every running trial to finish
+                    proc.kill()  # else exiting waits for every running trial to finish
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
             pool.shutdown()
