@@ -39,6 +39,18 @@ def _children(pid: int) -> list[int]:
     return [int(x) for x in out.split()]
 
 
+def _start_until_recorded(cmd: list[str], results: Path, count: int) -> subprocess.Popen:
+    """Start ``cmd`` and return once ``results`` holds ``count`` records (it must still be running)."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:
+        if results.exists() and len(_records(results)) >= count:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the suite finished before it could be stopped"
+    return proc
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc and pgrep")
 def test_sigkill_mid_suite_then_restart_loses_and_repeats_nothing(tmp_path):
     out = tmp_path / "smoke"
@@ -46,13 +58,7 @@ def test_sigkill_mid_suite_then_restart_loses_and_repeats_nothing(tmp_path):
     trials = suite.load("smoke").trials
     cmd = [sys.executable, "-m", "benchmarks.cli", "bench", "smoke", "--out", str(out), "--workers", "2",
            "--no-report"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and proc.poll() is None:
-        if results.exists() and len(_records(results)) >= 3:
-            break
-        time.sleep(0.05)
-    assert proc.poll() is None, "the suite finished before it could be killed"
+    proc = _start_until_recorded(cmd, results, 3)
     workers = _children(proc.pid)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -102,13 +108,7 @@ def test_ctrl_c_stops_a_running_trial_at_once_and_keeps_finished_ones(tmp_path):
     results = out / "results.jsonl"
     cmd = [sys.executable, "-m", "benchmarks.cli", "bench", str(path), "--out", str(out), "--workers", "2",
            "--no-report"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and proc.poll() is None:  # a record: the pool is up, PPO is running
-        if results.exists() and len(_records(results)) >= 1:
-            break
-        time.sleep(0.05)
-    assert proc.poll() is None, "the suite finished before it could be interrupted"
+    proc = _start_until_recorded(cmd, results, 1)  # a record: the pool is up, PPO is running
     workers = _children(proc.pid)
     proc.send_signal(signal.SIGINT)
     t0 = time.monotonic()
