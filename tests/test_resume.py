@@ -41,7 +41,10 @@ def _children(pid: int) -> list[int]:
 
 def _start_until_recorded(cmd: list[str], results: Path, count: int) -> subprocess.Popen:
     """Start ``cmd`` and return once ``results`` holds ``count`` records (it must still be running)."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # SIGINT as a terminal delivers it: a test run started in the background (`make test &`) has it
+    # ignored, and a child inherits that
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and proc.poll() is None:
         if results.exists() and len(_records(results)) >= count:
