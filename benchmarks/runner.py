@@ -118,21 +118,23 @@ def run_trial(trial, out_dir: Path | None) -> dict:
     ``checkpoints/<trial_id>.pt`` (``standin eval`` loads it).
     """
     start = time.perf_counter()
-    if out_dir is None:
-        record = _run_trial(trial, None)
-        record["wall_seconds"] = time.perf_counter() - start
-        return record
-    log_path = Path(out_dir) / "logs" / f"{trial.trial_id}.log"
+    record = _run_trial(trial, None) if out_dir is None else _logged_trial(trial, Path(out_dir))
+    record["wall_seconds"] = time.perf_counter() - start
+    return record
+
+
+def _logged_trial(trial, out_dir: Path) -> dict:
+    """``_run_trial`` with everything it prints going to ``out_dir/logs/<trial_id>.log``."""
+    log_path = out_dir / "logs" / f"{trial.trial_id}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w", buffering=1) as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
         print(f"trial {trial.trial_id}: {trial.env_label} · {trial.label} · seed {trial.seed}")
         print(f"started {_now()} on {platform.node()} (pid {os.getpid()})", flush=True)
-        record = _run_trial(trial, Path(out_dir))
+        record = _run_trial(trial, out_dir)
         if record["traceback"]:
             print(record["traceback"])
         print(f"finished {record['finished_at']}: {record['status']}")
     record["log"] = str(log_path.relative_to(out_dir))
-    record["wall_seconds"] = time.perf_counter() - start
     return record
 
 
