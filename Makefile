@@ -31,8 +31,8 @@ $(STAMP): pyproject.toml
 	@$(PIP) install $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) "$(TORCH)" \
 	  || { echo "[setup] $(TORCH) not found; falling back to torch==$(TORCH_VERSION) (may be a large CUDA build; set TORCH_INDEX to a CPU wheel index to avoid it)"; \
 	       $(PIP) install "torch==$(TORCH_VERSION)"; }
-	@echo "[setup] installing standin, its exact solver (HiGHS), Ray and its dev tools"
-	@$(PIP) install -e ".[dev,exact,ray]"
+	@echo "[setup] installing standin, its exact solver (HiGHS), Ray, the peer PPO (Stable-Baselines3) and its dev tools"
+	@$(PIP) install -e ".[dev,exact,ray,peers]"
 	@touch $@
 
 bench: $(STAMP)
