@@ -265,15 +265,16 @@ def _step(actions, idx, rng, weights, values, capacity, penalty, optimal, steps,
 
 @njit
 def _observe(idx, weights, values, capacity):
+    """One row per item: ``(w_k / C, v_k / max_j v_j)``, shape ``(len(idx), n, 2)``."""
     n = weights.shape[1]
-    out = np.empty((idx.shape[0], 2 * n), dtype=np.float32)
+    out = np.empty((idx.shape[0], n, 2), dtype=np.float32)
     for j in range(idx.shape[0]):
         i = idx[j]
         c = float(capacity[i])
         top = float(np.max(values[i]))
         for k in range(n):
-            out[j, k] = weights[i, k] / c
-            out[j, n + k] = values[i, k] / top
+            out[j, k, 0] = weights[i, k] / c
+            out[j, k, 1] = values[i, k] / top
     return out
 
 
@@ -424,9 +425,11 @@ class KnapsackEnv(CoreEnv):
     ``MultiBinary(n)``: ``a_i = 1`` packs item ``i``.
 
     ## Observation Space
-    ``Box(0, high, (2n,), float32)``: the weights divided by the capacity (``w_i / C``, unbounded
-    above), then the values divided by the instance's largest value (``v_i / max_j v_j`` in
-    ``(0, 1]``). An item with ``w_i / C > 1`` never fits.
+    ``Box(0, high, (n, 2), float32)``, item-structured (one row per item, see
+    ``docs/adding-an-environment.md``): row ``i`` is ``(w_i / C, v_i / max_j v_j)``, the item's weight
+    divided by the capacity (unbounded above) and its value divided by the instance's largest value
+    (in ``(0, 1]``). An item with ``w_i / C > 1`` never fits. No global features
+    (``item_global_features = 0``): the capacity shows only through the scaled weights.
 
     ## Rewards
     ``Σ a_i v_i`` when the packing fits (``Σ a_i w_i ≤ C``). When it does not: 0 under
@@ -476,11 +479,14 @@ class KnapsackEnv(CoreEnv):
 
     ## Version History
     * v0: initial version.
+    * v0: observations are item-structured (one row per item, shape ``(n, 2)`` instead of the flat
+      ``(2n,)``: the same numbers), see docs/adding-an-environment.md.
     """
 
     name = "Knapsack-v0"
     size_kwargs = ("n",)
     landscape_kind = "oracle"
+    item_global_features = 0  # envs.items: no column is shared by all items
 
     def __init__(self, n=50, instance="uncorrelated", weight_range=100, capacity_ratio=0.5, infeasible="zero",
                  penalty=None, horizon=1, references=True, render_mode=None):
@@ -498,9 +504,9 @@ class KnapsackEnv(CoreEnv):
         width = self.max_capacity + (R - 1 if self.infeasible == "penalty" else 0)
         self.exact = self.n * width <= EXACT_CELLS
 
-        high = np.concatenate([np.full(self.n, np.inf), np.ones(self.n)]).astype(np.float32)
+        high = np.tile(np.array([np.inf, 1.0], np.float32), (self.n, 1))  # row i: (w_i / C, v_i / max v)
         self.action_space = spaces.MultiBinary(self.n)
-        self.observation_space = spaces.Box(np.zeros(2 * self.n, np.float32), high, (2 * self.n,), np.float32)
+        self.observation_space = spaces.Box(np.zeros((self.n, 2), np.float32), high, (self.n, 2), np.float32)
         self.references = check_bool(self.name, "references", references)
         self.core = self.make_core(1, self.references)
 

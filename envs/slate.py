@@ -371,22 +371,24 @@ def _step(rng, actions, idx, S, P):
 
 @njit
 def _observe(idx, S, P):
+    """One row per item, shape ``(len(idx), N, 2T + 4)``: the item's one-hot topic, ``q``, ``p``,
+    then the global features (observed interest, ``B / budget``, ``t / horizon``) on every row."""
     N, T = P.N, P.T
-    width = T + 2
-    out = np.zeros((idx.shape[0], N * width + T + 2), dtype=np.float32)
+    own = T + 2  # the item's own columns; the global ones follow
+    out = np.zeros((idx.shape[0], N, own + T + 2), dtype=np.float32)
     for j in range(idx.shape[0]):
         i = idx[j]
-        row = out[j]
+        budget = np.float32(S.budget[i] / P.budget)
+        time = np.float32(S.steps[i] / P.horizon)
         for a in range(N):
-            base = a * width
-            row[base + S.topic[i, a]] = 1.0
-            row[base + T] = S.quality[i, a]
-            row[base + T + 1] = S.appeal[i, a]
-        off = N * width
-        for t in range(T):
-            row[off + t] = S.interest_obs[i, t]
-        row[off + T] = S.budget[i] / P.budget
-        row[off + T + 1] = S.steps[i] / P.horizon
+            row = out[j, a]
+            row[S.topic[i, a]] = 1.0
+            row[T] = S.quality[i, a]
+            row[T + 1] = S.appeal[i, a]
+            for t in range(T):
+                row[own + t] = S.interest_obs[i, t]
+            row[own + T] = budget
+            row[own + T + 1] = time
     return out
 
 
@@ -533,9 +535,12 @@ class SlateEnv(CoreEnv):
     with attribute ``k``; see :class:`KOfN`).
 
     ## Observation Space
-    ``Box(float32, (N·(T + 2) + T + 2,))``: for each item its one-hot topic, ``q`` and ``p`` (item
-    by item), then the interest observed with noise ``u + obs_noise · N(0, 1)`` (fresh noise each
-    step), then ``B / budget`` and ``t / horizon``.
+    ``Box(float32, (N, 2T + 4))``, item-structured (one row per candidate, see
+    ``docs/adding-an-environment.md``): row ``i`` is item ``i``'s one-hot topic (``T`` columns),
+    ``q_i`` and ``p_i``, then the ``T + 2`` global features, the same on every row: the interest
+    observed with noise ``u + obs_noise · N(0, 1)`` (fresh noise each step, ``T`` columns),
+    ``B / budget`` and ``t / horizon``. ``item_global_features = T + 2`` says that the last ``T + 2``
+    columns are global.
 
     ## Rewards
     The engagement of the clicked item, ``e_i = (2 + p_i + u[topic_i]) / 2 ∈ [0.5, 2]`` (with ``u``
@@ -579,6 +584,9 @@ class SlateEnv(CoreEnv):
 
     ## Version History
     * v0: initial version.
+    * v0: observations are item-structured (one row per item, shape ``(N, 2T + 4)`` instead of the
+      flat ``(N·(T + 2) + T + 2,)``: the same numbers, the global ones repeated on every row), see
+      docs/adding-an-environment.md.
     """
 
     name = "Slate-v0"
@@ -609,13 +617,14 @@ class SlateEnv(CoreEnv):
                              self.obs_noise, REFILL)
 
         T = self.topics
-        item_low = np.concatenate([np.zeros(T), [-1.0, 0.0]])
-        item_high = np.concatenate([np.ones(T), [1.0, 1.0]])
+        self.item_global_features = T + 2  # envs.items: interest, B / budget, t / horizon on every row
         noise_bound = np.inf if self.obs_noise > 0 else 1.0
-        low = np.concatenate([np.tile(item_low, self.N), np.full(T, -noise_bound), [-np.inf, 0.0]])
-        high = np.concatenate([np.tile(item_high, self.N), np.full(T, noise_bound), [np.inf, 1.0]])
+        row_low = np.concatenate([np.zeros(T), [-1.0, 0.0], np.full(T, -noise_bound), [-np.inf, 0.0]])
+        row_high = np.concatenate([np.ones(T), [1.0, 1.0], np.full(T, noise_bound), [np.inf, 1.0]])
+        low = np.tile(row_low, (self.N, 1)).astype(np.float32)
+        high = np.tile(row_high, (self.N, 1)).astype(np.float32)
         self.action_space = KOfN(self.N, self.k)
-        self.observation_space = spaces.Box(low.astype(np.float32), high.astype(np.float32), dtype=np.float32)
+        self.observation_space = spaces.Box(low, high, dtype=np.float32)
         self.references = check_bool(self.name, "references", references)
         self.core = self.make_core(1, self.references)
 

@@ -252,27 +252,28 @@ def _step(actions, idx, G, penalty, horizon, free, pos, goal, steps):
 
 @njit
 def _observe(idx, G, free, dist, pos, goal):
-    """Per agent: x/G, y/G, goal x/G, goal y/G, distance/(2G), then the change in distance of the
-    moves up, down, left, right (``BLOCKED`` for a move into a wall or off the grid)."""
+    """One row per agent, shape ``(len(idx), N, FEATURES)``: x/G, y/G, goal x/G, goal y/G,
+    distance/(2G), then the change in distance of the moves up, down, left, right (``BLOCKED`` for a
+    move into a wall or off the grid)."""
     N = pos.shape[1]
-    out = np.empty((idx.shape[0], N * FEATURES), dtype=np.float32)
+    out = np.empty((idx.shape[0], N, FEATURES), dtype=np.float32)
     for j in range(idx.shape[0]):
         i = idx[j]
         for a in range(N):
             c, g = pos[i, a], goal[i, a]
             d = dist[i, a, c]
-            o = a * FEATURES
-            out[j, o] = np.float32((c % G) / G)
-            out[j, o + 1] = np.float32((c // G) / G)
-            out[j, o + 2] = np.float32((g % G) / G)
-            out[j, o + 3] = np.float32((g // G) / G)
-            out[j, o + 4] = np.float32(d / (2.0 * G))
+            row = out[j, a]
+            row[0] = np.float32((c % G) / G)
+            row[1] = np.float32((c // G) / G)
+            row[2] = np.float32((g % G) / G)
+            row[3] = np.float32((g // G) / G)
+            row[4] = np.float32(d / (2.0 * G))
             for move in range(1, 5):
                 nb = _neighbour(c, move, G)
                 if nb < 0 or free[i, nb] == 0:
-                    out[j, o + 4 + move] = BLOCKED
+                    row[4 + move] = BLOCKED
                 else:
-                    out[j, o + 4 + move] = np.float32(dist[i, a, nb] - d)
+                    row[4 + move] = np.float32(dist[i, a, nb] - d)
     return out
 
 
@@ -393,12 +394,14 @@ class SwarmEnv(CoreEnv):
     as stay (no penalty).
 
     ## Observation Space
-    ``Box(float32, (9 N,))``: for each agent in turn, 9 features: ``x/G``, ``y/G``, goal ``x/G``, goal
-    ``y/G``, (shortest-path distance to its goal)``/(2G)``, then for the moves up, down, left, right
-    the change in that distance the move would make if the agent moved alone: −1 or +1 (the grid is
-    bipartite, so 0 does not occur), or +2 for a move into a wall or off the grid. Every agent's
-    features are in the observation, so agents see where the others are; walls show only through
-    the blocked moves.
+    ``Box(float32, (N, 9))``, item-structured (one row per agent, the items of the
+    ``MultiDiscrete`` action; see ``docs/adding-an-environment.md``): row ``i`` is agent ``i``'s 9
+    features: ``x/G``, ``y/G``, goal ``x/G``, goal ``y/G``, (shortest-path distance to its
+    goal)``/(2G)``, then for the moves up, down, left, right the change in that distance the move
+    would make if the agent moved alone: −1 or +1 (the grid is bipartite, so 0 does not occur), or
+    +2 for a move into a wall or off the grid. No global features (``item_global_features = 0``).
+    Every agent's features are in the observation, so agents see where the others are; walls show
+    only through the blocked moves.
 
     ## Rewards
     After each step: ``−(agents not at their goal)/N − collision_penalty · (agents whose move was
@@ -446,11 +449,14 @@ class SwarmEnv(CoreEnv):
 
     ## Version History
     * v0: initial version.
+    * v0: observations are item-structured (one row per agent, shape ``(N, 9)`` instead of the flat
+      ``(9N,)``: the same numbers), see docs/adding-an-environment.md.
     """
 
     name = "Swarm-v0"
     size_kwargs = ("N",)  # the arguments that set |A|; reports plot against them
     landscape_kind = "heuristic"
+    item_global_features = 0  # envs.items: no column is shared by all agents
     reference = Reference(
         high="collision-free relaxation (every agent on its own shortest path): an upper bound on return",
         high_is_optimum=False,
@@ -473,7 +479,7 @@ class SwarmEnv(CoreEnv):
         self.action_space = spaces.MultiDiscrete([5] * self.N)
         low = np.array([0, 0, 0, 0, 0, -1, -1, -1, -1], dtype=np.float32)
         high = np.array([1, 1, 1, 1, self.G / 2, BLOCKED, BLOCKED, BLOCKED, BLOCKED], dtype=np.float32)
-        self.observation_space = spaces.Box(np.tile(low, self.N), np.tile(high, self.N), dtype=np.float32)
+        self.observation_space = spaces.Box(np.tile(low, (self.N, 1)), np.tile(high, (self.N, 1)), dtype=np.float32)
         self.references = check_bool(self.name, "references", references)
         self.core = self.make_core(1, self.references)
 

@@ -277,8 +277,9 @@ def test_instance_classes_have_the_stated_value_weight_relations(kind, R):
         w, v, c = core.weights.copy(), core.values.copy(), core.capacity.copy()
         assert ((1 <= w) & (w <= R)).all()
         np.testing.assert_array_equal(c, np.maximum(1, np.floor(0.3 * w.sum(axis=1))).astype(np.int64))
-        np.testing.assert_allclose(obs[:, :n], (w / c[:, None]).astype(np.float32), rtol=0)
-        np.testing.assert_allclose(obs[:, n:], (v / v.max(axis=1, keepdims=True)).astype(np.float32), rtol=0)
+        assert obs.shape == (4, n, 2)  # item-structured: row k is item k's (w_k / C, v_k / max v)
+        np.testing.assert_allclose(obs[:, :, 0], (w / c[:, None]).astype(np.float32), rtol=0)
+        np.testing.assert_allclose(obs[:, :, 1], (v / v.max(axis=1, keepdims=True)).astype(np.float32), rtol=0)
         assert env.observation_space.contains(obs)
         ws.append(w.ravel())
         vs.append(v.ravel())
@@ -380,7 +381,7 @@ def test_gymnasium_make_vec_through_the_vector_entry_point():
                      vector_entry_point="envs.knapsack:KnapsackVectorEnv")
     vec = gym.make_vec(env_id, num_envs=2, vectorization_mode="vector_entry_point", n=6)
     obs, info = vec.reset(seed=0)
-    assert obs.shape == (2, 12) and info["random_value"].tolist() == [0.0, 0.0]
+    assert obs.shape == (2, 6, 2) and info["random_value"].tolist() == [0.0, 0.0]
     with pytest.raises(ValueError, match="shape"):
         vec.step(np.zeros((3, 6), dtype=np.int8))
 

@@ -334,11 +334,21 @@ class Twin:
         self.fresh()
         return reward, terminated, truncated
 
-    def obs(self) -> np.ndarray:
+    def flat_obs(self) -> np.ndarray:
+        """The numbers of an observation in their original flat order: per item its one-hot topic,
+        ``q``, ``p``; then the noisy interest, ``B / budget``, ``t / horizon``."""
         out = []
         for topic, q, p in self.items:
             out += [float(t == topic) for t in range(self.T)] + [q, p]
         return np.array(out + self.u_obs + [self.B / self.budget0, self.t / self.horizon], dtype=np.float32)
+
+    def obs(self) -> np.ndarray:
+        """The item-structured observation: row ``i`` is item ``i``'s ``T + 2`` own columns, then the
+        ``T + 2`` global ones (the same on every row), rearranged from :meth:`flat_obs`."""
+        flat, N, own = self.flat_obs(), self.N, self.T + 2
+        items = flat[: N * own].reshape(N, own)
+        shared = np.broadcast_to(flat[N * own :], (N, self.T + 2))
+        return np.concatenate([items, shared], axis=1)
 
 
 @pytest.mark.parametrize("kwargs", [dict(N=6, k=2, topics=3, budget=4.0, horizon=30),
@@ -358,6 +368,7 @@ def test_reset_and_step_match_the_python_twin(kwargs):
             twin.reset()
             for _ in range(40):
                 obs = core.observe(idx)[0]
+                assert obs.shape == (env.N, 2 * env.topics + 4)
                 np.testing.assert_allclose(obs, twin.obs(), rtol=1e-6, atol=1e-6)
                 assert env.observation_space.contains(obs)
                 np.testing.assert_allclose(core.interest[0], twin.u, rtol=1e-12, atol=1e-12)
@@ -485,14 +496,15 @@ def test_spaces_horizon_and_check_env():
 
     env = SlateEnv(N=7, k=2, topics=3, horizon=4, budget=100.0)
     assert env.action_space == KOfN(7, 2)
-    assert env.observation_space.shape == (7 * 5 + 3 + 2,)
+    assert env.observation_space.shape == (7, 3 + 2 + 3 + 2)  # one row per item: own columns, then global ones
+    assert env.item_global_features == 3 + 2
     with pytest.warns(UserWarning, match="infinity"):  # the noisy interest is unbounded
         check_env(env, skip_render_check=True, skip_close_check=True)
     env.reset(seed=0)
     for t in range(1, 5):
         obs, _, terminated, truncated, _ = env.step(env.action_space.sample())
         assert not terminated and truncated == (t == 4)
-        assert obs[-1] == pytest.approx(t / 4)
+        assert obs.shape == (7, 10) and (obs[:, -1] == np.float32(t / 4)).all()  # t / horizon, on every row
     env.reset(seed=1)
     with pytest.raises(ValueError, match="not in"):
         env.step(np.array([1, 1, 1, 0, 0, 0, 0], dtype=np.int8))

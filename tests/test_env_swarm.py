@@ -312,7 +312,8 @@ def test_masks_and_observations_match_the_spec(N, G, density):
         for _ in range(5):
             free, pos, goal = state(env)
             assert info["action_mask"].dtype == np.int8 and info["action_mask"].shape == (N, 5)
-            feats = obs.reshape(N, 9)
+            assert obs.shape == (N, 9)  # item-structured: one row per agent
+            feats = obs
             for a in range(N):
                 dist = py_bfs(free, goal[a])
                 d = dist[pos[a][1]][pos[a][0]]
@@ -489,7 +490,7 @@ def test_vector_env_matches_single_envs():
 def test_largest_arguments_work():
     env = SwarmEnv(N=64, G=128, obstacle_density=0.3)
     obs, info = env.reset(seed=0)
-    assert obs.shape == (64 * 9,) and env.observation_space.contains(obs)
+    assert obs.shape == (64, 9) and env.observation_space.contains(obs)
     obs, *_ = env.step(env.shortest_path_action())
     assert env.observation_space.contains(obs)
 
