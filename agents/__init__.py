@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 
-from agents.common import Agent, Logger, NullLogger, build_config, config_dict
+from agents.common import Agent, Logger, NullLogger, TrainingCost, build_config, config_dict
 
 _REGISTRY = {
     "random": "agents.simple:RandomAgent",
@@ -32,10 +32,23 @@ def agent_class(name: str):
     return getattr(importlib.import_module(module), attr)
 
 
+def trains(name: str, config, env=None) -> bool:
+    """Whether agent ``name`` with ``config`` (its dataclass, or a dict of fields) learns from training
+    steps on ``env`` (some defaults depend on the env; without one, an agent that might learn is
+    taken to). Suites give every agent that does the same budget; the others get none. An agent
+    class without a ``trains(config, env)`` method is taken to learn."""
+    cls = agent_class(name)
+    if isinstance(config, dict):
+        config = build_config(cls.Config, config, owner=name)
+    check = getattr(cls, "trains", None)
+    return True if check is None else bool(check(config, env))
+
+
 def make(name: str, *, seed: int = 0, **config) -> Agent:
     """Build agent ``name`` from config keyword arguments (unknown or mistyped fields are errors)."""
     cls = agent_class(name)
     return cls(build_config(cls.Config, config, owner=name), seed=seed)
 
 
-__all__ = ["Agent", "Logger", "NullLogger", "agent_class", "build_config", "config_dict", "make", "names"]
+__all__ = ["Agent", "Logger", "NullLogger", "TrainingCost", "agent_class", "build_config", "config_dict", "make",
+           "names", "trains"]

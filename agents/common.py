@@ -23,6 +23,29 @@ class NullLogger:
         pass
 
 
+@dataclasses.dataclass
+class TrainingCost:
+    """What an agent's ``fit`` spent; the runner records it with every trial (``train_*`` metrics).
+
+    Agents compared in one table get the same ``env_steps`` budget; the rest says what each did
+    with it."""
+
+    env_steps: int = 0
+    """Environment steps taken in training, every learner's included (a distilled student's rollouts
+    and its teacher's training; a learned value's and its online proposal's shared steps once)."""
+    gradient_steps: int = 0
+    """Optimiser steps, summed over every network the agent trains."""
+    search_evaluations: int = 0
+    """Landscape evaluations made by searches during training: acting, Bellman targets, labels."""
+    label_evaluations: int = 0
+    """Of those, the ones a teacher spent labelling a student's states (``distill``)."""
+
+    def add(self, other: TrainingCost) -> None:
+        """Count ``other``'s spending in this one (a teacher's in its student's)."""
+        for f in dataclasses.fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+
 class Agent(Protocol):
     """The agent contract.
 
@@ -30,7 +53,8 @@ class Agent(Protocol):
     learn) and binds the agent to ``env``; ``act(obs, info)`` then decides for that env's current
     state (agents that use the env's oracle capabilities, ``landscape()`` or ``optimal_action()``,
     read them from the bound env). After each ``act``, ``last_evaluations`` holds the landscape
-    evaluations that decision used (0 for a policy's forward pass).
+    evaluations that decision used (0 for a policy's forward pass). After ``fit``, ``cost`` (a
+    :class:`TrainingCost`) says what training spent.
 
     Optional, found by attribute (the runner uses what an agent has):
 
@@ -39,6 +63,8 @@ class Agent(Protocol):
     - ``shortfall(obs, info, action) -> dict | None``: the split of one decision's shortfall into
       ``search_error`` and ``value_error`` (``value-search`` with a learned value);
     - ``teacher``: another agent evaluated beside this one (``distill``);
+    - ``chosen() -> dict``: the config fields left to None that ``fit`` chose from the env (a
+      head, a value), with what it chose; the runner records them in the trial's ``agent_config``;
     - ``kind``, a class attribute: ``"policy"`` (decides with a trained network: ``ppo``,
       ``distill``), ``"search"`` (searches a value at decision time: ``value-search``,
       ``propose-search``) or ``"reference"`` (the 0.0 and 1.0 ends: ``random``, ``oracle``).
@@ -46,6 +72,7 @@ class Agent(Protocol):
     """
 
     last_evaluations: int
+    cost: TrainingCost
 
     def fit(self, env, steps: int, log: Logger) -> None: ...
 

@@ -1,10 +1,12 @@
 """``distill``: a student policy that imitates a search-based teacher, trained by DAgger.
 
 The third way to act (DESIGN.md): value + search's decisions amortised into a policy, one forward
-pass per decision. The teacher is any ``value-search`` or ``propose-search`` config; it is trained
-first (``teacher_steps``, for a learned value). Then DAgger (Ross et al., 2011), ``rounds`` times:
+pass per decision. The teacher is any ``value-search`` or ``propose-search`` config. The training
+budget of ``steps`` env steps pays for both: a teacher that learns is trained first on
+``teacher_steps`` of them (half by default), then DAgger (Ross et al., 2011) spends the rest in
+``rounds`` rounds:
 
-1. roll out for ``steps / rounds`` environment steps, acting with the teacher in the first round
+1. roll out for ``1/rounds`` of the remaining environment steps, acting with the teacher in the first round
    and with the student afterwards (so the student sees the states *it* visits);
 2. label every visited state with the teacher's action;
 3. train the student by cross-entropy (maximum likelihood) on all labels so far, ``epochs``
@@ -28,8 +30,9 @@ from typing import Literal
 import numpy as np
 
 import agents as registry
-from agents.common import ActionCodec, NullLogger, seed_everything
-from agents.imitation import ImitationPolicy, agreement, default_head
+from agents.common import ActionCodec, NullLogger, TrainingCost, seed_everything
+from agents.heads import default_head
+from agents.imitation import ImitationPolicy, agreement
 from agents.ppo import HEADS
 
 TEACHERS = ("value-search", "propose-search")
@@ -43,8 +46,10 @@ class DistillConfig:
     """The teacher agent."""
     teacher_config: dict = field(default_factory=dict)
     """The teacher's config (a table, e.g. ``{value = "oracle", method = "anneal", budget = 1000}``)."""
-    teacher_steps: int = 0
-    """Environment steps to train the teacher first (a learned value needs them; an oracle none)."""
+    teacher_steps: int | None = None
+    """Of the training budget ``steps``, the environment steps that train the teacher first (a learned
+    value needs them; an oracle none); the student's DAgger rollouts get the rest, so the agent as a
+    whole spends ``steps``. None: half the budget for a teacher that learns, 0 for one that doesn't."""
     rounds: int = 4
     """DAgger rounds: the first acts with the teacher, the rest with the student."""
     epochs: int = 4
@@ -63,7 +68,7 @@ class DistillConfig:
         rules = [
             ("teacher", self.teacher in TEACHERS, f"one of {', '.join(TEACHERS)}"),
             ("teacher_config", isinstance(self.teacher_config, dict), "a table of the teacher's config"),
-            ("teacher_steps", self.teacher_steps >= 0, ">= 0"),
+            ("teacher_steps", self.teacher_steps is None or self.teacher_steps >= 0, ">= 0 or None"),
             ("rounds", self.rounds >= 1, ">= 1"),
             ("epochs", self.epochs >= 1, ">= 1"),
             ("batch_size", self.batch_size >= 1, ">= 1"),
@@ -86,6 +91,7 @@ class DistillAgent:
         self.config = config
         self.seed = seed
         self.last_evaluations = 0
+        self.cost = TrainingCost()
         self.student: ImitationPolicy | None = None
         self.train_agreement: float | None = None
         """The student's mean agreement (``agents.imitation.agreement``) with the teacher in the last
@@ -93,12 +99,32 @@ class DistillAgent:
         round has run."""
         self.teacher = registry.make(config.teacher, seed=seed, **config.teacher_config)
 
+    @staticmethod
+    def trains(config: DistillConfig, env=None) -> bool:
+        """The student always learns."""
+        return True
+
+    def budget_split(self, steps: int, env=None) -> tuple[int, int]:
+        """``(teacher steps, student steps)`` of a training budget of ``steps`` env steps on ``env``."""
+        cfg = self.config
+        teacher_steps = cfg.teacher_steps
+        if teacher_steps is None:
+            teacher_steps = steps // 2 if registry.trains(cfg.teacher, self.teacher.config, env) else 0
+        if steps > 0 and teacher_steps >= steps:
+            raise ValueError(f"distill: teacher_steps ({teacher_steps}) must be below the training budget ({steps} "
+                             "env steps), which also pays for the student's rollouts")
+        return teacher_steps, steps - teacher_steps
+
     def fit(self, env, steps: int, log=None) -> None:
-        """Train the teacher (``teacher_steps``), then the student by DAgger for ``steps`` env steps
-        (``steps = 0``: build both untrained, e.g. to load a checkpoint)."""
+        """Train the teacher, then the student by DAgger: ``steps`` env steps in all, split by
+        ``teacher_steps`` (``steps = 0``: build both untrained, e.g. to load a checkpoint)."""
         cfg = self.config
         log = log or NullLogger()
-        self.teacher.fit(env, cfg.teacher_steps if steps > 0 else 0, log)
+        teacher_steps, steps = self.budget_split(steps, env)
+        self.teacher_steps = teacher_steps
+        self.teacher.fit(env, teacher_steps, log)
+        self.cost = TrainingCost()
+        self.cost.add(self.teacher.cost)
         self.rng = seed_everything(self.seed)  # seeds the student's init
         codec = ActionCodec(env.action_space)
         obs_dim = int(np.prod(env.observation_space.shape))
@@ -107,18 +133,22 @@ class DistillAgent:
         if steps == 0:
             return
         states, labels = [], []
-        per_round = max(1, steps // cfg.rounds)
+        rounds = min(cfg.rounds, steps)
         obs, info = env.reset(seed=self.seed)
-        done_steps, start = 0, time.perf_counter()
-        for round_ in range(cfg.rounds):
+        done_steps, start = teacher_steps, time.perf_counter()  # curves count the teacher's steps too
+        for round_ in range(rounds):
             agreed = 0
+            per_round = steps // rounds + (round_ < steps % rounds)  # the rounds add up to the budget
             for _ in range(per_round):
                 teacher_action = self.teacher.act(obs, info)
+                self.cost.label_evaluations += self.teacher.last_evaluations
+                self.cost.search_evaluations += self.teacher.last_evaluations
                 states.append(np.asarray(obs, dtype=np.float32).reshape(-1))
                 labels.append(self.student.target(teacher_action))
                 action = teacher_action if round_ == 0 else self.student.mode(obs, info)
                 agreed += agreement(action, teacher_action, env.action_space)
                 obs, _, terminated, truncated, info = env.step(action)
+                self.cost.env_steps += 1
                 if terminated or truncated:
                     obs, info = env.reset()
             done_steps += per_round
@@ -127,7 +157,13 @@ class DistillAgent:
             if round_ > 0:
                 self.train_agreement = agreed / per_round
                 log.scalar("train/student_agreement", self.train_agreement, done_steps)
-            log.scalar("perf/env_steps_per_s", done_steps / (time.perf_counter() - start), done_steps)
+            log.scalar("perf/env_steps_per_s", (done_steps - teacher_steps) / (time.perf_counter() - start), done_steps)
+
+    def chosen(self) -> dict:
+        """The config fields that ``fit`` chose from the env (see ``agents.Agent``), the teacher's too."""
+        teacher = self.teacher.chosen() if hasattr(self.teacher, "chosen") else {}
+        return {"head": self.student.head, "teacher_steps": self.teacher_steps,
+                "teacher_config": {**self.config.teacher_config, **teacher}}
 
     def state_dict(self) -> dict:
         """The trained weights (``agents.checkpoint`` saves them): the student's and the teacher's."""
@@ -145,6 +181,7 @@ class DistillAgent:
             for lo in range(0, len(states), cfg.batch_size):
                 mb = order[lo : lo + cfg.batch_size]
                 losses.append(self.student.learn(states[mb], labels[mb]))
+                self.cost.gradient_steps += 1
         return losses
 
     def act(self, obs, info):

@@ -35,6 +35,7 @@ import itertools
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -68,6 +69,12 @@ def _mc_entropy(dist, generator: torch.Generator | None) -> torch.Tensor:
 
 
 # ------------------------------------------------------------------------------ autoregressive
+
+
+def default_head(space) -> str:
+    """``without-replacement`` for k-of-N spaces, ``factored`` otherwise."""
+    k = getattr(space, "k", None)
+    return "without-replacement" if isinstance(k, (int, np.integer)) and not isinstance(k, bool) else "factored"
 
 
 class MaskedLinear(nn.Linear):

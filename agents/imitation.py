@@ -12,13 +12,8 @@ import numpy as np
 import torch
 
 from agents.common import ActionCodec
+from agents.heads import default_head
 from agents.ppo import ActorCritic
-
-
-def default_head(space) -> str:
-    """``without-replacement`` for k-of-N spaces, ``factored`` otherwise."""
-    k = getattr(space, "k", None)
-    return "without-replacement" if isinstance(k, (int, np.integer)) and not isinstance(k, bool) else "factored"
 
 
 class ImitationPolicy:

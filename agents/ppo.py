@@ -36,8 +36,8 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
-from agents.common import Logger, NullLogger, env_spec, seed_everything
-from agents.heads import AutoregressiveHead, WithoutReplacementHead
+from agents.common import Logger, NullLogger, TrainingCost, env_spec, seed_everything
+from agents.heads import AutoregressiveHead, WithoutReplacementHead, default_head
 
 HEADS = ("factored", "autoregressive", "without-replacement")
 
@@ -85,11 +85,12 @@ class PPOConfig:
     """global gradient-norm clip"""
     target_kl: float | None = None
     """stop a rollout's update epochs early once the approximate KL exceeds this (None: never)"""
-    head: Literal["factored", "autoregressive", "without-replacement"] = "factored"
+    head: Literal["factored", "autoregressive", "without-replacement"] | None = None
     """The action head: ``factored`` (independent Bernoulli bits or categorical components),
     ``autoregressive`` (components in sequence, each conditioned on those chosen, through a masked
     MLP) or ``without-replacement`` (k-of-N spaces: k distinct items, Plackett–Luce, exact set
-    log-probability); see ``agents/heads.py``"""
+    log-probability); see ``agents/heads.py``. None: the head that fits the space,
+    ``without-replacement`` for k-of-N spaces and ``factored`` otherwise"""
     head_hidden: int = 64
     """width of the autoregressive head's masked hidden layer"""
     hidden_sizes: tuple[int, ...] = (64, 64)
@@ -119,7 +120,7 @@ class PPOConfig:
         need(self.vf_coef >= 0, "vf_coef", ">= 0")
         need(self.max_grad_norm > 0, "max_grad_norm", "> 0")
         need(self.target_kl is None or self.target_kl > 0, "target_kl", "> 0 or None")
-        need(self.head in HEADS, "head", f"one of {', '.join(HEADS)}")
+        need(self.head is None or self.head in HEADS, "head", f"one of {', '.join(HEADS)} or None")
         need(self.head_hidden >= 1, "head_hidden", ">= 1")
         need(isinstance(self.hidden_sizes, (tuple, list)), "hidden_sizes", "a sequence of integers >= 1")
         self.hidden_sizes = tuple(self.hidden_sizes)  # a TOML suite gives a list
@@ -375,14 +376,20 @@ class PPOAgent:
     Config = PPOConfig
     kind = "policy"
 
+    @staticmethod
+    def trains(config: PPOConfig, env=None) -> bool:
+        return True
+
     def __init__(self, config: PPOConfig, seed: int = 0):
         self.config = config
         self.seed = seed
         self.last_evaluations = 0
+        self.cost = TrainingCost()
         self.net: ActorCritic | None = None
 
     def _build(self, env) -> None:
-        space, head = env.action_space, self.config.head
+        space = env.action_space
+        head = self.config.head or default_head(space)
         k = getattr(space, "k", None)
         k_of_n = isinstance(space, spaces.MultiBinary) and isinstance(k, (int, np.integer))
         if k_of_n != (head == "without-replacement"):
@@ -508,6 +515,7 @@ class PPOAgent:
                 finished: list[float] = []
                 for t in range(T):
                     global_step += E
+                    self.cost.env_steps += E
                     obs_buf[t] = next_obs
                     if next_mask is not None:
                         if masks_buf is None:
@@ -609,6 +617,7 @@ class PPOAgent:
                         loss.backward()
                         nn.utils.clip_grad_norm_(net.parameters(), cfg.max_grad_norm)
                         optimizer.step()
+                        self.cost.gradient_steps += 1
 
                     if cfg.target_kl is not None and approx_kl.item() > cfg.target_kl:
                         break
@@ -622,6 +631,10 @@ class PPOAgent:
                 log.scalar("perf/env_steps_per_s", global_step / (time.perf_counter() - start), global_step)
         finally:
             vec.close()
+
+    def chosen(self) -> dict:
+        """The config fields that ``fit`` chose from the env (see ``agents.Agent``)."""
+        return {"head": self.net.head}
 
     def state_dict(self) -> dict:
         """The trained weights (``agents.checkpoint`` saves them)."""

@@ -26,7 +26,8 @@ import numpy as np
 import torch
 
 import search
-from agents.imitation import ImitationPolicy, default_head
+from agents.heads import default_head
+from agents.imitation import ImitationPolicy
 from agents.ppo import HEADS
 from agents.value_search import ValueSearchAgent, ValueSearchConfig
 
@@ -72,6 +73,11 @@ class ProposeSearchAgent(ValueSearchAgent):
     Config = ProposeSearchConfig
     name = "propose-search"
 
+    @staticmethod
+    def trains(config: ProposeSearchConfig, env=None) -> bool:
+        """A learned value, or an online proposal (which learns even over an oracle value)."""
+        return ValueSearchAgent.trains(config, env) or config.proposal == "online"
+
     # ------------------------------------------------------------------ the proposal policy
 
     def _build(self, env) -> None:
@@ -87,6 +93,12 @@ class ProposeSearchAgent(ValueSearchAgent):
                                       (cfg.proposal_hidden,) * 2, cfg.proposal_lr, self.name)
         self.taught_obs: list[np.ndarray] = []
         self.taught_act: list[np.ndarray] = []
+
+    def chosen(self) -> dict:
+        chosen = super().chosen()
+        if isinstance(self.policy, ImitationPolicy):
+            chosen["head"] = self.policy.head
+        return chosen
 
     def state_dict(self) -> dict:
         state = super().state_dict()
@@ -129,6 +141,7 @@ class ProposeSearchAgent(ValueSearchAgent):
         if len(self.taught_obs) < PROPOSAL_BATCH:
             return
         idx = self.rng.integers(0, len(self.taught_obs), PROPOSAL_BATCH)
+        self.cost.gradient_steps += 1
         self.policy.learn(np.stack([self.taught_obs[i] for i in idx]), np.stack([self.taught_act[i] for i in idx]))
 
     def _train_without_value(self, env, steps: int, log) -> None:
@@ -140,8 +153,10 @@ class ProposeSearchAgent(ValueSearchAgent):
         obs, info = env.reset(seed=self.seed)
         for _ in range(steps):
             action = self._search(obs, info, train_budget)
+            self.cost.search_evaluations += self.last_evaluations
             self._learn_from_search(obs, info, action)
             obs, _, terminated, truncated, info = env.step(action)
+            self.cost.env_steps += 1
             if terminated or truncated:
                 obs, info = env.reset()
 

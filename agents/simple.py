@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agents.common import sample_action
+from agents.common import TrainingCost, sample_action
 
 
 @dataclass
@@ -18,10 +18,15 @@ class RandomAgent:
     Config = RandomConfig
     kind = "reference"
 
+    @staticmethod
+    def trains(config, env=None) -> bool:
+        return False
+
     def __init__(self, config: RandomConfig, seed: int = 0):
         self.config = config
         self.seed = seed
         self.last_evaluations = 0
+        self.cost = TrainingCost()  # nothing: these agents don't train
 
     def fit(self, env, steps: int, log=None) -> None:
         self.space = env.action_space
@@ -40,10 +45,15 @@ class OracleAgent:
     Config = OracleConfig
     kind = "reference"
 
+    @staticmethod
+    def trains(config, env=None) -> bool:
+        return False
+
     def __init__(self, config: OracleConfig, seed: int = 0):
         self.config = config
         self.seed = seed
         self.last_evaluations = 0
+        self.cost = TrainingCost()  # nothing: these agents don't train
 
     def fit(self, env, steps: int, log=None) -> None:
         if not hasattr(env.unwrapped, "optimal_action"):

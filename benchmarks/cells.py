@@ -25,6 +25,10 @@ class Cell:
     agent: str
     kind: str | None
     group: str
+    setting: str
+    """``agent_setting``: the label without a swept training budget, shared by one learner's budgets."""
+    budget: int
+    """The training budget in environment steps (``metrics.train_budget``); 0 for an agent that does not learn."""
     records: list[dict]
     norm: stats.Interval | None
     """Mean normalised return with its bootstrap interval; None without reference values."""

@@ -21,12 +21,20 @@ returns that path. The figures, each drawn only when the records hold what it sh
   horizontal bars with 95% bootstrap whiskers per agent and size, one panel per family;
 - ``plot_learning`` (``learning_curves.png``): training episode return against environment steps, one
   panel per environment, one line per agent (the mean over seeds on their common steps, shaded by the
-  range over seeds), normalised where every curve of the panel can be (``learning_data``).
+  range over seeds), normalised where every curve of the panel can be (``learning_data``);
+- ``plot_crossover_budget`` (``crossover_vs_budget.png``): each search setting's crossover log2 |A|
+  against the training budget (log x), one panel per family, a hollow marker on a dotted line at the top
+  of the size range where there is none in range;
+- ``plot_sample_efficiency`` (``sample_efficiency.png``): normalised return against the training budget
+  (log x), one panel per environment, one line with its band per learning ``agent_setting``, and the
+  agents that do not learn as dashed horizontal lines (``sample_efficiency_data``).
 
 An agent has the same colour in every figure, and lines a style by its kind (solid search, dashed
-policies, dotted references, dash-dotted agents of no known kind): ``agent_styles``. Figures with a panel
-per environment draw at most ``MAX_PANELS`` of them (``cap_panels``). The layout is fixed, margins in
-inches around panels of a set size (``_save``), which is much quicker than fitting it to the drawn text.
+policies, dotted references, dash-dotted agents of no known kind): ``agent_styles``. The two figures
+against the training budget colour each ``agent_setting`` instead (one line across its budgets), solid.
+Figures with a panel per environment draw at most ``MAX_PANELS`` of them (``cap_panels``). The layout is
+fixed, margins in inches around panels of a set size (``_save``), which is much quicker than fitting it
+to the drawn text.
 matplotlib is imported on first use, so importing this module (or ``benchmarks.report``) does not load it.
 """
 
@@ -361,3 +369,88 @@ def plot_learning(data, normalised: dict[str, bool], path, styles: dict) -> path
         ax.set_ylabel("normalised training return" if normalised[env] else "training episode return")
         ax.grid(True, alpha=0.3)
     return _save(fig, path, legend, wgap=0.75)
+
+
+def fmt_steps(steps: float) -> str:
+    """A training budget as the suites' labels show it: ``20000`` → ``20k``, ``1000000`` → ``1M``."""
+    for unit, size in (("M", 10**6), ("k", 10**3)):
+        if steps >= size:
+            return f"{steps / size:.3g}{unit}"
+    return f"{steps:g}"
+
+
+def _budget_axis(ax, budgets) -> None:
+    """A log x axis of training budgets, ticked at the budgets run."""
+    ax.set_xscale("log")
+    ax.set_xticks(budgets, [fmt_steps(b) for b in budgets])
+    ax.minorticks_off()
+    ax.set_xlabel("training budget (environment steps)")
+
+
+def plot_crossover_budget(data: dict[str, dict[str, list[tuple[int, float | None]]]], tops: dict[str, float],
+                          path, styles: dict) -> pathlib.Path:
+    """Crossover log2 |A| against the training budget (log x), one panel per family, one line per search
+    setting. A budget without a crossover in range is a hollow marker on a dotted line at ``tops[family]``,
+    the largest size compared there."""
+    from matplotlib.lines import Line2D
+
+    fig, _, panels = _panels(len(data), 3, 4.3, 3.0)
+    legend = {}
+    for ax, (family, settings) in zip(panels, data.items(), strict=True):
+        top = tops[family]
+        for setting, points in settings.items():
+            if not points:
+                continue
+            color = styles.get(setting, {}).get("color", "C0")
+            x = np.array([b for b, _ in points], dtype=float)
+            y = np.array([top if v is None else v for _, v in points], dtype=float)
+            none = np.array([v is None for _, v in points])
+            ax.plot(x, y, color=color, linewidth=1.3)
+            ax.scatter(x[~none], y[~none], color=color, s=22, zorder=3)
+            ax.scatter(x[none], y[none], facecolors="white", edgecolors=color, linewidths=1.3, s=40, zorder=3)
+            legend[setting] = Line2D([], [], color=color, marker="o", markersize=4)
+        ax.axhline(top, color="0.5", linewidth=0.8, linestyle=":", zorder=0)
+        ax.annotate(f"○ none in range (up to {_fmt_size(top)})", xy=(0.02, top),
+                    xycoords=("axes fraction", "data"), xytext=(0, 4), textcoords="offset points", fontsize=7,
+                    color="0.3", va="bottom")
+        ax.margins(x=0.1, y=0.2)
+        _budget_axis(ax, sorted({b for points in settings.values() for b, _ in points}))
+        ax.set_ylabel("crossover log2 |A|")
+        ax.set_title(family, fontsize=10)
+        ax.grid(True, alpha=0.3)
+    return _save(fig, path, legend, wgap=0.75)
+
+
+def sample_efficiency_data(cells: list[Cell]):
+    """``env -> (lines {agent_setting: [cells by budget]}, cells that do not learn)`` on the normalised
+    scale, for the environments where some agent learns (a training budget above 0)."""
+    out = {}
+    for env, env_cells in nest_by([c for c in cells if c.norm is not None], "env").items():
+        learners = nest_by([c for c in env_cells if c.budget > 0], "setting")
+        if learners:
+            lines = {setting: sorted(members, key=lambda c: c.budget) for setting, members in learners.items()}
+            out[env] = (lines, [c for c in env_cells if c.budget == 0])
+    return out
+
+
+def plot_sample_efficiency(data, path, styles: dict) -> pathlib.Path:
+    """Normalised return against the training budget (log x), one panel per environment, one line with
+    its band per learning ``agent_setting``; the agents that do not learn as dashed horizontal lines."""
+    fig, axes, panels = _panels(len(data), 2, 5.2, 3.4, sharey=True)
+    legend = {}
+    for ax, (env, (lines, flat)) in zip(panels, data.items(), strict=True):
+        for setting, points in lines.items():
+            color = styles.get(setting, {}).get("color", "C0")
+            legend[setting] = _band(ax, [c.budget for c in points], [c.norm for c in points],
+                                    {"color": color, "linestyle": "-"}, setting)
+        levels = [ax.axhline(c.norm.estimate, color=styles.get(c.setting, {}).get("color", "0.4"), linewidth=1.1,
+                             linestyle="--", label=c.agent) for c in flat]
+        ax.margins(x=0.1)
+        _budget_axis(ax, sorted({c.budget for points in lines.values() for c in points}))
+        ax.set_title(env, fontsize=10)
+        ax.grid(True, alpha=0.3)
+        if levels:
+            ax.legend(handles=levels, fontsize=6.5, loc="best", framealpha=0.8)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("normalised return")
+    return _save(fig, path, legend)

@@ -10,26 +10,36 @@ holds ``Cell``, the (environment, agent setting) group that the tables and the f
 holds, each section only when the records hold what it shows:
 
 1. a provenance header (suite, standin version, git commit, machine) and a list of the figures;
-2. **Where search falls below the policies**: the crossover table (below);
-3. **Results**: one row per (environment, agent setting), with notes on the reference values;
-4. **Scaling with the action space**: ``normalized_return_vs_log2A.png`` and
+2. **Where search falls below the policies**: the crossover table (below), with a training-budget column
+   when the suite swept the budget;
+3. **How the crossover moves with the training budget** (a swept budget only): per family, each search
+   setting's crossover at each budget, as a table and ``crossover_vs_budget.png``;
+4. **Results**: one row per (environment, agent setting), with notes on the reference values;
+5. **What training spent**: each learning group's mean environment steps, gradient steps, search
+   evaluations and seconds in training (equal environment steps, unequal compute);
+6. **Scaling with the action space**: ``normalized_return_vs_log2A.png`` and
    ``optimal_rate_vs_log2A.png``, each agent's mean over seeds against ``log2 |A|`` with 95% bootstrap
    bands, one panel per environment family (a family run at one size is a single point);
-5. **Aggregate over tasks**: each agent's IQM with its interval (table and ``iqm.png``) and the
+7. **Sample efficiency** (a swept budget only): ``sample_efficiency.png``, normalised return against the
+   training budget, one line per ``agent_setting`` that learns, one panel per environment, the agents
+   that do not learn as horizontal lines; and the table of normalised return by training budget;
+8. **Aggregate over tasks**: each agent's IQM with its interval (table and ``iqm.png``) and the
    probability of improvement of each search setting over each policy (of every pair when the suite
    lacks one of the two kinds), on the tasks both ran;
-6. **Anytime**: ``anytime.png``, normalised return against evaluations per decision for each search
+9. **Anytime**: ``anytime.png``, normalised return against evaluations per decision for each search
    ``agent_group`` run at two or more settings (a budget sweep) in an environment, with the policies and
    references of that environment as horizontal lines labelled with their decision time;
-7. **Compute against quality**: ``pareto.png``, decision ms against normalised return per environment,
-   with the Pareto front of the search and policy settings (references such as an oracle that knows the
-   optimum are drawn but left off it), and the fronts as a table;
-8. **Why learned value + search falls short**: the shortfall split, as a table and ``shortfall_split.png``;
-9. **Distilled students against their teachers**;
-10. **Learning curves**: ``learning_curves.png``, the training episode return of the records'
+10. **Compute against quality**: ``pareto.png``, decision ms against normalised return per environment,
+    with the Pareto front of the search and policy settings (references such as an oracle that knows the
+    optimum are drawn but left off it), and the fronts as a table;
+11. **Why learned value + search falls short**: the shortfall split, as a table and ``shortfall_split.png``,
+    with how well the learned value fits the reward (``fit_error_uniform``, ``fit_error_search``,
+    ``overestimation``) where the trials measured it;
+12. **Distilled students against their teachers**;
+13. **Learning curves**: ``learning_curves.png``, the training episode return of the records'
     ``learning_curve`` (mean over seeds on their common steps), normalised with the trial's evaluation
     ``random_return`` and ``optimal_return`` where every trial of the panel has them, else raw;
-11. failed trials, and a per-family summary of each agent's mean at each size.
+14. failed trials, and a per-family summary of each agent's mean at each size.
 
 Figures with a panel per environment draw at most ``benchmarks.figures.MAX_PANELS`` of them (and say so).
 
@@ -38,7 +48,9 @@ When a trial id appears on several lines (a rerun), its last line counts. Trials
 ``env_label`` and ``agent_label`` form a group (one setting on one environment, over seeds). An agent's
 *kind* is the record's ``agent_kind`` (``policy``, ``search``, ``reference`` or null); records written
 before that field existed take it from the agent class (``agents.agent_class(agent).kind``). Its
-*group* is ``agent_group``, else ``agent_label``.
+*group* is ``agent_group``, else ``agent_label``. Its *setting* is ``agent_setting`` (the label without a
+swept training budget, ``steps=…``), else ``agent_label``, and its *training budget* is
+``metrics.train_budget``, else the record's ``train_steps``: an agent that learns has a budget above 0.
 
 Statistics (see ``benchmarks.stats`` for the definitions):
 
@@ -53,7 +65,9 @@ Statistics (see ``benchmarks.stats`` for the definitions):
 - The crossover of a search setting in a family is the smallest ``log2 |A|`` at which the upper end of
   its interval lies below the lower end of the interval of the best policy (highest mean normalised
   return among agents of kind ``policy``) at that size; a size where either has a single seed cannot
-  count. "None in range" names the sizes compared.
+  count. "None in range" names the sizes compared. It is found at equal training budgets: at each budget
+  of the agents that learn, the search settings and policies trained for it, with the agents that do
+  not learn (budget 0) taking part at every budget.
 """
 
 from __future__ import annotations
@@ -78,11 +92,14 @@ from benchmarks.figures import (
     cap_panels,
     learning_data,
     plot_anytime,
+    plot_crossover_budget,
     plot_iqm,
     plot_learning,
     plot_pareto,
+    plot_sample_efficiency,
     plot_scaling,
     plot_split,
+    sample_efficiency_data,
 )
 from benchmarks.report_html import markdown_to_html
 
@@ -94,8 +111,10 @@ ANYTIME_FIGURE = "anytime.png"
 PARETO_FIGURE = "pareto.png"
 SPLIT_FIGURE = "shortfall_split.png"
 LEARNING_FIGURE = "learning_curves.png"
+CROSSOVER_BUDGET_FIGURE = "crossover_vs_budget.png"
+SAMPLE_EFFICIENCY_FIGURE = "sample_efficiency.png"
 FIGURES = (FIGURE_NAME, OPTIMAL_RATE_FIGURE, IQM_FIGURE, ANYTIME_FIGURE, PARETO_FIGURE, SPLIT_FIGURE,
-           LEARNING_FIGURE)
+           LEARNING_FIGURE, CROSSOVER_BUDGET_FIGURE, SAMPLE_EFFICIENCY_FIGURE)
 """Every figure a report may write; one left from an earlier report that this one does not draw is removed."""
 HTML_NAME = "report.html"
 
@@ -197,6 +216,20 @@ def agent_group(record: dict) -> str:
     return record.get("agent_group") or record["agent_label"]
 
 
+def agent_setting(record: dict) -> str:
+    """The record's ``agent_setting`` (its label without a swept training budget), else its ``agent_label``."""
+    return record.get("agent_setting") or record["agent_label"]
+
+
+def train_budget(record: dict) -> int:
+    """The trial's training budget in environment steps: ``metrics.train_budget``, else (records written
+    before that field) the record's ``train_steps``, else 0."""
+    budget = (record.get("metrics") or {}).get("train_budget")
+    if budget is None:
+        budget = record.get("train_steps") or 0
+    return int(budget)
+
+
 # ---------------------------------------------------------------------------------------------
 # Statistics
 
@@ -246,7 +279,8 @@ def _cells(groups) -> list[Cell]:
         first = group[0]
         cells.append(Cell(
             env=env, family=first["env_family"], log2=float(first["log2_actions"]), agent=agent,
-            kind=agent_kind(first), group=agent_group(first), records=group,
+            kind=agent_kind(first), group=agent_group(first), setting=agent_setting(first),
+            budget=train_budget(first), records=group,
             norm=stats.mean_ci(norm) if norm else None, rate=stats.mean_ci(rate) if rate else None,
             ms=float(np.mean(metric_values(group, "decision_ms"))),
             evals=float(np.mean(metric_values(group, "evaluations_per_decision")))))
@@ -270,24 +304,37 @@ def _scaling(groups) -> dict[str, dict[str, list[tuple[float, Summary]]]]:
 
 
 class Crossover(NamedTuple):
-    """Where one search setting falls below the best policy in one family (``search``/``policy`` None if never)."""
+    """Where one search setting falls below the best policy in one family at one training budget
+    (``search``/``policy`` None if never)."""
 
     family: str
     agent: str
+    """The search's ``agent_setting``: one line across training budgets."""
     search: Cell | None
     policy: Cell | None
     sizes: list[float]
     """The sizes (log2 |A|) at which both the search and some policy have a normalised return."""
     no_interval: int
     """How many of those sizes could not be judged because the search or the best policy had one seed."""
+    budget: int = 0
+    """The training budget (env steps) compared at; 0 when no agent here learns."""
+
+
+def learning_budgets(cells: list[Cell]) -> list[int]:
+    """The training budgets (env steps) of the cells that learn (budget above 0), ascending."""
+    return sorted({c.budget for c in cells if c.budget > 0})
 
 
 def crossovers(cells: list[Cell]) -> tuple[list[Crossover], str]:
-    """The crossover of every search setting in every family, and why the list is empty when it is.
+    """The crossover of every search setting in every family at every training budget, and why the list
+    is empty when it is.
 
-    At each size (log2 |A|) that the search and some policy share, the best policy is the one with
-    the highest mean normalised return; the crossover is the smallest size at which the upper bound of
-    the search's 95% interval is below the lower bound of that policy's.
+    The comparison is at equal budgets: at budget ``B``, the policies trained for ``B`` env steps against
+    the search settings trained for ``B``, and the agents that do not learn (budget 0, e.g. an oracle
+    value + anneal) take part at every budget. At each size (log2 |A|) that the search and some policy
+    share, the best policy is the one with the highest mean normalised return; the crossover is the
+    smallest size at which the upper bound of the search's 95% interval is below the lower bound of that
+    policy's. Rows are ordered by family, search setting (``agent_setting``), then budget.
     """
     scored = [c for c in cells if c.norm is not None]
     if not scored:
@@ -300,25 +347,31 @@ def crossovers(cells: list[Cell]) -> tuple[list[Crossover], str]:
         return [], "the suite has no search agent (kind `search`: value-search, propose-search)"
     if not policies:
         return [], "the suite has no policy (kind `policy`: ppo, distill) to compare the search against"
-    best: dict[tuple[str, float], Cell] = {}
-    for c in policies:
-        key = (c.family, c.log2)
-        if key not in best or c.norm.estimate > best[key].norm.estimate:
-            best[key] = c
+    budgets = learning_budgets(searches + policies) or [0]
+    best: dict[tuple[int, str, float], Cell] = {}
+    for budget in budgets:
+        for c in policies:
+            key = (budget, c.family, c.log2)
+            if c.budget in (budget, 0) and (key not in best or c.norm.estimate > best[key].norm.estimate):
+                best[key] = c
     rows = []
-    for family, agents in nest_by(searches, "family", "agent").items():
-        for agent, points in agents.items():
-            points = sorted(points, key=lambda c: c.log2)
-            shared = [c for c in points if (family, c.log2) in best]
-            found, no_interval = None, 0
-            for c in shared:
-                policy = best[(family, c.log2)]
-                if not (c.norm.has_interval and policy.norm.has_interval):
-                    no_interval += 1
-                elif c.norm.high < policy.norm.low:
-                    found = (c, policy)
-                    break
-            rows.append(Crossover(family, agent, *(found or (None, None)), [c.log2 for c in shared], no_interval))
+    for family, settings in nest_by(searches, "family", "setting").items():
+        for setting, members in settings.items():
+            for budget in budgets:
+                points = sorted((c for c in members if c.budget in (budget, 0)), key=lambda c: c.log2)
+                if not points:  # this setting was not trained for this budget
+                    continue
+                shared = [c for c in points if (budget, family, c.log2) in best]
+                found, no_interval = None, 0
+                for c in shared:
+                    policy = best[(budget, family, c.log2)]
+                    if not (c.norm.has_interval and policy.norm.has_interval):
+                        no_interval += 1
+                    elif c.norm.high < policy.norm.low:
+                        found = (c, policy)
+                        break
+                rows.append(Crossover(family, setting, *(found or (None, None)), [c.log2 for c in shared],
+                                      no_interval, budget))
     return rows, ""
 
 
@@ -398,8 +451,9 @@ def _range(sizes: list[float]) -> str:
     return f"log2 |A| {_fmt_log2(min(sizes))}–{_fmt_log2(max(sizes))}, {len(sizes)} sizes"
 
 
-def _crossover_section(cells: list[Cell]) -> list[str]:
-    rows, why = crossovers(cells)
+def _crossover_section(cells: list[Cell], rows: list[Crossover], why: str) -> list[str]:
+    """The crossover table, with a training-budget column when the suite swept the budget."""
+    budgets = sorted({row.budget for row in rows})
     lines = ["## Where search falls below the policies", "",
              "For each environment family and each search setting (agent kind `search`), the smallest action "
              "space at which its normalised return falls below the best policy (kind `policy`: a directly "
@@ -412,6 +466,12 @@ def _crossover_section(cells: list[Cell]) -> list[str]:
              "brackets).", ""]
     if not rows:
         return lines + [f"Nothing to compare: {why}.", ""]
+    if len(budgets) > 1:
+        lines += ["The suite swept the training budget, so the comparison is at equal budgets: at each budget, "
+                  "the search settings trained for that many environment steps against the policies trained for "
+                  "as many. Search settings that do not learn (an oracle value, the environment's own landscape) "
+                  "take part at every budget. A search setting is one row per budget (its `agent_setting`, the "
+                  "label without `steps=`).", ""]
     compared = [c for c in cells if c.norm is not None and c.kind in ("search", "policy")]
     fewest = min(len(metric_values(c.records, "normalized_return")) for c in compared)
     if fewest < 5:
@@ -420,39 +480,148 @@ def _crossover_section(cells: list[Cell]) -> list[str]:
                   "interval of the results table, so read a crossover from so few seeds as provisional.", ""]
     body = []
     for row in rows:
+        at = [f"{row.budget:,}"] if len(budgets) > 1 else []
         if row.search is None:
             note = _range(row.sizes)
             if row.no_interval:
                 note += f"; {row.no_interval} without an interval (one seed)"
-            body.append([row.family, row.agent, f"None in range ({note})", "—", "—", "—", "—", "—"])
+            body.append([row.family, row.agent, *at, f"None in range ({note})", "—", "—", "—", "—", "—"])
             continue
         s, p = row.search, row.policy
-        body.append([row.family, row.agent, _fmt_log2(s.log2), _fmt_interval(s.norm), fmt_sig3(s.ms),
+        body.append([row.family, row.agent, *at, _fmt_log2(s.log2), _fmt_interval(s.norm), fmt_sig3(s.ms),
                      f"{s.evals:,.0f}", p.agent, _fmt_interval(p.norm)])
-    head = ["family", "search setting", "crossover at log2 |A|", "search: normalised return [95% CI]",
-            "search: decision ms", "search: evals / decision", "fell below", "policy: normalised return [95% CI]"]
+    head = ["family", "search setting", *(["training budget (env steps)"] if len(budgets) > 1 else []),
+            "crossover at log2 |A|", "search: normalised return [95% CI]", "search: decision ms",
+            "search: evals / decision", "fell below", "policy: normalised return [95% CI]"]
     return lines + [_rows(head, 2, body), ""]
 
 
+def _crossover_label(row: Crossover) -> str:
+    """A crossover in a few characters: its log2 |A|, ``none`` if none in range, ``—`` if nothing was compared."""
+    if row.search is not None:
+        return _fmt_log2(row.search.log2)
+    return "none" if row.sizes else "—"
+
+
+def _crossover_budget_section(rows: list[Crossover], run_dir: pathlib.Path, figures: list,
+                              styles: dict) -> list[str]:
+    """How each search setting's crossover moves with the training budget: a table per family and
+    ``crossover_vs_budget.png``; only when the suite swept the budget."""
+    budgets = sorted({row.budget for row in rows})
+    if len(budgets) < 2:
+        return []
+    by_family: dict[str, dict[str, dict[int, Crossover]]] = {}
+    for row in rows:
+        by_family.setdefault(row.family, {}).setdefault(row.agent, {})[row.budget] = row
+    lines = ["## How the crossover moves with the training budget", "",
+             "The crossover log2 |A| of each search setting (rows) at each training budget (columns), from the "
+             "table above: *none* where it never fell below the best policy of that budget within the sizes "
+             "compared, — where it was not compared at that budget.", ""]
+    for family, settings in by_family.items():
+        body = [[setting, *(_crossover_label(at[b]) if b in at else "—" for b in budgets)]
+                for setting, at in settings.items()]
+        lines += [f"**{family}**", "", _rows(["search setting", *(f"{b:,} steps" for b in budgets)], 1, body), ""]
+    data, tops = {}, {}  # family -> setting -> [(budget, crossover or None)]; family -> largest size compared
+    for family, settings in by_family.items():
+        sizes = [x for at in settings.values() for row in at.values() for x in row.sizes]
+        if sizes:
+            tops[family] = max(sizes)
+            data[family] = {setting: [(b, row.search.log2 if row.search else None) for b, row in sorted(at.items())
+                                      if row.sizes] for setting, at in settings.items()}
+    if not data:
+        return lines
+    plot_crossover_budget(data, tops, run_dir / CROSSOVER_BUDGET_FIGURE, styles)
+    caption = ("Crossover log2 |A| against the training budget (environment steps, log scale), one line per search "
+               "setting, one panel per family. A hollow marker on the dotted line at the top of the size range "
+               "means none in range: at that budget the search never fell below the best policy at the sizes run.")
+    figures.append((CROSSOVER_BUDGET_FIGURE, caption))
+    return lines + [f"![crossover against the training budget]({CROSSOVER_BUDGET_FIGURE})", "", caption, ""]
+
+
+_FIT_METRICS = ("fit_error_uniform", "fit_error_search", "overestimation")
+
+
 def _split_section(groups) -> list[str]:
-    """The shortfall split of every learned value + search group that logged one."""
+    """The shortfall split of every learned value + search group that logged one, with how well its value
+    fits the reward where the trial measured that."""
+    rows = [(env, agent, group) for (env, agent), group in groups.items()
+            if any(metric_values(group, name) for name in ("search_error", *_FIT_METRICS))]
+    if not rows:
+        return []
+    fit = any(metric_values(group, name) for *_, group in rows for name in _FIT_METRICS)
+    body = [[env, agent, _mean_ci(group, "normalized_return"), _mean_ci(group, "search_error", 4),
+             _mean_ci(group, "value_error", 4), *(_mean_ci(group, name, 4) for name in _FIT_METRICS if fit),
+             _distinct(r["metrics"].get("split_by") for r in group),
+             str(sum(r["metrics"].get("split_decisions") or 0 for r in group))]
+            for env, agent, group in rows]
+    head = ["environment", "agent", "normalised return", "search error", "value error",
+            *(["fit error, uniform", "fit error, at search", "overestimation"] if fit else []), "split by",
+            "decisions"]
+    lines = ["## Why learned value + search falls short", "",
+             "On a sample of evaluation decisions, in reward units: **search error** `Q̂(a*_Q̂) − Q̂(a)` is what "
+             "the search left of its own value's best; **value error** `r(a*) − r(a*_Q̂)` is what a perfect "
+             "search of `Q̂` would still lose. `a*_Q̂` comes from the method under *split by*; with `100x budget` "
+             "it is an estimate, and the search error can come out negative. Mean ± 95% Student-t half-width "
+             "over seeds.", ""]
+    if fit:
+        lines += ["How well the learned value fits the reward, on the same decisions of a one-step task (where "
+                  "`Q = r`), also in reward units: **fit error, uniform** is the root mean square of `Q̂ − r` over "
+                  "uniform random actions, **fit error, at search** is `|Q̂ − r|` at the action the search took, "
+                  "and **overestimation** is `Q̂ − r` there, signed. The search maximises the value's errors along "
+                  "with the value, so an overestimation above the uniform fit error is the optimiser's curse.", ""]
+    return lines + [_rows(head, 2, body), ""]
+
+
+def _spending_section(groups) -> list[str]:
+    """What training spent, per group of an agent that learns: means over seeds."""
     body = []
     for (env, agent), group in groups.items():
-        if not metric_values(group, "search_error"):
+        budget = train_budget(group[0])
+        if budget <= 0:
             continue
-        body.append([env, agent, _mean_ci(group, "normalized_return"), _mean_ci(group, "search_error", 4),
-                     _mean_ci(group, "value_error", 4), _distinct(r["metrics"].get("split_by") for r in group),
-                     str(sum(r["metrics"].get("split_decisions") or 0 for r in group))])
+        counts = [f"{float(np.mean(v)):,.0f}" if (v := metric_values(group, name)) else "—"
+                  for name in ("train_env_steps", "train_gradient_steps", "train_search_evaluations")]
+        seconds = metric_values(group, "train_seconds")
+        body.append([env, agent, f"{budget:,}", *counts, fmt_sig3(float(np.mean(seconds))) if seconds else "—"])
     if not body:
         return []
-    head = ["environment", "agent", "normalised return", "search error", "value error", "split by", "decisions"]
-    return ["## Why learned value + search falls short", "",
-            "On a sample of evaluation decisions, in reward units: **search error** `Q̂(a*_Q̂) − Q̂(a)` is what "
-            "the search left of its own value's best; **value error** `r(a*) − r(a*_Q̂)` is what a perfect "
-            "search of `Q̂` would still lose. `a*_Q̂` comes from the method under *split by*; with `100x budget` "
-            "it is an estimate, and the search error can come out negative. Mean ± 95% Student-t half-width "
-            "over seeds.", "",
+    head = ["environment", "agent", "budget (env steps)", "env steps", "gradient steps", "search evaluations",
+            "train seconds"]
+    return ["## What training spent", "",
+            "Each agent that learns is given a budget of environment steps, the same as every other learner at "
+            "that budget; what it does with them differs. Means over seeds of the environment steps it took (a "
+            "distilled student's include its teacher's, a PPO run's are whole rollouts), the optimiser steps of "
+            "every network it trains, the landscape evaluations its searches made in training (acting, Bellman "
+            "targets, a teacher's labels) and the wall seconds: equal environment steps, unequal compute. — where "
+            "a trial did not report it.", "",
             _rows(head, 2, body), ""]
+
+
+def _sample_efficiency_section(cells: list[Cell], run_dir: pathlib.Path, figures: list, styles: dict) -> list[str]:
+    """Normalised return against the training budget: ``sample_efficiency.png`` and a table; only when the
+    suite swept the budget."""
+    budgets = learning_budgets(cells)
+    data = sample_efficiency_data(cells)
+    if len(budgets) < 2 or not data:
+        return []
+    drawn, note = cap_panels(data)
+    plot_sample_efficiency(drawn, run_dir / SAMPLE_EFFICIENCY_FIGURE, styles)
+    caption = ("Normalised return against the training budget (environment steps, log scale), one line per agent "
+               "setting that learns (its `agent_setting`, the label without `steps=`), shaded band = 95% bootstrap "
+               "interval of the mean over seeds, one panel per environment. Agents that do not learn (references, "
+               "search over a known value) are dashed horizontal lines for context." + note)
+    figures.append((SAMPLE_EFFICIENCY_FIGURE, caption))
+    body = []
+    for env, (lines, _) in data.items():
+        for setting, points in lines.items():
+            at = {c.budget: c for c in points}
+            body.append([env, setting, *(_mean_ci(at[b].records, "normalized_return") if b in at else "—"
+                                         for b in budgets)])
+    head = ["environment", "agent setting", *(f"{b:,} steps" for b in budgets)]
+    return ["## Sample efficiency: return against the training budget", "",
+            f"![normalised return against the training budget]({SAMPLE_EFFICIENCY_FIGURE})", "", caption, "",
+            "**Normalised return by training budget**: mean ± 95% Student-t half-width over seeds (n/a for a "
+            "single seed), — where the setting was not run at that budget.", "", _rows(head, 2, body), ""]
 
 
 def _distill_section(groups) -> list[str]:
@@ -704,17 +873,22 @@ def write_report(run_dir, *, results_name: str = "results.jsonl") -> pathlib.Pat
     cells = _cells(groups)
     agents = list(dict.fromkeys(c.agent for c in cells))
     styles = agent_styles(agents, {c.agent: c.kind for c in cells})
+    settings = list(dict.fromkeys(c.setting for c in cells))  # one learner at several budgets: one colour
+    setting_styles = agent_styles(settings, {c.setting: c.kind for c in cells})
     figures: list[tuple[str, str]] = []  # (file, caption), in report order
     body: list[str] = []
 
     if groups:
-        body += _crossover_section(cells)
+        rows, why = crossovers(cells)
+        body += _crossover_section(cells, rows, why)
+        body += _crossover_budget_section(rows, run_dir, figures, setting_styles)
         body += ["## Results", "",
                  "Mean ± 95% Student-t half-width over seeds (n/a for a single seed); decision ms and evaluations "
                  "are means. The figures and the crossover table use bootstrap intervals instead (see there).", "",
                  format_table(groups), ""]
         notes = _reference_notes(groups)
         body += [*notes, ""] if notes else []
+        body += _spending_section(groups)
 
     curves = {fam: {a: sorted(cs, key=lambda c: c.log2) for a, cs in agents_.items()}
               for fam, agents_ in nest_by([c for c in cells if c.norm is not None], "family", "agent").items()}
@@ -736,6 +910,7 @@ def write_report(run_dir, *, results_name: str = "results.jsonl") -> pathlib.Pat
             figures.append((OPTIMAL_RATE_FIGURE, caption))
             body += [f"![optimal rate against log2 |A|]({OPTIMAL_RATE_FIGURE})", "", caption, ""]
 
+    body += _sample_efficiency_section(cells, run_dir, figures, setting_styles)
     body += _aggregate_section(cells, run_dir, figures, styles)
 
     anytime = anytime_data(cells)
@@ -753,7 +928,7 @@ def write_report(run_dir, *, results_name: str = "results.jsonl") -> pathlib.Pat
     body += _pareto_section(cells, run_dir, figures, styles)
 
     split = _split_section(groups)
-    split_cells = nest_by([c for c in cells if metric_values(c.records, "search_error")], "family")  # table's groups
+    split_cells = nest_by([c for c in cells if metric_values(c.records, "search_error")], "family")  # with a split
     if split_cells:
         plot_split(split_cells, run_dir / SPLIT_FIGURE)
         caption = ("Search error (blue) beside value error (red) per environment size and agent, means over seeds "

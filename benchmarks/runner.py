@@ -46,6 +46,15 @@ OPTIMAL_RTOL = 1e-9
 # ------------------------------------------------------------------------- one trial
 
 
+FIT_KEYS = ("fit_error_uniform", "fit_error_search", "overestimation")
+"""How well a learned value fits, from its ``shortfall`` splits (means; null where not measured)."""
+
+
+def _mean_of(parts: list[dict], key: str) -> float | None:
+    values = [p[key] for p in parts if p.get(key) is not None]
+    return float(np.mean(values)) if values else None
+
+
 def evaluate(env, agent, episodes: int, seed: int) -> dict:
     """Run ``episodes`` episodes with ``agent.act``; returns the ``metrics`` of a results record."""
     returns, highs, lows = [], [], []
@@ -101,6 +110,7 @@ def evaluate(env, agent, episodes: int, seed: int) -> dict:
         "search_error": float(np.mean([p["search_error"] for p in splits])) if splits else None,
         "value_error": float(np.mean([p["value_error"] for p in splits])) if splits else None,
         "split_by": ", ".join(sorted({p["split_by"] for p in splits})) or None,
+        **{key: _mean_of(splits, key) for key in FIT_KEYS},
         "split_decisions": len(splits),
         "agreement_held_out": float(np.mean(agreed)) if agreed else None,
         "evaluations_per_decision": evaluations / decisions,
@@ -197,6 +207,8 @@ def _run_trial(trial, out_dir: Path | None) -> dict:
         t0 = time.perf_counter()
         agent.fit(env, trial.train_steps, log)
         train_seconds = time.perf_counter() - t0
+        if hasattr(agent, "chosen"):  # what the defaults became on this env (a head, a value)
+            record["agent_config"] = {**record["agent_config"], **agent.chosen()}
         record["learning_curve"] = log.curve()
         if out_dir is not None and trial.train_steps > 0 and hasattr(agent, "state_dict"):
             from agents import checkpoint, config_dict
@@ -210,7 +222,15 @@ def _run_trial(trial, out_dir: Path | None) -> dict:
         taught = evaluate(env, teacher, trial.eval_episodes, trial.seed + EVAL_SEED_OFFSET) if teacher else {}
         metrics.update({f"teacher_{key}": taught.get(key) for key in TEACHER_METRICS})
         metrics["agreement_train"] = getattr(agent, "train_agreement", None)
-        metrics.update(train_seconds=train_seconds, train_env_steps=trial.train_steps)
+        cost = getattr(agent, "cost", None)  # what training spent (agents.TrainingCost), if the agent says
+        metrics.update(
+            train_seconds=train_seconds,
+            train_budget=trial.train_steps,
+            train_env_steps=None if cost is None else cost.env_steps,
+            train_gradient_steps=None if cost is None else cost.gradient_steps,
+            train_search_evaluations=None if cost is None else cost.search_evaluations,
+            train_label_evaluations=None if cost is None else cost.label_evaluations,
+        )
         if tb is not None:
             tb.finish(flat_hparams(trial), metrics, step=trial.train_steps)
         env.close()
@@ -259,7 +279,7 @@ def _identity(trial) -> dict:
         "env_id": trial.env_id, "env_kwargs": trial.env_kwargs, "env_label": trial.env_label,
         "env_family": trial.env_family, "log2_actions": None, "agent": trial.agent,
         "agent_config": trial.full_config, "agent_label": trial.label, "agent_rank": trial.agent_rank,
-        "agent_group": trial.group, "agent_kind": None, "seed": trial.seed,
+        "agent_group": trial.group, "agent_setting": trial.setting, "agent_kind": None, "seed": trial.seed,
         "train_steps": trial.train_steps, "eval_episodes": trial.eval_episodes, "checkpoint": None,
         "time_limit": getattr(trial, "time_limit", None), "learning_curve": None, "log": None,
         "wall_seconds": None,

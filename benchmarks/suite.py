@@ -27,7 +27,8 @@ SUITE_KEYS = {
     "name": "suite name (defaults to the file name)",
     "description": "one line shown by `standin list`",
     "seeds": "list of integer seeds, or an integer count (seeds 0..count-1)",
-    "train_steps": "default environment steps of training for every agent (default 0)",
+    "train_steps": "the training budget, in environment steps, of every agent that learns (default 0); a list "
+                   "sweeps it: each learning agent runs at every budget (agents that don't learn get 0)",
     "eval_episodes": "evaluation episodes per trial (default 100)",
     "time_limit": "seconds per trial (training and evaluation); a trial past it is recorded as an error",
     "include": "list of suite names or .toml paths (relative to this file) whose trials this suite also runs",
@@ -43,7 +44,8 @@ AGENT_KEYS = {
     "name": "agent name",
     "config": "table of config fields",
     "sweep": "table of lists of config values, crossed",
-    "train_steps": "environment steps of training (overrides the suite's)",
+    "train_steps": "environment steps of training for this agent alone (overrides the suite's budget; "
+                   "a comparison should not need it)",
     "label": "display name (default: the name and the config keys the suite sets); swept values are appended",
     "per_env": "table: env name or id -> config fields that replace `config`'s on that env",
     "envs": "list of env names or ids this agent runs on (default: every env of the suite)",
@@ -77,6 +79,9 @@ class Trial:
     agent_group: str = ""
     """The agent setting's label without a swept ``budget``: one search method at several budgets
     shares it, and the report's anytime curves draw it as one line."""
+    agent_setting: str = ""
+    """The agent setting's label without the suite's training budget: one learner at several budgets
+    shares it, and the report's sample-efficiency curves draw it as one line."""
 
     @property
     def trial_id(self) -> str:
@@ -115,6 +120,10 @@ class Trial:
     @property
     def group(self) -> str:
         return self.agent_group or self.label
+
+    @property
+    def setting(self) -> str:
+        return self.agent_setting or self.label
 
     @property
     def run_name(self) -> str:
@@ -213,13 +222,19 @@ def load(name_or_path: str, _including: tuple = ()) -> Suite:
         seeds = list(range(seeds))
     if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds):
         raise ValueError(f"{where}: seeds must be a non-empty list of integers >= 0 or a count, got {seeds!r}")
-    default_steps = _int(data.get("train_steps", 0), f"{where}: train_steps")
+    budgets = data.get("train_steps", 0)
+    if isinstance(budgets, list):
+        if not budgets:
+            raise ValueError(f"{where}: train_steps must be an integer >= 0 or a non-empty list of them, got []")
+        budgets = sorted({_int(b, f"{where}: train_steps") for b in budgets})
+    else:
+        budgets = [_int(budgets, f"{where}: train_steps")]
     episodes = _int(data.get("eval_episodes", 100), f"{where}: eval_episodes", lo=1)
     default_limit = _seconds(data.get("time_limit"), f"{where}: time_limit")
 
     included = _included(data, path, where, (*_including, path.resolve()))
     own = [] if included and "envs" not in data and "agents" not in data else _own_trials(
-        data, where, name, seeds, default_steps, episodes, default_limit)
+        data, where, name, seeds, budgets, episodes, default_limit)
     ranks = 1 + max((t.agent_rank for t in own), default=-1)
     trials = own + [replace(t, suite=name, agent_rank=t.agent_rank + ranks) for t in included]
     return Suite(name=name, description=data.get("description", ""), trials=unique(trials), path=path)
@@ -241,7 +256,7 @@ def _included(data, path: Path, where: str, chain: tuple) -> list[Trial]:
     return trials
 
 
-def _own_trials(data, where, name, seeds, default_steps, episodes, default_limit) -> list[Trial]:
+def _own_trials(data, where, name, seeds, budgets, episodes, default_limit) -> list[Trial]:
     env_settings = []
     for w, table in _tables(data, "envs", ENV_KEYS, "id", where):
         for kwargs in _expand(table.get("kwargs", {}), table.get("sweep", {}), w, "kwargs"):
@@ -250,13 +265,14 @@ def _own_trials(data, where, name, seeds, default_steps, episodes, default_limit
             except (ValueError, TypeError) as e:
                 raise ValueError(f"{w}: {e}") from None
             size_kwargs = tuple(getattr(env.unwrapped, "size_kwargs", ("n",)))
+            env_type = type(env.unwrapped)  # what agents' defaults depend on (a landscape() or not)
             env.close()
-            env_settings.append((table["id"], kwargs, size_kwargs))
-    env_names = {_env_name(env_id) for env_id, _, _ in env_settings} | {env_id for env_id, _, _ in env_settings}
+            env_settings.append((table["id"], kwargs, size_kwargs, env_type))
+    env_names = {_env_name(env_id) for env_id, *_ in env_settings} | {env_id for env_id, *_ in env_settings}
 
     settings = []
     for rank, (w, table) in enumerate(_tables(data, "agents", AGENT_KEYS, "name", where)):
-        steps = _int(table.get("train_steps", default_steps), f"{w}: train_steps")
+        own_steps = None if "train_steps" not in table else _int(table["train_steps"], f"{w}: train_steps")
         limit = _seconds(table.get("time_limit", default_limit), f"{w}: time_limit")
         only = table.get("envs")
         if only is not None and (not isinstance(only, list) or not all(isinstance(e, str) for e in only)):
@@ -278,25 +294,41 @@ def _own_trials(data, where, name, seeds, default_steps, episodes, default_limit
             # the group: the label without a swept budget (the anytime curves' x axis)
             group = _label(base, {k: config[k] for k in table.get("sweep", {}) if k != COMPUTE_KEY}) if base \
                 else _label(table["name"], {k: v for k, v in config.items() if not (k == COMPUTE_KEY and k in swept)})
-            settings.append((w, rank, table["name"], config, steps, label, limit, only, per_env, group))
+            settings.append((w, rank, table["name"], config, own_steps, label, limit, only, per_env, group))
 
     trials = []
-    for env_id, env_kwargs, size_kwargs in env_settings:
+    for env_id, env_kwargs, size_kwargs, env_type in env_settings:
         keys = (env_id, _env_name(env_id))
-        for w, rank, agent, config, steps, label, limit, only, per_env, group in settings:
+        for w, rank, agent, config, own_steps, label, limit, only, per_env, group in settings:
             if only is not None and not any(k in only for k in keys):
                 continue
             override = {k: _none(v) for key in keys for k, v in per_env.get(key, {}).items()}
             setting = {**config, **override}
             try:
-                agents.build_config(agents.agent_class(agent).Config, setting, owner=agent)
+                learns = agents.trains(agent, setting, env_type)
             except ValueError as e:
                 raise ValueError(f"{w}: {e}") from None
             # an override keeps the agent's label, so it stays one line across env families
             shown = label or (_label(agent, config) if override else "")
-            trials += [Trial(name, env_id, env_kwargs, agent, setting, seed, steps, episodes, shown, size_kwargs,
-                             rank, limit, group) for seed in seeds]
+            if own_steps is not None:
+                steps_list, swept = [own_steps], False
+            else:
+                steps_list, swept = (budgets, len(budgets) > 1) if learns else ([0], False)
+            for steps in steps_list:
+                # a swept training budget is part of the label: each budget is its own line in tables
+                shown_at = _label(shown or _label(agent, config), {"steps": _steps(steps)}) if swept else shown
+                group_at = _label(group, {"steps": _steps(steps)}) if swept else group
+                trials += [Trial(name, env_id, env_kwargs, agent, setting, seed, steps, episodes, shown_at,
+                                 size_kwargs, rank, limit, group_at, shown or _label(agent, config)) for seed in seeds]
     return trials
+
+
+def _steps(steps: int) -> str:
+    """A training budget as a label shows it: ``20000`` → ``20k``, ``1000000`` → ``1M``."""
+    for unit, size in (("M", 10**6), ("k", 10**3)):
+        if steps >= size and steps % (size // 10) == 0:
+            return f"{steps / size:g}{unit}"
+    return str(steps)
 
 
 def _env_name(env_id: str) -> str:

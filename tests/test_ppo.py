@@ -214,14 +214,17 @@ def test_continuous_action_space_is_rejected():
         agent.fit(env, 0, RecordingLogger())
 
 
-def test_k_of_n_space_names_the_head_it_needs():
+def test_k_of_n_space_gets_the_head_it_needs_and_names_it_when_given_another():
     class KOfN(gymnasium.spaces.MultiBinary):
         k = 2
 
     env = landscape2()
     env.unwrapped.action_space = KOfN(2)
+    agent = PPOAgent(PPOConfig(), seed=0)
+    agent.fit(env, 0, RecordingLogger())  # the default head is the one that fits the space
+    assert agent.net.head == "without-replacement"
     with pytest.raises(ValueError, match="without-replacement"):
-        PPOAgent(PPOConfig(), seed=0).fit(env, 0, RecordingLogger())
+        PPOAgent(PPOConfig(head="factored"), seed=0).fit(env, 0, RecordingLogger())
 
 
 @pytest.mark.parametrize("nvec", [(3,), (2, 3), (4, 2, 3)])

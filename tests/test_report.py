@@ -13,12 +13,14 @@ import pytest
 from benchmarks import report as report_module
 from benchmarks.report import (
     ANYTIME_FIGURE,
+    CROSSOVER_BUDGET_FIGURE,
     FIGURE_NAME,
     HTML_NAME,
     IQM_FIGURE,
     LEARNING_FIGURE,
     OPTIMAL_RATE_FIGURE,
     PARETO_FIGURE,
+    SAMPLE_EFFICIENCY_FIGURE,
     SPLIT_FIGURE,
     agent_group,
     agent_kind,
@@ -262,6 +264,7 @@ def test_report_has_the_shortfall_split_and_the_distilled_students(tmp_path):
     assert f"0.0200 ± {t1 * math.sqrt(2 * 0.01**2) / math.sqrt(2):.4f}" in row
     assert f"0.2000 ± {t1 * math.sqrt(2 * 0.1**2) / math.sqrt(2):.4f}" in row
     assert "exhaustive" in row and row.rstrip(" |").endswith("100")
+    assert "overestimation" not in split  # no trial measured the value's fit
 
     students = text.split("## Distilled students against their teachers", 1)[1]
     row = next(line for line in students.splitlines() if line.startswith("| Landscape"))
@@ -536,6 +539,161 @@ def test_learning_curves_normalised_when_the_references_are_there(tmp_path):
     write_jsonl(tmp_path / "results.jsonl", records)
     text = write_report(tmp_path).read_text(encoding="utf-8")
     assert "are raw" in section(text, "Learning curves")
+
+
+# --- training budgets ---------------------------------------------------------------------------
+
+MLP, ORACLE = "value-search value=mlp", "value-search value=oracle"
+
+
+def trained(agent: str, steps: int, n: int, seed: int, value: float) -> dict:
+    """A record of ``agent`` (its ``agent_setting``) trained for ``steps`` env steps in a suite that swept the
+    budget: its label and group get `` steps=20k``; it spent ``steps + 48 * seed`` env steps,
+    ``steps // 10 + seed`` gradient steps and ``1.5 + seed`` seconds."""
+    label = f"{agent} steps={steps // 1000}k"
+    record = make_record(env_n=n, agent=label, seed=seed, normalized_return=value, agent_group=label,
+                         agent_setting=agent, train_steps=steps)
+    record["metrics"].update(train_budget=steps, train_env_steps=steps + 48 * seed,
+                             train_gradient_steps=steps // 10 + seed, train_search_evaluations=0,
+                             train_label_evaluations=0, train_seconds=1.5 + seed)
+    return record
+
+
+def two_budgets() -> list[dict]:
+    """ppo and a learned value + search at 20k and 200k env steps, an oracle value + search and random (which
+    do not learn), sizes log2 |A| = 8, 16, 32, three seeds. ppo scores 0.80/0.82/0.84 at 20k and
+    0.90/0.92/0.94 at 200k everywhere. The learned search (0.95.. at 8, 0.50.. above) falls below ppo at 16
+    with 20k steps; with 200k (0.96.. up to 16, 0.50.. at 32) at 32. The oracle search (0.85/0.86/0.87
+    everywhere) is above ppo at 20k and below it at 200k, from the smallest size on."""
+    records = []
+    for n in (8, 16, 32):
+        for seed in range(3):
+            records += [trained(PPO, 20000, n, seed, 0.80 + 0.02 * seed),
+                        trained(PPO, 200000, n, seed, 0.90 + 0.02 * seed),
+                        trained(MLP, 20000, n, seed, (0.95 if n == 8 else 0.50) + 0.01 * seed),
+                        trained(MLP, 200000, n, seed, (0.96 if n < 32 else 0.50) + 0.01 * seed),
+                        make_record(env_n=n, agent=ORACLE, seed=seed, normalized_return=0.85 + 0.01 * seed),
+                        make_record(env_n=n, agent="random", seed=seed, normalized_return=0.01 * seed)]
+    return records
+
+
+@pytest.fixture(scope="module")
+def two_budget_report(tmp_path_factory):
+    """``(run dir, report text)`` of ``two_budgets()``."""
+    tmp_path = tmp_path_factory.mktemp("two-budgets")
+    write_jsonl(tmp_path / "results.jsonl", two_budgets())
+    return tmp_path, write_report(tmp_path).read_text(encoding="utf-8")
+
+
+def test_crossover_at_equal_training_budgets(two_budget_report):
+    _, text = two_budget_report
+    body = section(text, "Where search falls below the policies")
+    assert "| family | search setting | training budget (env steps) | crossover at log2 \\|A\\| |" in body
+    rows = table_rows(body)
+    # family, then search setting (one line across budgets), then budget
+    assert [(r[1], r[2]) for r in rows] == [(MLP, "20,000"), (MLP, "200,000"), (ORACLE, "20,000"),
+                                            (ORACLE, "200,000")]
+    by = {(r[1], r[2]): r for r in rows}
+    assert by[(MLP, "20,000")][3:5] == ["16", "0.510 [0.500, 0.520]"]
+    assert by[(MLP, "20,000")][7:] == ["ppo steps=20k", "0.820 [0.800, 0.840]"]
+    assert by[(MLP, "200,000")][3] == "32" and by[(MLP, "200,000")][7] == "ppo steps=200k"
+    # the oracle search does not learn: compared against the policies of every budget
+    assert by[(ORACLE, "20,000")][3] == "None in range (log2 |A| 8–32, 3 sizes)"
+    assert by[(ORACLE, "200,000")][3:5] == ["8", "0.860 [0.850, 0.870]"]
+    assert by[(ORACLE, "200,000")][7:] == ["ppo steps=200k", "0.920 [0.900, 0.940]"]
+
+
+def test_crossover_moves_with_the_training_budget(two_budget_report):
+    run_dir, text = two_budget_report
+    body = section(text, "How the crossover moves with the training budget")
+    assert "**Landscape-v0 alpha=0.5**" in body and "| search setting | 20,000 steps | 200,000 steps |" in body
+    assert table_rows(body) == [[MLP, "16", "32"], [ORACLE, "none", "8"]]
+    assert f"]({CROSSOVER_BUDGET_FIGURE})" in body and is_png(run_dir / CROSSOVER_BUDGET_FIGURE)
+    assert text.index("## How the crossover moves") < text.index("## Results")
+
+
+def test_sample_efficiency_table_and_figure(two_budget_report):
+    run_dir, text = two_budget_report
+    body = section(text, "Sample efficiency: return against the training budget")
+    assert f"]({SAMPLE_EFFICIENCY_FIGURE})" in body and is_png(run_dir / SAMPLE_EFFICIENCY_FIGURE)
+    assert "dashed horizontal lines" in body
+    rows = {(r[0], r[1]): r[2:] for r in table_rows(body)}
+    envs = [f"Landscape-v0 n={n} alpha=0.5" for n in (8, 16, 32)]
+    assert set(rows) == {(env, agent) for env in envs for agent in (PPO, MLP)}  # the learners only
+    # three seeds 0.01 or 0.02 apart: mean ± t(0.975, 2) * std / sqrt(3)
+    half_02, half_01 = (f"{T_975_DF2 * d / math.sqrt(3):.3f}" for d in (0.02, 0.01))
+    assert rows[(envs[0], PPO)] == [f"0.820 ± {half_02}", f"0.920 ± {half_02}"]
+    assert rows[(envs[1], MLP)] == [f"0.510 ± {half_01}", f"0.970 ± {half_01}"]
+    assert rows[(envs[2], MLP)] == [f"0.510 ± {half_01}", f"0.510 ± {half_01}"]
+
+
+def test_what_training_spent(two_budget_report):
+    _, text = two_budget_report
+    body = section(text, "What training spent")
+    rows = {(r[0], r[1]): r[2:] for r in table_rows(body)}
+    assert not any(agent in (ORACLE, "random") for _, agent in rows)  # they do not learn
+    # seeds 0, 1, 2 spent steps + 0, 48, 96 env steps, steps // 10 + 0, 1, 2 gradient steps, 1.5, 2.5, 3.5 s
+    assert rows[("Landscape-v0 n=8 alpha=0.5", "ppo steps=20k")] == ["20,000", "20,048", "2,001", "0", "2.50"]
+    assert rows[("Landscape-v0 n=32 alpha=0.5", f"{MLP} steps=200k")] == ["200,000", "200,048", "20,001", "0",
+                                                                          "2.50"]
+
+
+def test_budget_figures_are_reproducible(tmp_path, two_budget_report):
+    run_dir, text = two_budget_report
+    write_jsonl(tmp_path / "results.jsonl", two_budgets())
+    assert write_report(tmp_path).read_text(encoding="utf-8") == text
+    for name in (CROSSOVER_BUDGET_FIGURE, SAMPLE_EFFICIENCY_FIGURE):
+        assert (tmp_path / name).read_bytes() == (run_dir / name).read_bytes(), name
+
+
+def test_a_single_training_budget_keeps_the_crossover_layout(tmp_path):
+    """Every learner at 20k steps: no budget column and no budget sections; the oracle search (0 steps) is
+    compared with the policy as before."""
+    records = [r for r in two_budgets() if " steps=200k" not in r["agent_label"]]
+    write_jsonl(tmp_path / "results.jsonl", records)
+    text = write_report(tmp_path).read_text(encoding="utf-8")
+    body = section(text, "Where search falls below the policies")
+    assert "training budget" not in body and "swept the training budget" not in body
+    rows = {r[1]: r for r in table_rows(body)}
+    assert set(rows) == {MLP, ORACLE} and len(rows[MLP]) == 8
+    assert rows[MLP][2] == "16" and rows[ORACLE][2] == "None in range (log2 |A| 8–32, 3 sizes)"
+    assert "## How the crossover moves" not in text and "## Sample efficiency" not in text
+    assert "## What training spent" in text
+    for name in (CROSSOVER_BUDGET_FIGURE, SAMPLE_EFFICIENCY_FIGURE):
+        assert not (tmp_path / name).exists() and name not in text
+
+
+def test_old_records_without_the_budget_fields(tmp_path):
+    """Records written before agent_setting and the training costs: the budget is the record's train_steps and
+    each label is its own setting."""
+    records = two_budgets()
+    for r in records:
+        r.pop("agent_setting", None)
+        for key in ("train_budget", "train_gradient_steps", "train_search_evaluations", "train_label_evaluations"):
+            r["metrics"].pop(key, None)
+    write_jsonl(tmp_path / "results.jsonl", records)
+    text = write_report(tmp_path).read_text(encoding="utf-8")
+    rows = {(r[1], r[2]): r for r in table_rows(section(text, "Where search falls below the policies"))}
+    assert rows[(f"{MLP} steps=20k", "20,000")][3] == "16" and rows[(ORACLE, "200,000")][3] == "8"
+    moves = table_rows(section(text, "How the crossover moves with the training budget"))
+    assert [f"{MLP} steps=20k", "16", "—"] in moves and [ORACLE, "none", "8"] in moves
+    spent = {(r[0], r[1]): r[2:] for r in table_rows(section(text, "What training spent"))}
+    assert spent[("Landscape-v0 n=8 alpha=0.5", "ppo steps=20k")] == ["20,000", "20,048", "—", "—", "2.50"]
+    assert is_png(tmp_path / SAMPLE_EFFICIENCY_FIGURE)
+
+
+def test_split_shows_the_value_fit(tmp_path):
+    records = sweep({("learned + anneal", 8): (0.5, 0.6)})
+    for r, (uniform, at_search, over) in zip(records, [(0.1, 0.3, 0.3), (0.3, 0.5, -0.1)], strict=True):
+        r["metrics"].update(search_error=0.0, value_error=0.1, split_by="exhaustive", split_decisions=50,
+                            fit_error_uniform=uniform, fit_error_search=at_search, overestimation=over)
+    write_jsonl(tmp_path / "results.jsonl", records)
+    body = section(write_report(tmp_path).read_text(encoding="utf-8"), "Why learned value + search falls short")
+    assert "| fit error, uniform | fit error, at search | overestimation |" in body and "optimiser's curse" in body
+    (row,) = table_rows(body)
+    t1 = 12.706204736174705  # Student-t 97.5% quantile, 1 degree of freedom
+    half = f"{t1 * math.sqrt(2 * 0.1**2) / math.sqrt(2):.4f}"  # two seeds 0.2 apart
+    assert row[5:8] == [f"0.2000 ± {half}", f"0.4000 ± {half}", f"0.1000 ± {2 * float(half):.4f}"]
 
 
 # --- aggregate: IQM and probability of improvement ----------------------------------------------

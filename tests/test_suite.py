@@ -103,7 +103,7 @@ def test_default_seed_and_episodes(tmp_path):
     assert [(t.seed, t.eval_episodes, t.train_steps) for t in s.trials] == [(0, 100, 0)]
 
 
-def test_agent_train_steps_override_the_suites(tmp_path):
+def test_the_suite_budget_goes_to_every_learner_and_an_agent_can_override_it(tmp_path):
     s = load_text(tmp_path, f"""
 train_steps = 50
 [[envs]]
@@ -112,11 +112,75 @@ kwargs = {{ n = 4 }}
 [[agents]]
 name = "random"
 [[agents]]
+name = "ppo"
+[[agents]]
+name = "value-search"
+label = "oracle value"
+config = {{ value = "oracle" }}
+[[agents]]
+name = "value-search"
+label = "learned"
+config = {{ value = "quadratic" }}
+[[agents]]
+name = "propose-search"
+label = "online proposal"
+config = {{ value = "oracle", proposal = "online" }}
+[[agents]]
 name = "oracle"
 train_steps = 7
 """)
-    steps = {t.agent: t.train_steps for t in s.trials}
-    assert steps == {"random": 50, "oracle": 7}
+    steps = {t.label: t.train_steps for t in s.trials}
+    assert steps == {"random": 0, "ppo": 50, "oracle value": 0, "learned": 50, "online proposal": 50, "oracle": 7}
+
+
+def test_a_list_of_budgets_sweeps_every_learner_and_labels_each_budget(tmp_path):
+    s = load_text(tmp_path, f"""
+train_steps = [200000, 20000]
+seeds = 2
+[[envs]]
+{ENV}
+kwargs = {{ n = 4 }}
+[[agents]]
+name = "random"
+[[agents]]
+name = "ppo"
+[[agents]]
+name = "distill"
+label = "student"
+sweep = {{ rounds = [2, 4] }}
+""")
+    runs = {(t.label, t.train_steps) for t in s.trials}
+    assert runs == {("random", 0), ("ppo steps=20k", 20000), ("ppo steps=200k", 200000),
+                    ("student rounds=2 steps=20k", 20000), ("student rounds=2 steps=200k", 200000),
+                    ("student rounds=4 steps=20k", 20000), ("student rounds=4 steps=200k", 200000)}
+    assert len(s.trials) == 2 * len(runs)
+    settings = {t.label: t.setting for t in s.trials}
+    assert settings["ppo steps=20k"] == settings["ppo steps=200k"] == "ppo"
+    assert settings["student rounds=4 steps=20k"] == "student rounds=4"
+    assert {t.group for t in s.trials if t.agent == "ppo"} == {"ppo steps=20k", "ppo steps=200k"}
+    assert len({t.trial_id for t in s.trials}) == len(s.trials)
+
+
+@pytest.mark.parametrize("value", ["[]", "[100, -1]", "1.5", '"lots"'])
+def test_a_bad_budget_names_the_key(tmp_path, value):
+    with pytest.raises(ValueError, match="train_steps"):
+        load_text(tmp_path, f'train_steps = {value}\n[[envs]]\n{ENV}\nkwargs = {{ n = 4 }}\n[[agents]]\nname = "ppo"\n')
+
+
+def test_packaged_suites_give_every_learner_of_a_comparison_the_same_budget():
+    """In each packaged suite, the learners of each env setting are trained at the same budgets."""
+    import agents
+
+    for name in suite.names():
+        s = suite.load(name)
+        budgets = {}  # (env setting, seed) -> learner setting -> its training budgets
+        for t in s.trials:
+            if agents.trains(t.agent, t.agent_config):
+                budgets.setdefault((t.env_label, t.seed), {}).setdefault(t.setting, set()).add(t.train_steps)
+            else:
+                assert t.train_steps == 0, (name, t.label)
+        for where, learners in budgets.items():
+            assert len({frozenset(b) for b in learners.values()}) == 1, (name, where, learners)
 
 
 def test_agent_label_from_suite_keys_or_explicit(tmp_path):
@@ -294,21 +358,35 @@ def test_resolve_name_ignores_a_directory_of_the_same_name_in_cwd(tmp_path, monk
 
 
 def expected_trial_count(path) -> int:
-    """Trials a suite file implies: for each env table, its sweep size x the sweep sizes of the
-    agents that run on it (every agent, unless its ``envs`` list leaves the env out) x seeds, plus
-    the trials of the suites it includes (none of the packaged suites repeat an included trial)."""
+    """Trials a suite file implies: for each env table, its sweep size x the settings of the agents
+    that run on it (every agent, unless its ``envs`` list leaves the env out; a setting that learns
+    runs once per training budget) x seeds, plus the trials of the suites it includes (none of the
+    packaged suites repeat an included trial)."""
+    import agents
+
     data = tomllib.loads(path.read_text())
     seeds = data.get("seeds", [0])
     n_seeds = seeds if isinstance(seeds, int) else len(seeds)
+    budgets = data.get("train_steps", 0)
+    n_budgets = len(budgets) if isinstance(budgets, list) else 1
 
     def size(table):
         return math.prod(len(v) for v in table.get("sweep", {}).values())
+
+    def settings(agent):
+        sweep = agent.get("sweep", {})
+        total = 0
+        for combo in itertools.product(*sweep.values()):
+            config = {**agent.get("config", {}), **dict(zip(sweep, combo, strict=True))}
+            learns = "train_steps" not in agent and agents.trains(agent["name"], config)
+            total += n_budgets if learns else 1
+        return total
 
     def runs_on(agent, env_id):
         return "envs" not in agent or env_id in agent["envs"] or env_id.split("/")[-1] in agent["envs"]
 
     included = sum(expected_trial_count(suite.resolve(name)) for name in data.get("include", []))
-    return included + n_seeds * sum(size(env) * sum(size(a) for a in data["agents"] if runs_on(a, env["id"]))
+    return included + n_seeds * sum(size(env) * sum(settings(a) for a in data["agents"] if runs_on(a, env["id"]))
                                     for env in data["envs"])
 
 
@@ -320,16 +398,6 @@ def test_packaged_suite_loads_with_the_trial_count_its_file_implies(name):
     assert len({t.trial_id for t in s.trials}) == len(s.trials)
     for t in s.trials:
         t.full_config  # every agent config builds  # noqa: B018
-
-
-def test_quick_suite_per_agent_train_steps():
-    data = tomllib.loads(suite.resolve("quick").read_text())
-    key = lambda name, config: (name, config.get("value"))  # noqa: E731
-    steps = {key(a["name"], a.get("config", {})): a.get("train_steps", data.get("train_steps", 0))
-             for a in data["agents"]}
-    assert len(set(steps.values())) > 1  # the file does override per agent
-    for t in suite.load("quick").trials:
-        assert t.train_steps == steps[key(t.agent, t.agent_config)]
 
 
 # ------------------------------------------------------------------- include, per-env overrides

@@ -127,6 +127,13 @@ def test_shortfall_split_matches_brute_force(value):
         assert part["search_error"] == pytest.approx((q_all.max() - learned(action)) * agent.reward_scale, abs=1e-9)
         assert part["search_error"] >= -1e-12
         assert part["value_error"] == pytest.approx(r_all.max() - true(best_q), abs=1e-9)
+        # a bandit: Q = r, so the fit is measured against the true reward, in reward units
+        over = learned(action) * agent.reward_scale - true(action)
+        assert part["overestimation"] == pytest.approx(over, abs=1e-9)
+        assert part["fit_error_search"] == pytest.approx(abs(over), abs=1e-9)
+        # 32 uniform actions: their root mean square error lies within the range of all errors
+        errors = np.abs(q_all * agent.reward_scale - r_all)
+        assert errors.min() - 1e-9 <= part["fit_error_uniform"] <= errors.max() + 1e-9
         env.step(action)
         obs, info = env.reset()
 
@@ -142,6 +149,21 @@ def test_shortfall_split_is_for_learned_values_on_oracle_landscapes():
     learned.fit(swarm, 0)
     obs, info = swarm.reset(seed=0)
     assert learned.shortfall(obs, info, learned.act(obs, info)) is None  # a heuristic landscape is no truth
+
+
+def test_value_fit_is_measured_only_where_q_is_the_one_step_reward():
+    """On a multi-step env (Lock with horizon 3 bootstraps) the learned Q is not the reward: no fit
+    metrics; on the same env as a bandit they are there."""
+    for horizon, measured in ((3, False), (1, True)):
+        env = envs.make("standin/Lock-v0", n=6, horizon=horizon)
+        agent = agents.make("value-search", seed=0, value="quadratic", method="exhaustive", budget=64, rank=2,
+                            hidden=8, warmup_steps=20, batch_size=16)
+        agent.fit(env, 60)
+        assert agent.bandit is measured
+        obs, info = env.reset(seed=1)
+        part = agent.shortfall(obs, info, agent.act(obs, info))
+        assert (part["overestimation"] is not None) is measured
+        assert (part["fit_error_uniform"] is not None) is measured
 
 
 def test_shortfall_split_beyond_enumeration_uses_a_bigger_search():
