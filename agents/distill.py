@@ -33,7 +33,7 @@ import agents as registry
 from agents.common import ActionCodec, NullLogger, TrainingCost, seed_everything
 from agents.heads import default_head
 from agents.imitation import ImitationPolicy, agreement
-from agents.ppo import HEADS
+from agents.ppo import HEADS, choose_torso
 
 TEACHERS = ("value-search", "propose-search")
 
@@ -62,6 +62,8 @@ class DistillConfig:
     """The student's head (see ``ppo``); None: ``without-replacement`` for k-of-N spaces, else ``factored``."""
     hidden_sizes: tuple[int, ...] = (64, 64)
     """Hidden layer widths of the student."""
+    torso: Literal["mlp", "items"] | None = None
+    """The student's network (see ``ppo``): None takes the item network on item-structured observations."""
 
     def __post_init__(self):
         self.hidden_sizes = tuple(self.hidden_sizes)  # a TOML suite gives a list
@@ -74,6 +76,7 @@ class DistillConfig:
             ("batch_size", self.batch_size >= 1, ">= 1"),
             ("lr", self.lr > 0, "> 0"),
             ("head", self.head is None or self.head in HEADS, f"one of {', '.join(HEADS)} or None"),
+            ("torso", self.torso in (None, "mlp", "items"), "one of 'mlp', 'items' or None"),
             ("hidden_sizes", all(isinstance(h, int) and h >= 1 for h in self.hidden_sizes), "integers >= 1"),
         ]
         for name, ok, allowed in rules:
@@ -128,8 +131,9 @@ class DistillAgent:
         self.rng = seed_everything(self.seed)  # seeds the student's init
         codec = ActionCodec(env.action_space)
         obs_dim = int(np.prod(env.observation_space.shape))
-        self.student = ImitationPolicy(codec, obs_dim, cfg.head or default_head(env.action_space),
-                                       cfg.hidden_sizes, cfg.lr, "distill")
+        head = cfg.head or default_head(env.action_space)
+        self.student = ImitationPolicy(codec, obs_dim, head, cfg.hidden_sizes, cfg.lr, "distill",
+                                       choose_torso(cfg.torso, env, head, "distill"))
         if steps == 0:
             return
         states, labels = [], []
@@ -162,7 +166,8 @@ class DistillAgent:
     def chosen(self) -> dict:
         """The config fields that ``fit`` chose from the env (see ``agents.Agent``), the teacher's too."""
         teacher = self.teacher.chosen() if hasattr(self.teacher, "chosen") else {}
-        return {"head": self.student.head, "teacher_steps": self.teacher_steps,
+        return {"head": self.student.head, "torso": "mlp" if self.student.net.items is None else "items",
+                "teacher_steps": self.teacher_steps,
                 "teacher_config": {**self.config.teacher_config, **teacher}}
 
     def state_dict(self) -> dict:

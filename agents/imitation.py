@@ -26,9 +26,11 @@ class ImitationPolicy:
         hidden: widths of the hidden layers.
         lr: Adam learning rate.
         owner: the agent's name, for error messages.
+        items: an item-structured observation's layout (``agents.layout.ItemLayout``) to build the
+            permutation-equivariant item network on (``agents.ppo.choose_torso``), or None for an MLP.
     """
 
-    def __init__(self, codec: ActionCodec, obs_dim: int, head: str, hidden, lr: float, owner: str):
+    def __init__(self, codec: ActionCodec, obs_dim: int, head: str, hidden, lr: float, owner: str, items=None):
         k = getattr(codec.space, "k", None)
         if (head == "without-replacement") != (default_head(codec.space) == "without-replacement"):
             fits = "without-replacement" if k is not None else "factored or autoregressive"
@@ -37,9 +39,9 @@ class ImitationPolicy:
         self.nvec = getattr(codec.search_space, "nvec", None)  # categorical components; None for bits
         n_out = codec.m if self.nvec is None else len(self.nvec)
         nvec = (self.nvec or [2] * codec.m) if head == "autoregressive" else self.nvec
-        self.net = ActorCritic(obs_dim, n_out, tuple(hidden), nvec, head, k)
+        self.net = ActorCritic(obs_dim, n_out, tuple(hidden), nvec, head, k, items=items)
         self.head = head
-        self.optim = torch.optim.Adam(self.net.actor.parameters(), lr=lr)
+        self.optim = torch.optim.Adam(self.net.actor_parameters(), lr=lr)
 
     def allowed(self, info) -> torch.Tensor | None:
         """``info["action_mask"]`` as the head's mask: bool ``(1, C, K)`` over categorical components,

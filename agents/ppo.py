@@ -37,7 +37,9 @@ from gymnasium import spaces
 from torch import nn
 
 from agents.common import Logger, NullLogger, TrainingCost, env_spec, seed_everything
-from agents.heads import AutoregressiveHead, WithoutReplacementHead, default_head
+from agents.heads import AutoregressiveHead, WithoutReplacementDistribution, WithoutReplacementHead, default_head
+from agents.items import ItemPolicy
+from agents.layout import item_layout
 
 HEADS = ("factored", "autoregressive", "without-replacement")
 
@@ -93,6 +95,12 @@ class PPOConfig:
     ``without-replacement`` for k-of-N spaces and ``factored`` otherwise"""
     head_hidden: int = 64
     """width of the autoregressive head's masked hidden layer"""
+    torso: Literal["mlp", "items"] | None = None
+    """the network under the head: ``mlp`` on the flat observation, or ``items``, one permutation-
+    equivariant network over the rows of an item-structured observation (one row per action item,
+    ``agents.layout``; deep sets with pooled context, ``agents.items``) that gives each item its own
+    logit. None: ``items`` when the observation is item-structured and the head is not
+    ``autoregressive``, else ``mlp``"""
     hidden_sizes: tuple[int, ...] = (64, 64)
     """hidden layer widths of the actor and of the (separate) critic MLP, tanh activations"""
     deterministic_eval: bool = True
@@ -122,6 +130,7 @@ class PPOConfig:
         need(self.target_kl is None or self.target_kl > 0, "target_kl", "> 0 or None")
         need(self.head is None or self.head in HEADS, "head", f"one of {', '.join(HEADS)} or None")
         need(self.head_hidden >= 1, "head_hidden", ">= 1")
+        need(self.torso in (None, "mlp", "items"), "torso", "one of 'mlp', 'items' or None")
         need(isinstance(self.hidden_sizes, (tuple, list)), "hidden_sizes", "a sequence of integers >= 1")
         self.hidden_sizes = tuple(self.hidden_sizes)  # a TOML suite gives a list
         need(
@@ -229,14 +238,21 @@ class ActorCritic(nn.Module):
     """
 
     def __init__(self, obs_dim: int, n_out: int, hidden: Sequence[int], nvec: Sequence[int] | None = None,
-                 head: str = "factored", k: int | None = None, head_hidden: int = 64):
+                 head: str = "factored", k: int | None = None, head_hidden: int = 64, items=None):
         super().__init__()
         self.head = head
         self.nvec = None if nvec is None else tuple(int(v) for v in nvec)
+        self.k = k
         if self.nvec is not None:
             K = max(self.nvec)
             valid = torch.arange(K)[None, :] < torch.tensor(self.nvec)[:, None]  # (C, K): no padding
             self.register_buffer("valid", valid, persistent=False)
+        self.items = None
+        if items is not None:  # an item-structured observation (agents.layout.ItemLayout): equivariant nets
+            if head == "autoregressive":
+                raise ValueError("the autoregressive head decides items in a fixed order: use torso='mlp' with it")
+            self.items = ItemPolicy(items.features, items.global_features, self.nvec, hidden=max(hidden))
+            return
         if head == "factored":
             out = n_out if self.nvec is None else len(self.nvec) * max(self.nvec)
             self.actor = mlp(obs_dim, hidden, out, out_std=0.01)
@@ -253,13 +269,29 @@ class ActorCritic(nn.Module):
                 self.sequence = WithoutReplacementHead(width, n_out, k)
         self.critic = mlp(obs_dim, hidden, 1, out_std=1.0)
 
+    def actor_parameters(self) -> list[nn.Parameter]:
+        """The policy's parameters (torso and head), without the critic's: what imitation trains."""
+        if self.items is not None:
+            return [*self.items.actor.parameters(), *self.items.logit.parameters()]
+        head = self.sequence.parameters() if hasattr(self, "sequence") else []
+        return [*self.actor.parameters(), *head]
+
     def value(self, obs: torch.Tensor) -> torch.Tensor:
         """``V(obs)``, shape ``(batch,)``."""
+        if self.items is not None:
+            return self.items.value(obs)
         return self.critic(obs).squeeze(-1)
 
     def policy(self, obs: torch.Tensor, mask: torch.Tensor | None = None):
         """The action distribution at ``obs``. ``mask``: bool, ``(batch, C, K)`` for categorical
         components, ``(batch, n)`` for k-of-N items (True = allowed)."""
+        if self.items is not None:  # one logit (or K) per item, from the same network on every item
+            logits = self.items.logits(obs)
+            if self.head == "without-replacement":
+                return WithoutReplacementDistribution(logits, self.k, mask)
+            if self.nvec is None:
+                return BernoulliHead(logits)
+            return CategoricalHead(logits, self.valid if mask is None else self.valid & mask)
         features = self.actor(obs)
         if self.head == "without-replacement":
             return self.sequence(features, mask)
@@ -271,6 +303,21 @@ class ActorCritic(nn.Module):
         if self.nvec is None:
             return BernoulliHead(features)
         return CategoricalHead(features.reshape(len(obs), len(self.nvec), -1), allowed)
+
+
+def choose_torso(torso: str | None, env, head: str, owner: str):
+    """The :class:`agents.layout.ItemLayout` to build item networks on, or None for a flat MLP.
+
+    ``torso=None`` takes the items where ``env``'s observation is item-structured and ``head`` can
+    use them (not ``autoregressive``); ``"items"`` on an env without the structure is an error."""
+    layout = item_layout(env.observation_space, env.action_space, env)
+    if torso == "mlp" or (torso is None and (layout is None or head == "autoregressive")):
+        return None
+    if layout is None:
+        raise ValueError(f"{owner}: torso='items' needs an item-structured observation (a Box of shape (n_items, d) "
+                         f"matching the action's items; see agents.layout), got {env.observation_space} for "
+                         f"{env.action_space}")
+    return layout
 
 
 # ----------------------------------------------------------------------------------------- GAE
@@ -422,7 +469,9 @@ class PPOAgent:
         self.rng = seed_everything(self.seed)  # seeds torch: the network init below
         self.generator = torch.Generator().manual_seed(self.seed)  # action sampling
         nvec = head_nvec if head == "autoregressive" else self.nvec
-        self.net = ActorCritic(self.obs_dim, n_out, self.config.hidden_sizes, nvec, head, k, self.config.head_hidden)
+        items = choose_torso(self.config.torso, env, head, "ppo")
+        self.net = ActorCritic(self.obs_dim, n_out, self.config.hidden_sizes, nvec, head, k, self.config.head_hidden,
+                               items)
         self.item_mask = head == "without-replacement"  # masks are per item, not per component
 
     def _obs(self, obs) -> torch.Tensor:
@@ -634,7 +683,7 @@ class PPOAgent:
 
     def chosen(self) -> dict:
         """The config fields that ``fit`` chose from the env (see ``agents.Agent``)."""
-        return {"head": self.net.head}
+        return {"head": self.net.head, "torso": "mlp" if self.net.items is None else "items"}
 
     def state_dict(self) -> dict:
         """The trained weights (``agents.checkpoint`` saves them)."""

@@ -89,15 +89,16 @@ class ProposeSearchAgent(ValueSearchAgent):
             self.policy = PPOProposal(cfg.proposal_checkpoint, self.codec)
             return
         torch.manual_seed(self.seed)
-        self.policy = ImitationPolicy(self.codec, self.obs_dim, cfg.head or default_head(self.space),
-                                      (cfg.proposal_hidden,) * 2, cfg.proposal_lr, self.name)
+        head = cfg.head or default_head(self.space)
+        self.policy = ImitationPolicy(self.codec, self.obs_dim, head, (cfg.proposal_hidden,) * 2, cfg.proposal_lr,
+                                      self.name, None if head == "autoregressive" else self.items)
         self.taught_obs: list[np.ndarray] = []
         self.taught_act: list[np.ndarray] = []
 
     def chosen(self) -> dict:
         chosen = super().chosen()
         if isinstance(self.policy, ImitationPolicy):
-            chosen["head"] = self.policy.head
+            chosen.update(head=self.policy.head, torso="mlp" if self.policy.net.items is None else "items")
         return chosen
 
     def state_dict(self) -> dict:

@@ -41,6 +41,8 @@ from torch import nn
 import search
 from agents.common import ActionCodec, NullLogger, TrainingCost, sample_action, seed_everything
 from agents.export import mlp_landscape
+from agents.items import ItemMLPQ, ItemQuadraticQ
+from agents.ppo import choose_torso
 from search.sampling import neighbours
 
 LOG_EVERY = 250
@@ -79,6 +81,12 @@ class ValueSearchConfig:
     """How many of the ``rank`` directions depend on the observation (the rest are shared)."""
     hidden: int = 64
     """Width of the two hidden layers of the value network (the quadratic's torso, or the MLP)."""
+    torso: Literal["mlp", "items"] | None = None
+    """The learned value's network: ``mlp`` on the flat observation, or ``items``, a permutation-equivariant
+    network over the rows of an item-structured observation (one row per action item, ``agents.layout``),
+    whose per-item outputs give each item its linear and pairwise terms (``agents.items``; the quadratic's
+    ``context_rank`` and shared directions then don't apply: every direction comes from the items). None:
+    ``items`` when the observation is item-structured, else ``mlp``. propose-search's proposal follows it."""
     lr: float = 3e-3
     """Adam learning rate. 3e-3 rather than 1e-3: on Landscape-v0 at n = 4 (16 actions) with 2·10⁴
     steps it lifted the learned quadratic + exhaustive search from 0.93 to 0.95 normalised return
@@ -281,6 +289,7 @@ class ValueSearchAgent:
         self.space.seed(self.seed)
         self.codec = ActionCodec(self.space)  # a clear error for spaces search does not support
         self.obs_dim = int(np.prod(env.observation_space.shape))
+        self.items = choose_torso(cfg.torso, env, "factored", self.name)  # item networks, or None
         search.warmup()  # compile before any timed decision
         self._build(env)
         if self.value in ("oracle", "heuristic"):
@@ -305,7 +314,14 @@ class ValueSearchAgent:
                 self._train_without_value(env, steps, log)
             return
         n = self.codec.m
-        if self.value == "mlp":
+        items = self.items
+        if items is not None:
+            nvec = items.values if isinstance(self.codec.search_space, search.Discrete) else None
+            if self.value == "mlp":
+                self.q = ItemMLPQ(items.features, items.global_features, nvec, hidden=cfg.hidden)
+            else:
+                self.q = ItemQuadraticQ(items.features, items.global_features, nvec, rank=cfg.rank, hidden=cfg.hidden)
+        elif self.value == "mlp":
             self.q = MLPQ(self.obs_dim, n, cfg.hidden)
         else:
             self.q = LowRankQuadraticQ(self.obs_dim, n, cfg.rank, cfg.context_rank, cfg.hidden)
@@ -314,7 +330,10 @@ class ValueSearchAgent:
 
     def chosen(self) -> dict:
         """The config fields that ``fit`` chose from the env (see ``agents.Agent``)."""
-        return {"value": self.value}
+        chosen = {"value": self.value}
+        if self.q is not None:
+            chosen["torso"] = "mlp" if self.items is None else "items"
+        return chosen
 
     def state_dict(self) -> dict:
         """The trained weights (``agents.checkpoint`` saves them): the learned value, if any."""

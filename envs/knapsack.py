@@ -486,7 +486,7 @@ class KnapsackEnv(CoreEnv):
     name = "Knapsack-v0"
     size_kwargs = ("n",)
     landscape_kind = "oracle"
-    item_global_features = 0  # envs.items: no column is shared by all items
+    item_global_features = 0  # agents.layout: no column is shared by all items
 
     def __init__(self, n=50, instance="uncorrelated", weight_range=100, capacity_ratio=0.5, infeasible="zero",
                  penalty=None, horizon=1, references=True, render_mode=None):

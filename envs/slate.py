@@ -617,7 +617,7 @@ class SlateEnv(CoreEnv):
                              self.obs_noise, REFILL)
 
         T = self.topics
-        self.item_global_features = T + 2  # envs.items: interest, B / budget, t / horizon on every row
+        self.item_global_features = T + 2  # agents.layout: interest, B / budget, t / horizon on every row
         noise_bound = np.inf if self.obs_noise > 0 else 1.0
         row_low = np.concatenate([np.zeros(T), [-1.0, 0.0], np.full(T, -noise_bound), [-np.inf, 0.0]])
         row_high = np.concatenate([np.ones(T), [1.0, 1.0], np.full(T, noise_bound), [np.inf, 1.0]])

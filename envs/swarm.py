@@ -456,7 +456,7 @@ class SwarmEnv(CoreEnv):
     name = "Swarm-v0"
     size_kwargs = ("N",)  # the arguments that set |A|; reports plot against them
     landscape_kind = "heuristic"
-    item_global_features = 0  # envs.items: no column is shared by all agents
+    item_global_features = 0  # agents.layout: no column is shared by all agents
     reference = Reference(
         high="collision-free relaxation (every agent on its own shortest path): an upper bound on return",
         high_is_optimum=False,

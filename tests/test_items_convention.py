@@ -1,4 +1,4 @@
-"""envs.items: the item-structured observation convention (one feature row per action item).
+"""agents.layout: the item-structured observation convention (one feature row per action item).
 
 ``action_items`` and ``item_layout`` on every space kind, a user's env (the example of
 docs/adding-an-environment.md, run as written), shapes that are not item-structured, the three
@@ -18,7 +18,7 @@ from gymnasium import spaces
 from gymnasium.utils.env_checker import check_env
 
 import envs
-from envs.items import ItemLayout, action_items, item_layout
+from agents.layout import ItemLayout, action_items, item_layout
 from envs.slate import KOfN
 
 DOC = pathlib.Path(__file__).parents[1] / "docs" / "adding-an-environment.md"

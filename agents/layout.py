@@ -16,7 +16,9 @@ The convention (see ``docs/adding-an-environment.md``, "Item-structured observat
 - optionally the env class declares ``item_global_features = g`` (an int, default 0): the *last*
   ``g`` columns are global (identical on every row), so a network may read them once.
 
-This module only reads spaces and attributes; it never imports torch (envs never do).
+This module only reads spaces and attributes and imports no torch, so an env author can check their
+layout cheaply; it lives with the agents, who consume it (envs only follow the convention and import
+nothing from here). ``agents.items`` builds the networks.
 """
 
 from __future__ import annotations
