@@ -179,6 +179,25 @@ class ActionCodec:
         return np.asarray(mask).reshape(-1)
 
 
+def repair(bits: np.ndarray, logits: np.ndarray, env) -> np.ndarray:
+    """A binary action made feasible for ``env``'s hard constraint, if it declares one.
+
+    An env with a ``feasible(action) -> bool`` capability (Knapsack-v0's capacity) gets the chosen
+    bits dropped one at a time, least likely first (lowest ``logits``), until ``feasible`` holds;
+    for a packing constraint (any subset of a feasible set is feasible) that always ends feasible,
+    keeping the likeliest items that fit. Without the capability, ``bits`` is returned unchanged.
+    """
+    feasible = getattr(getattr(env, "unwrapped", env), "feasible", None)
+    if feasible is None or feasible(bits):
+        return bits
+    bits = bits.copy()
+    for i in sorted(np.flatnonzero(bits), key=lambda j: logits[j]):
+        bits[i] = 0
+        if feasible(bits):
+            break
+    return bits
+
+
 def sample_action(space, info=None):
     """A uniform random action from ``space`` (seed it first), honouring ``info["action_mask"]``.
 

@@ -123,6 +123,7 @@ class DistillAgent:
         ``teacher_steps`` (``steps = 0``: build both untrained, e.g. to load a checkpoint)."""
         cfg = self.config
         log = log or NullLogger()
+        self.env = env
         teacher_steps, steps = self.budget_split(steps, env)
         self.teacher_steps = teacher_steps
         self.teacher.fit(env, teacher_steps, log)
@@ -149,7 +150,7 @@ class DistillAgent:
                 self.cost.search_evaluations += self.teacher.last_evaluations
                 states.append(np.asarray(obs, dtype=np.float32).reshape(-1))
                 labels.append(self.student.target(teacher_action))
-                action = teacher_action if round_ == 0 else self.student.mode(obs, info)
+                action = teacher_action if round_ == 0 else self.student.mode(obs, info, env)
                 agreed += agreement(action, teacher_action, env.action_space)
                 obs, _, terminated, truncated, info = env.step(action)
                 self.cost.env_steps += 1
@@ -194,5 +195,5 @@ class DistillAgent:
         if self.student is None:
             raise RuntimeError("distill: call fit(env, steps) before act()")
         self.last_evaluations = 0
-        return self.student.mode(obs, info)
+        return self.student.mode(obs, info, self.env)
 

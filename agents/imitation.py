@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from agents.common import ActionCodec
+from agents.common import ActionCodec, repair
 from agents.heads import default_head
-from agents.ppo import ActorCritic
+from agents.ppo import ActorCritic, BernoulliHead
 
 
 class ImitationPolicy:
@@ -73,9 +73,14 @@ class ImitationPolicy:
         return self._search_form(actions), dist.log_prob(actions).double().numpy()
 
     @torch.no_grad()
-    def mode(self, obs, info):
-        """The head's most likely action (greedy for the autoregressive head), as the env takes it."""
-        return self.codec.to_env(self._search_form(self._dist(obs, info).mode())[0])
+    def mode(self, obs, info, env=None):
+        """The head's most likely action (greedy for the autoregressive head), as the env takes it;
+        for bits, made feasible for ``env``'s hard constraint if it has one (``agents.common.repair``)."""
+        dist = self._dist(obs, info)
+        action = self._search_form(dist.mode())[0]
+        if env is not None and isinstance(dist, BernoulliHead):
+            action = repair(action, dist.logits[0].numpy(), env)
+        return self.codec.to_env(action)
 
     def target(self, action) -> np.ndarray:
         """An env action as the head's float target (bits, or component values)."""

@@ -36,7 +36,7 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
-from agents.common import Logger, NullLogger, TrainingCost, env_spec, seed_everything
+from agents.common import Logger, NullLogger, TrainingCost, env_spec, repair, seed_everything
 from agents.heads import AutoregressiveHead, WithoutReplacementDistribution, WithoutReplacementHead, default_head
 from agents.items import ItemPolicy
 from agents.layout import item_layout
@@ -701,4 +701,6 @@ class PPOAgent:
             dist = self.net.policy(self._obs(obs), self._mask(info, batched=False))
             action = dist.mode() if self.config.deterministic_eval else dist.sample(self.generator)
         out = self._to_env(action, 1)[0]
+        if isinstance(dist, BernoulliHead):  # an env's hard constraint (feasible()): drop the least likely bits
+            out = repair(out, dist.logits[0].numpy(), self.env)
         return out.item() if isinstance(self.space, spaces.Discrete) else out

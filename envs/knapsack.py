@@ -535,6 +535,12 @@ class KnapsackEnv(CoreEnv):
 
     # ------------------------------------------------------------ capabilities
 
+    def feasible(self, action) -> bool:
+        """Whether ``action`` fits the instance on show (``Σ a_i w_i ≤ C``). Policies decode through
+        it (``agents.common.repair``): a packing that overflows is never their decision."""
+        w, _, capacity, _ = self._instance()
+        return bool(np.dot(np.asarray(action, dtype=np.int64), w) <= capacity)
+
     def optimal_action(self) -> np.ndarray:
         """An optimal packing of the instance on show (only when the optimum is exact)."""
         if not self.exact:

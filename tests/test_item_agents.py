@@ -105,3 +105,36 @@ def test_imitation_trains_the_head_as_well_as_the_torso(head):
     head_keys = {k for k in after if k.startswith("sequence.") or (head == "factored" and k.startswith("actor."))}
     assert head_keys and head_keys <= changed
     assert not any(k.startswith("critic.") for k in changed)
+
+
+def test_policies_never_overflow_a_knapsack():
+    """Knapsack-v0 declares feasible(): an untrained ppo (whose mode takes about half the items, far
+    over the capacity) and a distilled student decode within it."""
+    env = envs.make("standin/Knapsack-v0", n=30, capacity_ratio=0.2)
+    ppo = agents.make("ppo", seed=0)
+    ppo.fit(env, 0)
+    with torch.no_grad():  # bias every bit towards 1: the raw mode packs everything
+        ppo.net.items.logit.bias.fill_(3.0)
+    student = agents.make("distill", seed=0, teacher_config={"budget": 100}, rounds=1)
+    student.fit(env, 64)
+    obs, info = env.reset(seed=2)
+    for _ in range(20):
+        for agent in (ppo, student):
+            action = agent.act(obs, info)
+            assert env.unwrapped.feasible(action), type(agent).__name__
+        assert np.asarray(ppo.act(obs, info)).sum() > 0  # it keeps what fits, not nothing
+        obs, _, _, _, info = env.step(action)
+        obs, info = env.reset()
+
+
+def test_repair_drops_the_least_likely_bits_first():
+    from agents.common import repair
+
+    class Capacity:
+        def feasible(self, action):
+            return int(np.dot(action, [5, 4, 3, 2])) <= 7
+
+    bits = np.array([1, 1, 1, 1], np.int8)
+    logits = np.array([0.5, 3.0, 2.0, 1.0])
+    assert repair(bits, logits, Capacity()).tolist() == [0, 1, 1, 0]  # drops item 0, then item 3
+    assert repair(bits, logits, object()) is bits  # no constraint: unchanged
