@@ -33,7 +33,8 @@ import agents as registry
 from agents.common import ActionCodec, NullLogger, TrainingCost, seed_everything
 from agents.heads import default_head
 from agents.imitation import ImitationPolicy, agreement
-from agents.ppo import HEADS, choose_torso
+from agents.layout import choose_torso
+from agents.ppo import HEADS
 
 TEACHERS = ("value-search", "propose-search")
 

@@ -27,7 +27,7 @@ class ImitationPolicy:
         lr: Adam learning rate.
         owner: the agent's name, for error messages.
         items: an item-structured observation's layout (``agents.layout.ItemLayout``) to build the
-            permutation-equivariant item network on (``agents.ppo.choose_torso``), or None for an MLP.
+            permutation-equivariant item network on (``agents.layout.choose_torso``), or None for an MLP.
     """
 
     def __init__(self, codec: ActionCodec, obs_dim: int, head: str, hidden, lr: float, owner: str, items=None):

@@ -29,7 +29,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import VectorEnv
 
-__all__ = ["ItemLayout", "action_items", "item_layout"]
+__all__ = ["ItemLayout", "action_items", "choose_torso", "item_layout"]
 
 ATTRIBUTE = "item_global_features"
 
@@ -142,3 +142,18 @@ def item_layout(observation_space, action_space, env=None) -> ItemLayout | None:
             f"observation's {d} feature columns, so every item keeps at least one column of its own), got {g!r}"
         )
     return ItemLayout(n_items=int(n_items), features=d, global_features=int(g), values=_values(action_space))
+
+
+def choose_torso(torso: str | None, env, head: str, owner: str):
+    """The :class:`ItemLayout` to build item networks on (``torso="items"``), or None for a flat MLP.
+
+    ``torso=None`` takes the items where ``env``'s observation is item-structured and ``head`` can
+    use them (not ``autoregressive``); ``"items"`` on an env without the structure is an error."""
+    layout = item_layout(env.observation_space, env.action_space, env)
+    if torso == "mlp" or (torso is None and (layout is None or head == "autoregressive")):
+        return None
+    if layout is None:
+        raise ValueError(f"{owner}: torso='items' needs an item-structured observation (a Box of shape (n_items, d) "
+                         f"matching the action's items; see agents.layout), got {env.observation_space} for "
+                         f"{env.action_space}")
+    return layout

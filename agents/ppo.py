@@ -39,7 +39,7 @@ from torch import nn
 from agents.common import Logger, NullLogger, TrainingCost, env_spec, repair, seed_everything
 from agents.heads import AutoregressiveHead, WithoutReplacementDistribution, WithoutReplacementHead, default_head
 from agents.items import ItemPolicy
-from agents.layout import item_layout
+from agents.layout import choose_torso
 
 HEADS = ("factored", "autoregressive", "without-replacement")
 
@@ -305,21 +305,6 @@ class ActorCritic(nn.Module):
         if self.nvec is None:
             return BernoulliHead(features)
         return CategoricalHead(features.reshape(len(obs), len(self.nvec), -1), allowed)
-
-
-def choose_torso(torso: str | None, env, head: str, owner: str):
-    """The :class:`agents.layout.ItemLayout` to build item networks on, or None for a flat MLP.
-
-    ``torso=None`` takes the items where ``env``'s observation is item-structured and ``head`` can
-    use them (not ``autoregressive``); ``"items"`` on an env without the structure is an error."""
-    layout = item_layout(env.observation_space, env.action_space, env)
-    if torso == "mlp" or (torso is None and (layout is None or head == "autoregressive")):
-        return None
-    if layout is None:
-        raise ValueError(f"{owner}: torso='items' needs an item-structured observation (a Box of shape (n_items, d) "
-                         f"matching the action's items; see agents.layout), got {env.observation_space} for "
-                         f"{env.action_space}")
-    return layout
 
 
 # ----------------------------------------------------------------------------------------- GAE

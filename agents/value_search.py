@@ -42,7 +42,7 @@ import search
 from agents.common import ActionCodec, NullLogger, TrainingCost, sample_action, seed_everything
 from agents.export import mlp_landscape
 from agents.items import ItemMLPQ, ItemQuadraticQ
-from agents.ppo import choose_torso
+from agents.layout import choose_torso
 from search.sampling import neighbours
 
 LOG_EVERY = 250

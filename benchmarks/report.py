@@ -749,14 +749,22 @@ def _task_scores(cells: list[Cell]) -> dict[str, dict[str, np.ndarray]]:
     return out
 
 
-def _poi_pairs(agents: list[str], kinds: dict[str, str | None]) -> tuple[list[tuple[str, str]], str]:
-    """Which pairs to compare: each search against each policy when there are both, else all pairs."""
+def _poi_pairs(agents: list[str], kinds: dict[str, str | None],
+               budgets: dict[str, int]) -> tuple[list[tuple[str, str]], str]:
+    """Which pairs to compare: each search against each policy when there are both, else all pairs;
+    either way only at equal training budgets (an agent that does not learn, budget 0, pairs with any)."""
+    def fair(a, b):
+        return budgets[a] == budgets[b] or 0 in (budgets[a], budgets[b])
+
     searches = [a for a in agents if kinds[a] == "search"]
     policies = [a for a in agents if kinds[a] == "policy"]
+    swept = len({b for b in budgets.values() if b > 0}) > 1
+    equal = " at equal training budgets" if swept else ""
     if searches and policies:
-        return [(s, p) for s in searches for p in policies], "each search setting against each policy"
-    pairs = [(a, b) for i, a in enumerate(agents) for b in agents[i + 1:]]
-    return pairs, "every pair of agents, in suite order"
+        return ([(s, p) for s in searches for p in policies if fair(s, p)],
+                f"each search setting against each policy{equal}")
+    pairs = [(a, b) for i, a in enumerate(agents) for b in agents[i + 1:] if fair(a, b)]
+    return pairs, f"every pair of agents{equal}, in suite order"
 
 
 def _aggregate_section(cells: list[Cell], run_dir: pathlib.Path, figures: list, styles: dict) -> list[str]:
@@ -785,7 +793,7 @@ def _aggregate_section(cells: list[Cell], run_dir: pathlib.Path, figures: list, 
     figures.append((IQM_FIGURE, caption))
     lines += [f"![IQM of normalised return per agent]({IQM_FIGURE})", "", caption, ""]
 
-    pairs, which = _poi_pairs(agents, kinds)
+    pairs, which = _poi_pairs(agents, kinds, {c.agent: c.budget for c in cells})
     comparable = [(x, y, shared) for x, y in pairs if (shared := [env for env in scores[x] if env in scores[y]])]
     if not comparable:
         return lines

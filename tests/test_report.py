@@ -801,3 +801,16 @@ def test_markdown_to_html_subset(tmp_path):
     assert "<ul><li>one</li><li>two</li></ul>" in page
     assert "<th>y | z</th>" in page and "<td>1</td><td class=num>2</td>" in page
     assert '<img src="data:image/png;base64,iVBORw0KGgpyZXN0" alt="alt">' in page
+
+
+def test_probability_of_improvement_pairs_only_equal_budgets(two_budget_report):
+    """A search trained for 20k steps is never set against a policy trained for 200k; one that does
+    not learn (the oracle value) meets the policy of every budget."""
+    _, text = two_budget_report
+    body = section(text, "Aggregate over tasks")
+    pairs = {(r[0], r[1]) for r in table_rows(body) if len(r) == 4}
+    assert pairs == {("value-search value=mlp steps=20k", "ppo steps=20k"),
+                     ("value-search value=mlp steps=200k", "ppo steps=200k"),
+                     ("value-search value=oracle", "ppo steps=20k"),
+                     ("value-search value=oracle", "ppo steps=200k")}
+    assert "at equal training budgets" in body
