@@ -164,6 +164,7 @@ def bench(
     backend: Literal["local", "ray"] = "local",
     address: str | None = None,
     seeds: int | None = None,
+    train_steps: list[int] | None = None,
 ) -> int:
     """Run a benchmark suite (resumable), then write its report.
 
@@ -176,6 +177,8 @@ def bench(
         backend: local: a process pool here. ray: a Ray task per trial (pip install -e ".[ray]"); results land in OUT.
         address: With --backend ray: an existing cluster's address (e.g. auto); default: start a local Ray instance.
         seeds: Run only the suite's first K seeds (a quicker version; a later run without it adds the rest).
+        train_steps: Run the learners only at these of the suite's training budgets (env steps; agents that
+            don't learn always run). A later run without it adds the other budgets.
     """
     from benchmarks import suite as suites
     from benchmarks.report import write_report
@@ -191,6 +194,13 @@ def bench(
             raise ValueError(f"--seeds must be >= 1, got {seeds}")
         kept = sorted({t.seed for t in trials})[:seeds]
         trials = [t for t in trials if t.seed in kept]
+    if train_steps is not None:
+        budgets = sorted({t.train_steps for t in trials if t.train_steps > 0})
+        unknown = sorted(set(train_steps) - set(budgets))
+        if unknown:
+            raise ValueError(f"--train-steps {unknown} is not a training budget of suite {s.name}: "
+                             f"it has {budgets or 'none (no agent learns)'}")
+        trials = [t for t in trials if t.train_steps == 0 or t.train_steps in train_steps]
     print(f"suite {s.name}: {len(trials)} trials → {out}")
     summary = run_trials(trials, out, workers=workers, retry_failed=retry_failed, title=s.name,
                          backend=backend, address=address)

@@ -149,3 +149,22 @@ def test_bench_seeds_runs_the_first_k_seeds_and_a_later_run_adds_the_rest(tmp_pa
     assert sorted(seeds) == [3, 5, 9]
     assert main(["bench", str(path), "--out", str(out), "--seeds", "0"]) == 2
     assert "--seeds must be >= 1" in capsys.readouterr().err
+
+
+def test_bench_train_steps_runs_the_learners_at_those_budgets_and_a_later_run_adds_the_rest(tmp_path, capsys):
+    path = tmp_path / "budgets.toml"
+    path.write_text('seeds = [0]\neval_episodes = 2\ntrain_steps = [64, 128]\n[[envs]]\nid = "standin/Landscape-v0"\n'
+                    'kwargs = { n = 4 }\n[[agents]]\nname = "random"\n[[agents]]\nname = "ppo"\n'
+                    'config = { num_envs = 1, num_steps = 32, update_epochs = 1 }\n')
+    out = tmp_path / "out"
+
+    def recorded():
+        rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+        return sorted((r["agent"], r["train_steps"]) for r in rows)
+
+    assert main(["bench", str(path), "--out", str(out), "--workers", "1", "--train-steps", "64", "--no-report"]) == 0
+    assert recorded() == [("ppo", 64), ("random", 0)]  # agents that don't learn run at any budget filter
+    assert main(["bench", str(path), "--out", str(out), "--workers", "1", "--no-report"]) == 0
+    assert recorded() == [("ppo", 64), ("ppo", 128), ("random", 0)]
+    assert main(["bench", str(path), "--out", str(out), "--train-steps", "100"]) == 2
+    assert "--train-steps [100] is not a training budget" in capsys.readouterr().err
