@@ -108,3 +108,16 @@ def test_every_agents_default_config_runs_on_every_registered_env(env_id):
         agent.fit(env, 64)
         obs, info = env.reset(seed=0)
         assert env.action_space.contains(agent.act(obs, info)), (env_id, name)
+
+
+def test_value_search_learning_starts_delays_the_first_update_by_default_a_tenth_of_the_budget():
+    env = envs.make("standin/Landscape-v0", n=4)
+    small = dict(value="quadratic", method="exhaustive", batch_size=16, warmup_steps=10, rank=2, hidden=8)
+    default = agents.make("value-search", seed=0, **small)
+    default.fit(env, 400)
+    assert default.cost.gradient_steps == 400 - 40 + 1  # the first update once 400 // 10 samples are stored
+    explicit = agents.make("value-search", seed=0, learning_starts=100, **small)
+    explicit.fit(env, 400)
+    assert explicit.cost.gradient_steps == 400 - 100 + 1
+    with pytest.raises(ValueError, match="learning_starts=500 exceeds the replay buffer"):
+        agents.make("value-search", seed=0, learning_starts=500, **small).fit(env, 400)
