@@ -34,6 +34,10 @@ from numba.extending import overload
 
 from search._jit import NEEDS_NRT, jitable, kernel
 
+DENSE_BUILD_MAX = 2**23
+"""``Quadratic.from_factors`` builds the dense ``m×m`` matrix only when it costs at most this many
+multiply-adds (``m²r``: a few milliseconds); beyond it the factors are searched as they are."""
+
 DenseData = namedtuple("DenseData", ["c", "h", "J"])
 LowRankData = namedtuple("LowRankData", ["c", "h", "U", "W", "q", "sigma"])
 MLPData = namedtuple("MLPData", ["W1T", "b1", "weights", "biases", "dims"])
@@ -126,17 +130,20 @@ class Quadratic:
     def from_factors(cls, c, h, U, sigma) -> Quadratic:
         """``c + h·x + Σ_k σ_k (U[:, k]·x)²`` in the cheaper storage form for search.
 
-        Low rank when ``5r ≤ m``, dense otherwise. Per annealing proposal the dense form costs
-        O(1) plus an O(m) update for the quarter or so of proposals that are accepted; the low-rank
-        form costs O(r) for every proposal and every update; they break even near ``r = m/5``.
-        Memory follows: ``m²`` floats dense against ``3mr`` low rank.
+        Dense when ``5r > m`` and building it is cheap (``m²r ≤ DENSE_BUILD_MAX``), low rank otherwise.
+        Per annealing proposal the dense form costs O(1) plus an O(m) update for the quarter or so
+        of proposals that are accepted; the low-rank form costs O(r) for every proposal and every
+        update; they break even near ``r = m/5``. But building the dense matrix costs ``m²r``, once
+        per landscape, that is once per decision: at m = 1024, r = 256 about 60 ms, where a whole
+        anneal of 10⁴ proposals on the factors took about 12 ms. Memory follows: ``m²`` floats dense
+        against ``3mr`` low rank.
         """
         U = np.asarray(U, dtype=np.float64)
         sigma = np.asarray(sigma, dtype=np.float64).reshape(-1)
         m = np.asarray(h).shape[0]
         if U.ndim != 2 or U.shape[0] != m:
             raise ValueError(f"Quadratic.from_factors: U must have shape ({m}, r) to match h, got {U.shape}")
-        if 5 * U.shape[1] <= m:
+        if 5 * U.shape[1] <= m or m * m * U.shape[1] > DENSE_BUILD_MAX:
             return cls.low_rank(c, h, U, sigma)
         return cls(c, h, (U * sigma) @ U.T)
 

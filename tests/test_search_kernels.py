@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from search import MLP, Batch, Binary, Discrete, KOfN, Objective, Quadratic
 from search._jit import next_u64, randint, random_bits, rng_state, uniform
-from search.landscapes import ls_commit, ls_delta, ls_reset, ls_value
+from search.landscapes import DENSE_BUILD_MAX, ls_commit, ls_delta, ls_reset, ls_value
 from search.moves import move_state, mv_apply, mv_count, mv_nth, mv_random, mv_random_state, mv_reset, start_state
 from tests import naive
 
@@ -363,6 +363,16 @@ def test_quadratic_dense_and_from_factors_give_the_same_function(form):
         assert q.form == ("low-rank" if 5 * r <= m else "dense")
         want = [naive.quadratic_value(1.0, np.ones(m), None, x, U, sigma) for x in xs]
         np.testing.assert_allclose(q(xs), want, rtol=0, atol=1e-9 * (m + np.abs(sigma) @ np.abs(U).sum(0) ** 2))
+    # a dense matrix that would cost more than DENSE_BUILD_MAX to build stays in factors, whatever r
+    big, r = 1024, 256
+    U, sigma = rng.normal(size=(big, r)), rng.normal(size=r)
+    assert 5 * r > big and r * big * big > DENSE_BUILD_MAX  # the search-cost rule alone would build it dense
+    q = Quadratic.from_factors(0.0, np.zeros(big), U, sigma)
+    assert q.form == "low-rank"
+    x = rng.integers(0, 2, big)
+    assert q(x) == pytest.approx(float(((x @ U) ** 2) @ sigma), rel=1e-9)
+    r = DENSE_BUILD_MAX // 64**2  # at m = 64 every rank up to this is built dense
+    assert 5 * r > 64 and Quadratic.from_factors(0.0, np.zeros(64), rng.normal(size=(64, r)), np.ones(r)).form == "dense"
 
 
 def test_quadratic_form_names():
