@@ -35,6 +35,8 @@ def temperature_range(landscape, moves=None) -> tuple[float, float]:
     pair = moves is not None and moves.kind != FLIP
     if landscape.J is not None and landscape.U is None:
         top1, top2, small = _dense_scale(landscape.h, landscape.J, allowed, pair)
+    elif landscape.J is None and landscape.U is not None:
+        top1, top2, small = _low_rank_scale(landscape.h, landscape.U, landscape.sigma, allowed, pair)
     else:
         bounds = landscape.flip_bounds()[allowed != 0]
         corner = np.abs(landscape.corner_deltas())[:, allowed != 0]
@@ -79,6 +81,49 @@ def _dense_scale(h, J, allowed, pair):
             for corner in (abs(h[i]), abs(h[i] + 2.0 * row)):
                 if floor < corner < small:
                     small = corner
+    return top1, top2, (small if small < np.inf else 0.0)
+
+
+@njit
+def _low_rank_scale(h, U, sigma, allowed, pair):
+    """``_dense_scale`` for a low-rank quadratic, in two passes over ``U`` without temporaries: the
+    bounds of ``Quadratic.flip_bounds`` and the corner deltas of ``Quadratic.corner_deltas``."""
+    m, r = U.shape
+    reach = np.zeros(r)  # max |U[:, k]·x| over binary x
+    ones = np.zeros(r)  # U[:, k]·1
+    for i in range(m):
+        for k in range(r):
+            reach[k] += abs(U[i, k])
+            ones[k] += U[i, k]
+    top1 = 0.0
+    top2 = 0.0
+    corners = np.empty(2 * m)
+    count = 0
+    for i in range(m):
+        if allowed[i]:
+            b = abs(h[i])
+            q = 0.0
+            s = 0.0
+            for k in range(r):
+                u = U[i, k]
+                b += abs(u) * abs(sigma[k]) * 2.0 * reach[k] + u * u * abs(sigma[k])
+                q += u * u * sigma[k]
+                s += u * sigma[k] * ones[k]
+            if b > top1:
+                top2 = top1
+                top1 = b
+            elif b > top2:
+                top2 = b
+            corners[count] = abs(h[i] + q)  # the flip of bit i at x = 0
+            corners[count + 1] = abs(h[i] + 2.0 * s - q)  # ... and at x = 1
+            count += 2
+    if not pair:
+        top2 = 0.0
+    floor = 1e-12 * max((top1 + top2) / math.log(2.0), 1e-300)
+    small = np.inf
+    for c in range(count):
+        if floor < corners[c] < small:
+            small = corners[c]
     return top1, top2, (small if small < np.inf else 0.0)
 
 

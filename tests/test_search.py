@@ -868,3 +868,23 @@ def test_cached_entry_points_give_numba_dispatch_results():
             w, x = layout(rng.standard_normal((4, 5))), layout(rng.standard_normal((4, 5)))
             want = weighted.fast.py_func((w, 0.5), x)
             assert weighted((w, 0.5), x) == pytest.approx(want, rel=1e-12)
+
+
+@pytest.mark.parametrize("pair", (False, True))
+@pytest.mark.parametrize("seed", range(4))
+def test_low_rank_temperature_scale_matches_the_coefficient_bounds(seed, pair):
+    """The jitted one-pass scale of a low-rank quadratic equals the readable one built from
+    ``flip_bounds`` and ``corner_deltas`` (the path every other form takes)."""
+    from search.anneal import _low_rank_scale
+
+    rng = np.random.default_rng(seed)
+    m, r = int(rng.integers(2, 40)), int(rng.integers(1, 12))
+    q = Quadratic.low_rank(0.3, rng.normal(size=m), rng.normal(size=(m, r)), rng.normal(size=r))
+    allowed = (rng.random(m) < 0.7).astype(np.int8)
+    allowed[0] = 1
+    bounds = np.sort(q.flip_bounds()[allowed != 0])[::-1]
+    top1, top2 = bounds[0], (bounds[1] if pair and bounds.size > 1 else 0.0)
+    corner = np.abs(q.corner_deltas())[:, allowed != 0]
+    small = corner[corner > 1e-12 * (top1 + top2) / np.log(2.0)].min()
+    got = _low_rank_scale(q.h, q.U, q.sigma, allowed, pair)
+    np.testing.assert_allclose(got, (top1, top2, small), rtol=1e-12)
