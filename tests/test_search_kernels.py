@@ -372,7 +372,8 @@ def test_quadratic_dense_and_from_factors_give_the_same_function(form):
     x = rng.integers(0, 2, big)
     assert q(x) == pytest.approx(float(((x @ U) ** 2) @ sigma), rel=1e-9)
     r = DENSE_BUILD_MAX // 64**2  # at m = 64 every rank up to this is built dense
-    assert 5 * r > 64 and Quadratic.from_factors(0.0, np.zeros(64), rng.normal(size=(64, r)), np.ones(r)).form == "dense"
+    assert 5 * r > 64
+    assert Quadratic.from_factors(0.0, np.zeros(64), rng.normal(size=(64, r)), np.ones(r)).form == "dense"
 
 
 def test_quadratic_form_names():
