@@ -42,3 +42,81 @@ def mlp_landscape(net: nn.Sequential, obs) -> search.MLP:
         bias = layer.bias if layer.bias is not None else torch.zeros(layer.out_features)
         biases.append(bias.detach().double().numpy())
     return search.MLP(tuple(weights), tuple(biases))
+
+
+def mean_landscape(landscapes: list) -> search.Quadratic | search.MLP:
+    """The mean of ``K`` value landscapes of one state, as one landscape of the same kind, exactly.
+
+    - Quadratics: the coefficients' mean, with the low-rank parts side by side (rank ``Σ r_k``,
+      each ``σ`` divided by ``K``) and the dense parts averaged.
+    - ReLU MLPs of equal depth: one network ``K`` times as wide, its members side by side in the first
+      layer, block-diagonal in the hidden ones, the output layer averaging them. Search then costs
+      ``K`` times a member's per move.
+    """
+    K = len(landscapes)
+    if K == 0:
+        raise ValueError("mean_landscape: need at least one landscape")
+    if K == 1:
+        return landscapes[0]
+    if all(isinstance(q, search.Quadratic) for q in landscapes):
+        c = float(np.mean([q.c for q in landscapes]))
+        h = np.mean([q.h for q in landscapes], axis=0)
+        dense = [q.J for q in landscapes if q.J is not None]
+        J = None if not dense else np.sum(dense, axis=0) / K
+        factors = [q for q in landscapes if q.U is not None]
+        if not factors:
+            return search.Quadratic(c, h, J)
+        U = np.concatenate([q.U for q in factors], axis=1)
+        sigma = np.concatenate([q.sigma for q in factors]) / K
+        return search.Quadratic(c, h, J, U=U, sigma=sigma)
+    if all(isinstance(q, search.MLP) for q in landscapes):
+        depth = len(landscapes[0].weights)
+        if any(len(q.weights) != depth for q in landscapes):
+            raise ValueError("mean_landscape: MLPs of different depths can't be merged")
+        weights = [np.concatenate([q.weights[0] for q in landscapes], axis=0)]
+        biases = [np.concatenate([q.biases[0] for q in landscapes])]
+        for layer in range(1, depth - 1):
+            blocks = [q.weights[layer] for q in landscapes]
+            W = np.zeros((sum(b.shape[0] for b in blocks), sum(b.shape[1] for b in blocks)))
+            row = col = 0
+            for b in blocks:
+                W[row : row + b.shape[0], col : col + b.shape[1]] = b
+                row, col = row + b.shape[0], col + b.shape[1]
+            weights.append(W)
+            biases.append(np.concatenate([q.biases[layer] for q in landscapes]))
+        if depth > 1:
+            weights.append(np.concatenate([q.weights[-1] for q in landscapes], axis=1) / K)
+            biases.append(np.mean([q.biases[-1] for q in landscapes], axis=0))
+        else:  # one linear layer: average it
+            weights, biases = [np.mean([q.weights[0] for q in landscapes], axis=0)], [
+                np.mean([q.biases[0] for q in landscapes], axis=0)]
+        return search.MLP(tuple(weights), tuple(biases))
+    kinds = sorted({type(q).__name__ for q in landscapes})
+    raise ValueError(f"mean_landscape: can only merge quadratics or MLPs of one kind, got {', '.join(kinds)}")
+
+
+class MeanEnsemble(nn.Module):
+    """``K`` value networks with one interface: ``forward`` and the exported landscapes are their mean.
+
+    Members are trained side by side on the same minibatches from different initialisations; where
+    their errors are independent the mean's are smaller, and search, which seeks out a value's
+    errors as eagerly as its true maxima (the optimiser's curse), has less to exploit.
+    """
+
+    def __init__(self, members: list[nn.Module]):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, *args) -> torch.Tensor:
+        return torch.stack([m(*args) for m in self.members]).mean(0)
+
+    def member_outputs(self, *args) -> torch.Tensor:
+        """Every member's output, ``(K, ...)``: the loss trains each on its own prediction."""
+        return torch.stack([m(*args) for m in self.members])
+
+    def landscape(self, obs, *args):
+        return mean_landscape([m.landscape(obs, *args) for m in self.members])
+
+    def landscapes(self, obs, *args) -> list:
+        per_member = [m.landscapes(obs, *args) for m in self.members]
+        return [mean_landscape(list(group)) for group in zip(*per_member, strict=True)]

@@ -40,7 +40,7 @@ from torch import nn
 
 import search
 from agents.common import ActionCodec, NullLogger, TrainingCost, sample_action, seed_everything
-from agents.export import mlp_landscape
+from agents.export import MeanEnsemble, mlp_landscape
 from agents.items import ItemMLPQ, ItemQuadraticQ
 from agents.layout import choose_torso
 from search.sampling import neighbours
@@ -81,6 +81,11 @@ class ValueSearchConfig:
     """How many of the ``rank`` directions depend on the observation (the rest are shared)."""
     hidden: int = 64
     """Width of the two hidden layers of the value network (the quadratic's torso, or the MLP)."""
+    ensemble: int = 1
+    """Learned value networks trained side by side on the same data from different initialisations;
+    search maximises their mean, exported exactly (a quadratic of ``ensemble`` times the rank, an MLP
+    ``ensemble`` times as wide). Averaging cancels part of each network's errors, which search
+    would otherwise seek out (the optimiser's curse); training and search cost grow with it."""
     torso: Literal["mlp", "items"] | None = None
     """The learned value's network: ``mlp`` on the flat observation, or ``items``, a permutation-equivariant
     network over the rows of an item-structured observation (one row per action item, ``agents.layout``),
@@ -143,6 +148,7 @@ class ValueSearchConfig:
             ("rank", self.rank >= 1, ">= 1"),
             ("context_rank", 0 <= self.context_rank <= self.rank, "in 0..rank"),
             ("hidden", self.hidden >= 1, ">= 1"),
+            ("ensemble", self.ensemble >= 1, ">= 1"),
             ("lr", self.lr > 0, "> 0"),
             ("batch_size", self.batch_size >= 1, ">= 1"),
             ("buffer_size", self.buffer_size >= self.batch_size, ">= batch_size"),
@@ -322,23 +328,25 @@ class ValueSearchAgent:
             if steps > 0:
                 self._train_without_value(env, steps, log)
             return
-        n = self.codec.m
-        items = self.items
+        members = [self._value_network() for _ in range(cfg.ensemble)]
+        self.q = members[0] if cfg.ensemble == 1 else MeanEnsemble(members)
+        if steps > 0:
+            self._train(env, steps, log)
+
+    def _value_network(self) -> nn.Module:
+        """One learned value network for the bound env (an ensemble holds ``ensemble`` of them)."""
+        cfg, items = self.config, self.items
         if items is not None:
             nvec = items.values if isinstance(self.codec.search_space, search.Discrete) else None
             # one mixing block: the item network runs on every item of every sample of each batch (at
             # n = 50 items a gradient step of two blocks took about 45 ms, most of Q-learning's time)
             if self.value == "mlp":
-                self.q = ItemMLPQ(items.features, items.global_features, nvec, hidden=cfg.hidden, layers=1)
-            else:
-                self.q = ItemQuadraticQ(items.features, items.global_features, nvec, rank=cfg.rank, hidden=cfg.hidden,
-                                        layers=1)
-        elif self.value == "mlp":
-            self.q = MLPQ(self.obs_dim, n, cfg.hidden)
-        else:
-            self.q = LowRankQuadraticQ(self.obs_dim, n, cfg.rank, cfg.context_rank, cfg.hidden)
-        if steps > 0:
-            self._train(env, steps, log)
+                return ItemMLPQ(items.features, items.global_features, nvec, hidden=cfg.hidden, layers=1)
+            return ItemQuadraticQ(items.features, items.global_features, nvec, rank=cfg.rank, hidden=cfg.hidden,
+                                  layers=1)
+        if self.value == "mlp":
+            return MLPQ(self.obs_dim, self.codec.m, cfg.hidden)
+        return LowRankQuadraticQ(self.obs_dim, self.codec.m, cfg.rank, cfg.context_rank, cfg.hidden)
 
     def chosen(self) -> dict:
         """The config fields that ``fit`` chose from the env (see ``agents.Agent``)."""
@@ -483,8 +491,12 @@ class ValueSearchAgent:
                     masks = None if mask_buf is None else mask_buf[idx]
                     y = rew_buf[idx] / self.reward_scale + cfg.gamma * self._targets(
                         target, next_obs_buf[idx], next_act_buf[idx], masks, bootstrap)
-                    pred = self.q(torch.from_numpy(obs_buf[idx]), torch.from_numpy(act_buf[idx]))
-                    loss = torch.nn.functional.mse_loss(pred, torch.from_numpy(y))
+                    states, actions = torch.from_numpy(obs_buf[idx]), torch.from_numpy(act_buf[idx])
+                    if cfg.ensemble == 1:
+                        loss = torch.nn.functional.mse_loss(self.q(states, actions), torch.from_numpy(y))
+                    else:  # every member regresses on the targets by itself (the mean of their losses)
+                        pred = self.q.member_outputs(states, actions)
+                        loss = (pred - torch.from_numpy(y)).square().mean()
                     optim.zero_grad()
                     loss.backward()
                     optim.step()

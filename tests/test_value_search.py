@@ -311,3 +311,24 @@ def test_bellman_targets_search_within_the_next_states_masks():
     obs, info = env.reset(seed=2)
     action = agent.act(obs, info)
     assert all(info["action_mask"][c, action[c]] for c in range(2))
+
+
+@pytest.mark.parametrize("env_id,value", [("standin/Landscape-v0", "quadratic"), ("standin/Landscape-v0", "mlp"),
+                                          ("standin/Knapsack-v0", "quadratic"), ("standin/Knapsack-v0", "mlp")])
+def test_an_ensemble_searches_the_mean_of_its_members_exported_exactly(env_id, value):
+    """Flat and item torsos: the exported landscape of an ensemble equals the members' mean on every
+    action, and one gradient step trains every member."""
+    env = envs.make(env_id, n=6)
+    agent = agents.make("value-search", seed=0, value=value, method="exhaustive", ensemble=3, hidden=16, rank=3,
+                        batch_size=16, warmup_steps=20)
+    agent.fit(env, 120)
+    assert len(agent.q.members) == 3 and agent.cost.gradient_steps == 120 - 16 + 1
+    obs, _ = env.reset(seed=5)
+    land = agent.q.landscape(obs)
+    actions = np.array(list(itertools.product((0, 1), repeat=6)), dtype=np.float32)
+    states = torch.from_numpy(np.repeat(np.ravel(obs)[None], len(actions), 0).astype(np.float32))
+    with torch.no_grad():
+        members = agent.q.member_outputs(states, torch.from_numpy(actions)).numpy()
+    assert np.ptp(members, axis=0).max() > 1e-3  # the members differ: their mean is not any one of them
+    np.testing.assert_allclose(land(actions), members.mean(0), rtol=1e-4, atol=1e-4)
+    assert [type(x) for x in agent.q.landscapes(np.ravel(obs)[None])] == [type(land)]
