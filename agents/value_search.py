@@ -24,7 +24,9 @@ Boltzmann temperatures mean the same on every env. The max in the Bellman target
 Q_target(s', a')`` is itself a search (``target_search``, with its own ``target_budget``): search
 stands in for the policy in training as well as in acting. Steps that end an episode are not
 bootstrapped, so on a bandit such as Landscape-v0 (every step terminates) this is exactly
-regression on rewards.
+regression on rewards. Gradient steps start once ``learning_starts`` transitions are stored (a tenth
+of the budget by default), and ``ensemble`` networks can be trained side by side, search
+maximising their mean.
 """
 
 from __future__ import annotations
