@@ -245,8 +245,9 @@ def value_kind(value: str | None, env=None) -> str:
 
 
 def reward_scale(rewards: np.ndarray) -> float:
-    """The unit the learned value regresses in: the root mean square of the first rewards seen (the
-    warm-up's random actions), so targets are O(1) whatever the env's reward scale (Knapsack's are
+    """The unit the learned value regresses in: the root mean square of the rewards stored before the
+    first gradient step (``learning_starts``: the warm-up's random actions, then the untrained value's
+    picks), so targets are O(1) whatever the env's reward scale (Knapsack's are
     about 10³, Landscape's about 1); 1 when they are all 0. Not centred: shifting rewards would
     change what ending an episode is worth."""
     rms = float(np.sqrt(np.mean(np.square(rewards, dtype=np.float64))))
