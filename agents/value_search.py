@@ -129,7 +129,11 @@ class ValueSearchConfig:
     """Temperature of ``exploration="boltzmann"``, in the learned value's unit (the early rewards'
     root mean square; see ``reward_scale``)."""
     updates_per_step: int = 1
-    """Gradient steps per environment step."""
+    """Gradient steps each time the learner trains (every ``train_every`` environment steps)."""
+    train_every: int = 1
+    """Environment steps between training rounds (DQN-style learners use 4, with ``updates_per_step=1``:
+    a quarter of the gradient steps for the same data, the cheap setting for item networks over many
+    items, whose gradient step costs far more than an env step)."""
     gamma: float = 0.99
     """Discount of the Bellman target ``r + γ max_a' Q_target(s', a')`` (episodes that terminate, like
     every step of a bandit, are not bootstrapped, so bandits regress on rewards whatever ``γ``)."""
@@ -160,6 +164,7 @@ class ValueSearchConfig:
             ("explore_moves", self.explore_moves >= 1, ">= 1"),
             ("temperature", self.temperature > 0, "> 0"),
             ("updates_per_step", self.updates_per_step >= 0, ">= 0"),
+            ("train_every", self.train_every >= 1, ">= 1"),
             ("gamma", 0.0 <= self.gamma <= 1.0, "in [0, 1]"),
             ("target_budget", self.target_budget >= 1, ">= 1"),
             ("target_update", self.target_update >= 1, ">= 1"),
@@ -483,7 +488,7 @@ class ValueSearchAgent:
                 episode_return, previous = 0.0, -1
                 obs, info = env.reset()
             size = min(step + 1, cap)
-            if size >= learning_starts:
+            if size >= learning_starts and (step + 1) % cfg.train_every == 0:
                 if updates == 0:
                     self.reward_scale = reward_scale(rew_buf[:size])
                 if cfg.anneal_lr:

@@ -38,6 +38,18 @@ def test_value_search_counts_its_steps_updates_and_training_searches():
     assert agent.cost.label_evaluations == 0
 
 
+def test_value_search_trains_every_few_steps_when_asked():
+    env = envs.make("standin/Landscape-v0", n=5)
+    steps, starts = 150, 37
+    agent = agents.make("value-search", seed=0, value="quadratic", method="exhaustive", budget=32, batch_size=16,
+                        learning_starts=starts, train_every=4, updates_per_step=3, rank=2, hidden=8)
+    agent.fit(env, steps)
+    # rounds of 3 updates after env steps 40, 44, ..., 148: the first multiple of 4 with 37 stored
+    assert agent.cost.gradient_steps == 3 * len(range(40, steps + 1, 4))
+    with pytest.raises(ValueError, match="train_every"):
+        agents.make("value-search", train_every=0)
+
+
 def test_oracle_value_search_spends_nothing_and_does_not_learn():
     env = envs.make("standin/Landscape-v0", n=5)
     agent = agents.make("value-search", value="oracle", budget=16)
