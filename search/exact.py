@@ -39,11 +39,17 @@ and about as many rows again), so a short limit can be overrun by seconds at ``m
 
 HiGHS runs single-threaded. Its thread pool is process-wide: if another part of the process started
 it with more threads, the solve runs on that pool instead (HiGHS refuses to change the count).
+The banner HiGHS prints from C when a process creates its first solver goes to Python's
+``sys.stdout`` (a benchmark trial's log), not to the terminal (:func:`_new_solver`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from itertools import pairwise
@@ -120,7 +126,7 @@ def solve_quadratic(
     allowed = np.asarray(moves.allowed) != 0
     i, j, q = _pairs(J_sym, moves)
     scale = _scale(h_eff[allowed], q)
-    solver = highspy.Highs()
+    solver = _new_solver(highspy)
     for name, option in _OPTIONS.items():
         solver.setOptionValue(name, option)
     solver.setOptionValue("time_limit", float(time_limit))
@@ -338,6 +344,39 @@ def _start_solution(highspy, x, i, j):
 
 
 # ----------------------------------------------------------------------------- solve
+
+
+def _new_solver(highspy):
+    """``highspy.Highs()``, whose C-level banner (printed on file descriptor 1 when a process creates
+    its first solver, before any option can turn output off) is passed on to ``sys.stdout``."""
+    with _c_stdout_to_python():
+        return highspy.Highs()
+
+
+@contextlib.contextmanager
+def _c_stdout_to_python():
+    """Capture what C code writes to file descriptor 1 and write it to ``sys.stdout`` afterwards
+    (in a benchmark trial that is the trial's log; elsewhere it still reaches the terminal)."""
+    try:
+        fd = sys.__stdout__.fileno() if sys.__stdout__ is not None else 1
+    except (AttributeError, OSError, ValueError):  # no real stdout (e.g. some notebook kernels)
+        yield
+        return
+    with tempfile.TemporaryFile() as tmp:
+        for stream in (sys.stdout, sys.__stdout__):
+            with contextlib.suppress(AttributeError, OSError, ValueError):
+                stream.flush()
+        saved = os.dup(fd)
+        os.dup2(tmp.fileno(), fd)
+        try:
+            yield
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)
+            tmp.seek(0)
+            text = tmp.read().decode(errors="replace")
+            if text:
+                sys.stdout.write(text)
 
 
 def _run(solver, highspy) -> None:

@@ -265,3 +265,25 @@ def test_missing_highspy_says_how_to_install(monkeypatch):
     c, h, J = canonical_problem(0, 3)
     with pytest.raises(ImportError, match=r"standin\[exact\]"):
         solve_quadratic(c, h, J, Binary(3).moves())
+
+
+def test_the_solver_banner_goes_to_python_stdout_not_the_terminal():
+    """HiGHS prints a banner from C when a process creates its first solver; a trial redirects
+    ``sys.stdout`` to its log, and the banner must land there, not on the terminal's descriptor."""
+    import subprocess
+
+    code = (
+        "import contextlib, io, sys\n"
+        "import numpy as np\n"
+        "from search.exact import solve_quadratic\n"
+        "from search.spaces import Binary\n"
+        "log = io.StringIO()\n"
+        "with contextlib.redirect_stdout(log):\n"
+        "    sol = solve_quadratic(0.0, np.array([1.0, -1.0, 2.0]), np.zeros((3, 3)), Binary(3).moves())\n"
+        "print('value', sol.value)\n"
+        "print('log has banner', 'HiGHS' in log.getvalue())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=str(__import__("pathlib").Path(__file__).parents[1])).stdout
+    assert "HiGHS" not in out
+    assert "value 3.0" in out and "log has banner True" in out
