@@ -402,7 +402,8 @@ def _fmt_interval(iv: stats.Interval, digits: int = 3) -> str:
 
 
 def _fmt_log2(x: float) -> str:
-    return f"{x:g}"
+    """A size as log2 |A|: whole numbers as they are (``64``), others to one decimal (``10.2``)."""
+    return f"{round(x)}" if abs(x - round(x)) < 1e-9 else f"{x:.1f}"
 
 
 def _distinct(values) -> str:

@@ -775,7 +775,7 @@ def test_mixed_families_sizes_and_references(tmp_path):
     text = write_report(tmp_path).read_text(encoding="utf-8")
     assert "No reference values" in text and "Swarm-v0 G=6" in text
     rows = {(r[0], r[1]): r for r in table_rows(section(text, "Where search falls below the policies"))}
-    assert rows[("Slate-v0", SEARCH)][2] == "None in range (log2 |A| 10.15 only)"
+    assert rows[("Slate-v0", SEARCH)][2] == "None in range (log2 |A| 10.2 only)"
     assert rows[("Landscape-v0 alpha=0.5", SEARCH)][2] == "8"
     assert not any(family == "Swarm-v0 G=6" for family, _ in rows)
     assert is_png(tmp_path / FIGURE_NAME) and is_png(tmp_path / PARETO_FIGURE)
