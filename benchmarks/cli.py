@@ -181,6 +181,7 @@ def bench(
             don't learn always run). A later run without it adds the other budgets.
     """
     from benchmarks import suite as suites
+    from benchmarks.lock import writer_lock
     from benchmarks.report import write_report
     from benchmarks.runner import run_trials
 
@@ -201,13 +202,14 @@ def bench(
             raise ValueError(f"--train-steps {unknown} is not a training budget of suite {s.name}: "
                              f"it has {budgets or 'none (no agent learns)'}")
         trials = [t for t in trials if t.train_steps == 0 or t.train_steps in train_steps]
-    print(f"suite {s.name}: {len(trials)} trials → {out}")
-    summary = run_trials(trials, out, workers=workers, retry_failed=retry_failed, title=s.name,
-                         backend=backend, address=address)
-    print(f"done: {summary['ok']} ok, {summary['error']} failed, {summary['skipped']} already recorded")
-    if not no_report:
-        report = write_report(out)
-        print(f"report:      {report}")
+    with writer_lock(out):  # a second bench on this directory stops here, naming the first
+        print(f"suite {s.name}: {len(trials)} trials → {out}")
+        summary = run_trials(trials, out, workers=workers, retry_failed=retry_failed, title=s.name,
+                             backend=backend, address=address)
+        print(f"done: {summary['ok']} ok, {summary['error']} failed, {summary['skipped']} already recorded")
+        if not no_report:
+            report = write_report(out)
+            print(f"report:      {report}")
     print(f"results:     {out / 'results.jsonl'}")
     print(f"TensorBoard: standin tb {out / 'tb'}   (or `make tb` for all of runs/)")
     return 1 if summary["error"] else 0

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.lock import writer_lock
 from benchmarks.report import load_results
 from benchmarks.suite import unique
 
@@ -378,13 +379,18 @@ def run_trials(trials, out_dir: Path, *, workers: int | None = None, retry_faile
     ``backend="local"`` runs them in a process pool of ``workers`` processes (default: the cores);
     ``"ray"`` runs each as a Ray task on the cluster at ``address`` (default: a local Ray
     instance), with at most ``workers`` in flight if given. Either way only this process writes
-    ``results.jsonl``, the TensorBoard runs, logs and checkpoints under ``out_dir``.
+    ``results.jsonl``, and it holds ``out_dir``'s writer lock (:mod:`benchmarks.lock`) throughout:
+    a second run on the same directory raises :class:`benchmarks.lock.RunDirectoryBusy` at once.
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; backends: {', '.join(BACKENDS)}")
     if address is not None and backend != "ray":
         raise ValueError("--address needs --backend ray")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    with writer_lock(out_dir):  # one writer per run directory (RunDirectoryBusy names the other)
+        return _run_trials(trials, out_dir, workers, retry_failed, progress, title, backend, address)
+
+
+def _run_trials(trials, out_dir, workers, retry_failed, progress, title, backend, address) -> dict:
     results = out_dir / "results.jsonl"
     records = read_records(results)
     trials = unique(trials)
