@@ -11,7 +11,11 @@ import numpy as np
 
 
 class Logger(Protocol):
-    """Where agents send training curves (the runner's goes to TensorBoard)."""
+    """Where agents send training curves (the runner's goes to TensorBoard).
+
+    A logger may also have ``step(env_steps)``, which an agent calls (through :func:`tick`) as its
+    training consumes environment steps: the runner evaluates the agent there at fixed points along
+    the budget. An agent that never ticks is evaluated at its first ``scalar`` past each point."""
 
     def scalar(self, tag: str, value: float, step: int) -> None: ...
 
@@ -21,6 +25,16 @@ class NullLogger:
 
     def scalar(self, tag: str, value: float, step: int) -> None:
         pass
+
+    def step(self, env_steps: int) -> None:
+        pass
+
+
+def tick(log, env_steps: int) -> None:
+    """Tell ``log`` that training has consumed ``env_steps`` environment steps (if it listens)."""
+    step = getattr(log, "step", None)
+    if step is not None:
+        step(env_steps)
 
 
 @dataclasses.dataclass

@@ -30,7 +30,7 @@ from typing import Literal
 import numpy as np
 
 import agents as registry
-from agents.common import ActionCodec, NullLogger, TrainingCost, seed_everything
+from agents.common import ActionCodec, NullLogger, TrainingCost, seed_everything, tick
 from agents.heads import default_head
 from agents.imitation import ImitationPolicy, agreement
 from agents.layout import choose_torso
@@ -164,6 +164,7 @@ class DistillAgent:
                 self.train_agreement = agreed / per_round
                 log.scalar("train/student_agreement", self.train_agreement, done_steps)
             log.scalar("perf/env_steps_per_s", (done_steps - teacher_steps) / (time.perf_counter() - start), done_steps)
+            tick(log, done_steps)  # the student changes once per round: this round's is trained now
 
     def chosen(self) -> dict:
         """The config fields that ``fit`` chose from the env (see ``agents.Agent``), the teacher's too."""

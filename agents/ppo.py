@@ -36,7 +36,7 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
-from agents.common import Logger, NullLogger, TrainingCost, env_spec, repair, seed_everything
+from agents.common import Logger, NullLogger, TrainingCost, env_spec, repair, seed_everything, tick
 from agents.heads import AutoregressiveHead, WithoutReplacementDistribution, WithoutReplacementHead, default_head
 from agents.items import ItemPolicy
 from agents.layout import choose_torso
@@ -587,6 +587,7 @@ class PPOAgent:
                     dones_buf[t] = torch.as_tensor(done, dtype=torch.float32)
                     next_obs = self._obs(next_obs_np)
                     next_mask = self._mask(info, batched=True)
+                    tick(log, global_step)
 
                 if finished:
                     log.scalar("train/episodic_return", float(np.mean(finished)), global_step)

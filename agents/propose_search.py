@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 import search
+from agents.common import tick
 from agents.heads import default_head
 from agents.imitation import ImitationPolicy
 from agents.ppo import HEADS
@@ -152,7 +153,7 @@ class ProposeSearchAgent(ValueSearchAgent):
         cfg = self.config
         train_budget = cfg.train_budget or cfg.budget
         obs, info = env.reset(seed=self.seed)
-        for _ in range(steps):
+        for step in range(steps):
             action = self._search(obs, info, train_budget)
             self.cost.search_evaluations += self.last_evaluations
             self._learn_from_search(obs, info, action)
@@ -160,6 +161,7 @@ class ProposeSearchAgent(ValueSearchAgent):
             self.cost.env_steps += 1
             if terminated or truncated:
                 obs, info = env.reset()
+            tick(log, step + 1)
 
 
 class PPOProposal:

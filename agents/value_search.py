@@ -41,7 +41,7 @@ import torch
 from torch import nn
 
 import search
-from agents.common import ActionCodec, NullLogger, TrainingCost, sample_action, seed_everything
+from agents.common import ActionCodec, NullLogger, TrainingCost, sample_action, seed_everything, tick
 from agents.export import MeanEnsemble, mlp_landscape
 from agents.items import ItemMLPQ, ItemQuadraticQ
 from agents.layout import choose_torso
@@ -513,6 +513,7 @@ class ValueSearchAgent:
                     self.cost.gradient_steps += 1
                     if updates % cfg.target_update == 0:
                         target.load_state_dict(self.q.state_dict())
+            tick(log, step + 1)
             if (step + 1) % LOG_EVERY == 0 or step + 1 == steps:
                 self.bandit = not boot_buf[:size].any()
                 if finished:

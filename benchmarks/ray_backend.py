@@ -49,13 +49,15 @@ def _import_ray():
     return ray
 
 
-def run_on_ray(todo, out_dir: Path, done, *, address: str | None = None, workers: int | None = None) -> None:
+def run_on_ray(todo, out_dir: Path, done, *, address: str | None = None, workers: int | None = None,
+               horizon=lambda trial: 0) -> None:
     """Run ``todo`` (a list of trials) as Ray tasks; call ``done(record)`` here as each one finishes.
 
     ``address``: an existing cluster's (e.g. ``"auto"``, ``"ray://head:10001"``); default: start a
     local Ray instance on this machine, shut down at the end. ``workers``: at most this many tasks
     in flight (default: all submitted at once, Ray runs as many as the CPUs allow). If this process
     is already connected to Ray, the trials run there and the connection is left open.
+    ``horizon(trial)``: as :func:`benchmarks.runner.run_trial`'s.
     """
     ray = _import_ray()
     out_dir = Path(out_dir)
@@ -81,7 +83,7 @@ def run_on_ray(todo, out_dir: Path, done, *, address: str | None = None, workers
         while queue or pending:
             while queue and len(pending) < limit:
                 trial = queue.pop()
-                pending[task.remote(trial, driver_path)] = trial
+                pending[task.remote(trial, driver_path, horizon(trial))] = trial
             (ref,), _ = ray.wait(list(pending), num_returns=1)
             trial = pending.pop(ref)
             try:
@@ -104,12 +106,12 @@ def run_on_ray(todo, out_dir: Path, done, *, address: str | None = None, workers
             ray.shutdown()
 
 
-def _run_trial_task(trial, driver_path: list[str]) -> tuple[dict, dict[str, bytes]]:
+def _run_trial_task(trial, driver_path: list[str], horizon: int = 0) -> tuple[dict, dict[str, bytes]]:
     """On a worker: run the trial in a temporary directory; return its record and the files it wrote."""
     sys.path.extend(p for p in driver_path if p not in sys.path and os.path.isdir(p))
     with tempfile.TemporaryDirectory(prefix="standin-trial-") as tmp:
         root = Path(tmp)
-        record = run_trial(trial, root)
+        record = run_trial(trial, root, horizon)
         files = {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
     return record, files
 

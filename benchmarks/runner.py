@@ -56,16 +56,19 @@ def _mean_of(parts: list[dict], key: str) -> float | None:
     return float(np.mean(values)) if values else None
 
 
-def evaluate(env, agent, episodes: int, seed: int) -> dict:
-    """Run ``episodes`` episodes with ``agent.act``; returns the ``metrics`` of a results record."""
+def evaluate(env, agent, episodes: int, seed: int, diagnostics: bool = True) -> dict:
+    """Run ``episodes`` episodes with ``agent.act``; returns the ``metrics`` of a results record.
+
+    ``diagnostics=False`` skips the untimed extras (the shortfall split and a student's agreement
+    with its teacher), as the evaluations during training do."""
     returns, highs, lows = [], [], []
     decisions = hits = 0
     evaluations = 0
     act_seconds = 0.0
     ref = getattr(env.unwrapped, "reference", None)
     exact = bool(getattr(ref, "high_is_optimum", False)) and getattr(ref, "per", "decision") == "decision"
-    split, splits = getattr(agent, "shortfall", None), []
-    teacher, agreed = getattr(agent, "teacher", None), []
+    split, splits = getattr(agent, "shortfall", None) if diagnostics else None, []
+    teacher, agreed = getattr(agent, "teacher", None) if diagnostics else None, []
     if teacher is not None:
         from agents.imitation import agreement
     start = time.perf_counter()
@@ -120,28 +123,33 @@ def evaluate(env, agent, episodes: int, seed: int) -> dict:
     }
 
 
-def run_trial(trial, out_dir: Path | None) -> dict:
+def run_trial(trial, out_dir: Path | None, horizon: int = 0) -> dict:
     """Train and evaluate one trial; return its results record (an error record if it raised).
 
     With an ``out_dir``, the trial writes there (paths in the record are relative to it):
     its TensorBoard run ``tb/<run name>/``, its log ``logs/<trial_id>.log`` (everything it
     prints, warnings and the traceback of a failure) and, for a trained agent with weights,
     ``checkpoints/<trial_id>.pt`` (``standin eval`` loads it).
+
+    A learner is also evaluated at :data:`EVAL_POINTS` points along its budget (see
+    :class:`_Evaluator`); an agent that doesn't learn logs its one evaluation at the points of
+    ``horizon`` env steps (its comparison's budget), a flat reference line beside the learners' curves.
     """
     start = time.perf_counter()
-    record = _run_trial(trial, None) if out_dir is None else _logged_trial(trial, Path(out_dir))
+    record = (_run_trial(trial, None, horizon) if out_dir is None
+              else _logged_trial(trial, Path(out_dir), horizon))
     record["wall_seconds"] = time.perf_counter() - start
     return record
 
 
-def _logged_trial(trial, out_dir: Path) -> dict:
+def _logged_trial(trial, out_dir: Path, horizon: int = 0) -> dict:
     """``_run_trial`` with everything it prints going to ``out_dir/logs/<trial_id>.log``."""
     log_path = out_dir / "logs" / f"{trial.trial_id}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w", buffering=1) as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
         print(f"trial {trial.trial_id}: {trial.env_label} · {trial.label} · seed {trial.seed}")
         print(f"started {_now()} on {platform.node()} (pid {os.getpid()})", flush=True)
-        record = _run_trial(trial, out_dir)
+        record = _run_trial(trial, out_dir, horizon)
         if record["traceback"]:
             print(record["traceback"])
         print(f"finished {record['finished_at']}: {record['status']}")
@@ -177,7 +185,117 @@ class _CurveLogger:
         return {"tag": CURVE_TAG, "steps": [self.steps[i] for i in keep], "values": [self.values[i] for i in keep]}
 
 
-def _run_trial(trial, out_dir: Path | None) -> dict:
+EVAL_POINTS = 5
+"""Evaluations along a learner's training budget, the last being the final one (at 1/5, 2/5, ... of it)."""
+
+
+def eval_points(budget: int) -> list[int]:
+    """The env steps at which a trial of ``budget`` training steps is evaluated (none for 0)."""
+    return sorted({max(1, round(budget * k / EVAL_POINTS)) for k in range(1, EVAL_POINTS + 1)}) if budget > 0 else []
+
+
+class _Evaluator:
+    """Passes scalars on to ``inner``; once training has reached the next evaluation point (the
+    clock is the agent's ``agents.common.tick`` calls, or else the steps of its scalars),
+    evaluates the agent on the trial's held-out contexts and logs
+    ``benchmarks.tblog.EVAL_CURVE_TAGS`` at that step.
+
+    The evaluation runs on an env of its own, without the diagnostics, and puts back every random
+    state it could touch (torch's, numpy's global one, the agent's Generators), so the points
+    change nothing that training does. An agent that cannot act yet (a student before its teacher
+    has trained) is skipped at that point, with a line in the trial's log. The last point is left
+    to the final evaluation."""
+
+    def __init__(self, inner, agent, trial, points: list[int]):
+        self.inner, self.agent, self.trial = inner, agent, trial
+        self.pending = list(points[:-1])
+        self.final = points[-1] if points else 0
+        self.env = None
+        self.steps: list[int] = []
+        self.metrics: list[dict] = []
+        self.seconds = 0.0
+
+    def scalar(self, tag: str, value: float, step: int) -> None:
+        self.inner.scalar(tag, value, step)
+        self.step(step)
+
+    def step(self, env_steps: int) -> None:
+        """Training has consumed ``env_steps`` env steps (``agents.common.tick``): evaluate if that
+        reaches the next point."""
+        if self.pending and env_steps >= self.pending[0] and env_steps not in self.steps:
+            while self.pending and env_steps >= self.pending[0]:
+                self.pending.pop(0)
+            if env_steps < self.final:  # the final evaluation covers the end of the budget
+                self._evaluate(int(env_steps))
+
+    def _evaluate(self, step: int) -> None:
+        import torch
+
+        import envs
+        from benchmarks.tblog import EVAL_CURVE_TAGS
+
+        t0 = time.perf_counter()
+        saved = _random_state(self.agent)
+        try:
+            if self.env is None:
+                self.env = envs.make(self.trial.env_id, **self.trial.env_kwargs)
+            with torch.no_grad():
+                m = evaluate(self.env, self.agent, self.trial.eval_episodes, self.trial.seed + EVAL_SEED_OFFSET,
+                             diagnostics=False)
+        except Exception as e:  # e.g. a student asked to act before it exists
+            print(f"evaluation at step {step} skipped: {type(e).__name__}: {e}")
+            return
+        finally:
+            _restore_random_state(saved)
+            self.seconds += time.perf_counter() - t0
+        self.steps.append(step)
+        self.metrics.append(m)
+        for tag, key in EVAL_CURVE_TAGS.items():
+            if m.get(key) is not None:
+                self.inner.scalar(tag, m[key], step)
+
+    def curve(self, final_step: int, final: dict) -> dict:
+        """The evaluations so far and the final one: ``{"steps": [...], <metric>: [...]}``."""
+        from benchmarks.tblog import EVAL_CURVE_TAGS
+
+        rows = [*self.metrics, final]
+        return {"steps": [*self.steps, final_step],
+                **{key: [m.get(key) for m in rows] for key in EVAL_CURVE_TAGS.values()}}
+
+    def close(self) -> None:
+        if self.env is not None:
+            self.env.close()
+
+
+def _random_state(agent) -> list:
+    """Everything random an evaluation could advance: torch's and numpy's global generators and
+    the numpy and torch Generators held by the agent or by objects it holds (e.g. a teacher), two
+    levels deep."""
+    import torch
+
+    saved = [(torch.set_rng_state, torch.get_rng_state()), (np.random.set_state, np.random.get_state())]
+    seen, stack = set(), [(agent, 2)]
+    while stack:
+        obj, depth = stack.pop()
+        if id(obj) in seen or not hasattr(obj, "__dict__"):
+            continue
+        seen.add(id(obj))
+        for value in vars(obj).values():
+            if isinstance(value, np.random.Generator):
+                saved.append((functools.partial(setattr, value.bit_generator, "state"), value.bit_generator.state))
+            elif isinstance(value, torch.Generator):
+                saved.append((value.set_state, value.get_state()))
+            elif depth > 0 and hasattr(value, "__dict__") and not isinstance(value, torch.nn.Module):
+                stack.append((value, depth - 1))
+    return saved
+
+
+def _restore_random_state(saved: list) -> None:
+    for restore, state in saved:
+        restore(state)
+
+
+def _run_trial(trial, out_dir: Path | None, horizon: int = 0) -> dict:
     import torch
 
     import agents
@@ -205,9 +323,14 @@ def _run_trial(trial, out_dir: Path | None) -> dict:
             shutil.rmtree(run_dir, ignore_errors=True)
             tb = TBLogger(run_dir)
         log = _CurveLogger(tb if tb is not None else agents.NullLogger())
+        points = eval_points(trial.train_steps if trial.train_steps > 0 else horizon)
+        evaluator = _Evaluator(log, agent, trial, points if trial.train_steps > 0 else [])
         t0 = time.perf_counter()
-        agent.fit(env, trial.train_steps, log)
-        train_seconds = time.perf_counter() - t0
+        try:
+            agent.fit(env, trial.train_steps, evaluator)
+        finally:
+            evaluator.close()
+        train_seconds = time.perf_counter() - t0 - evaluator.seconds
         if hasattr(agent, "chosen"):  # what the defaults became on this env (a head, a value)
             record["agent_config"] = {**record["agent_config"], **agent.chosen()}
         record["learning_curve"] = log.curve()
@@ -224,8 +347,11 @@ def _run_trial(trial, out_dir: Path | None) -> dict:
         metrics.update({f"teacher_{key}": taught.get(key) for key in TEACHER_METRICS})
         metrics["agreement_train"] = getattr(agent, "train_agreement", None)
         cost = getattr(agent, "cost", None)  # what training spent (agents.TrainingCost), if the agent says
+        if trial.train_steps > 0:
+            record["eval_curve"] = evaluator.curve(trial.train_steps, metrics)
         metrics.update(
             train_seconds=train_seconds,
+            train_eval_seconds=evaluator.seconds,
             train_budget=trial.train_steps,
             train_env_steps=None if cost is None else cost.env_steps,
             train_gradient_steps=None if cost is None else cost.gradient_steps,
@@ -233,7 +359,9 @@ def _run_trial(trial, out_dir: Path | None) -> dict:
             train_label_evaluations=None if cost is None else cost.label_evaluations,
         )
         if tb is not None:
-            tb.finish(flat_hparams(trial), metrics, step=trial.train_steps)
+            final_step = points[-1] if points else 0
+            tb.finish(flat_hparams(trial), metrics, step=final_step,
+                      also_at=[] if trial.train_steps > 0 else points[:-1])
         env.close()
         record.update(status="ok", metrics=metrics)
     except Exception as e:  # recorded, and the suite goes on
@@ -282,7 +410,7 @@ def _identity(trial) -> dict:
         "agent_config": trial.full_config, "agent_label": trial.label, "agent_rank": trial.agent_rank,
         "agent_group": trial.group, "agent_setting": trial.setting, "agent_kind": None, "seed": trial.seed,
         "train_steps": trial.train_steps, "eval_episodes": trial.eval_episodes, "checkpoint": None,
-        "time_limit": getattr(trial, "time_limit", None), "learning_curve": None, "log": None,
+        "time_limit": getattr(trial, "time_limit", None), "learning_curve": None, "eval_curve": None, "log": None,
         "wall_seconds": None,
     }
 
@@ -400,6 +528,7 @@ def _run_trials(trials, out_dir, workers, retry_failed, progress, title, backend
         return summary
     tb_root = out_dir / "tb"
     clear_unfinished(todo, out_dir)
+    horizon = functools.partial(_horizon, _horizons(trials))
     prov = provenance()
 
     bar = _Progress(len(trials), summary["skipped"], title, enabled=progress)
@@ -413,10 +542,10 @@ def _run_trials(trials, out_dir, workers, retry_failed, progress, title, backend
         if backend == "ray":
             from benchmarks.ray_backend import run_on_ray
 
-            run_on_ray(todo, out_dir, done, address=address, workers=workers)
+            run_on_ray(todo, out_dir, done, address=address, workers=workers, horizon=horizon)
         elif (workers := max(1, min(workers or os.cpu_count() or 1, len(todo)))) == 1:
             for trial in todo:
-                done(run_trial(trial, out_dir))
+                done(run_trial(trial, out_dir, horizon(trial)))
         else:
             ctx = multiprocessing.get_context("spawn")
             pool = cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_die_with_parent)
@@ -424,7 +553,7 @@ def _run_trials(trials, out_dir, workers, retry_failed, progress, title, backend
                 with _single_threaded_children():  # workers start at submit and read these then
                     # longest first, so the pool doesn't end on one long trial while a core idles
                     ordered = sorted(todo, key=_cost_hint, reverse=True)
-                    futures = {pool.submit(run_trial, t, out_dir): t for t in ordered}
+                    futures = {pool.submit(run_trial, t, out_dir, horizon(t)): t for t in ordered}
                 for fut in cf.as_completed(futures):
                     try:
                         record = fut.result()
@@ -444,6 +573,19 @@ def _run_trials(trials, out_dir, workers, retry_failed, progress, title, backend
     write_experiment(tb_root, [flat_hparams(t) for t in trials])
     write_sweep(tb_root, read_records(results))
     return summary
+
+
+def _horizons(trials) -> dict[str, int]:
+    """Per env setting, the largest training budget among the trials: where the flat evaluation
+    lines of the agents that don't learn end."""
+    out: dict[str, int] = {}
+    for t in trials:
+        out[t.env_label] = max(out.get(t.env_label, 0), t.train_steps)
+    return out
+
+
+def _horizon(horizons: dict[str, int], trial) -> int:
+    return horizons.get(trial.env_label, 0)
 
 
 def clear_unfinished(todo, out_dir: Path) -> None:

@@ -57,6 +57,11 @@ NONE_STRINGS = ("none", "None")
 """TOML has no null: the string "none" stands for Python's None in kwargs, configs and sweeps."""
 
 
+def safe_name(text: str) -> str:
+    """``text`` as one path component of a TensorBoard run: spaces as ``_``, only ``[A-Za-z0-9-_.=+]``."""
+    return "".join(ch for ch in text.replace(" ", "_") if ch.isalnum() or ch in "-_.=+")
+
+
 @dataclass(frozen=True)
 class Trial:
     """One (env setting, agent setting, seed): trained, evaluated, recorded as one line."""
@@ -128,10 +133,7 @@ class Trial:
     @property
     def run_name(self) -> str:
         """TensorBoard run directory name: ``<env label>/<agent label>/seed<k>``, filesystem-safe."""
-        def safe(text: str) -> str:
-            return "".join(ch for ch in text.replace(" ", "_") if ch.isalnum() or ch in "-_.=+")
-
-        return f"{safe(self.env_label)}/{safe(self.label)}/seed{self.seed}"
+        return f"{safe_name(self.env_label)}/{safe_name(self.label)}/seed{self.seed}"
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -32,6 +32,9 @@ EVAL_TAGS = {
     "eval/agreement_held_out": "agreement_held_out",
 }
 """TensorBoard tag → ``metrics`` key of the results record."""
+EVAL_CURVE_TAGS = {tag: EVAL_TAGS[tag] for tag in ("eval/return", "eval/normalized_return", "eval/optimal_rate",
+                                                   "eval/decision_ms", "eval/evaluations_per_decision")}
+"""The evaluation scalars logged at every evaluation point along training (the others only at the end)."""
 
 
 def _hparam_value(v):
@@ -63,8 +66,15 @@ class TBLogger:
     def scalar(self, tag: str, value: float, step: int) -> None:
         self.writer.add_scalar(tag, float(value), int(step))
 
-    def finish(self, hp: dict, metrics: dict, step: int) -> None:
-        """Write the final eval scalars at ``step``, the hparams tied to them, and the config table."""
+    def finish(self, hp: dict, metrics: dict, step: int, also_at: list[int] = ()) -> None:
+        """Write the final eval scalars at ``step``, the hparams tied to them, and the config table.
+
+        ``also_at``: earlier steps at which to repeat the evaluation curve's scalars (an agent that
+        doesn't learn: a flat line over its comparison's training budget)."""
+        for earlier in also_at:
+            for tag, key in EVAL_CURVE_TAGS.items():
+                if metrics.get(key) is not None:
+                    self.scalar(tag, metrics[key], earlier)
         values = {tag: metrics[key] for tag, key in EVAL_TAGS.items() if metrics.get(key) is not None}
         for tag, value in values.items():
             self.scalar(tag, value, step)
@@ -114,20 +124,23 @@ def write_experiment(tb_root, hparam_dicts: list[dict]) -> None:
 
 
 SWEEP_RUN = "_sweep"
-"""The suite-level run under ``tb/``: crossover curves with ``round(log2 |A|)`` as the step."""
+"""The suite-level runs under ``tb/``: ``_sweep/<agent label>``, one run per agent (so each agent
+has its own colour and legend entry), with ``round(log2 |A|)`` as the step; ``_sweep`` itself holds
+only the custom-scalars layout."""
 SWEEP_METRICS = ("normalized_return", "optimal_rate", "return", "decision_ms", "evaluations_per_decision")
 
 
-def sweep_tag(family: str, metric: str, agent: str) -> str:
-    return f"sweep/{family}/{metric}/{agent}"
+def sweep_tag(family: str, metric: str) -> str:
+    return f"sweep/{family}/{metric}"
 
 
 def write_sweep(tb_root, records: list[dict]) -> Path | None:
-    """Write ``tb_root/_sweep``: each metric's mean over seeds at step ``round(log2 |A|)``, and the
-    custom-scalars layout (one category per env family, one chart per metric, agents overlaid).
+    """Write ``tb_root/_sweep``: per agent, each metric's mean over seeds at step ``round(log2 |A|)``,
+    and the custom-scalars layout (one category per env family, one chart per metric, every agent's
+    run overlaid).
 
-    ``records`` are results records; only ``ok`` ones count, the last one per ``trial_id``. The run
-    is rewritten from scratch each time, so it always matches the records. Returns its directory
+    ``records`` are results records; only ``ok`` ones count, the last one per ``trial_id``. The runs
+    are rewritten from scratch each time, so they always match the records. Returns the directory
     (None when no record is ok).
     """
     import re
@@ -136,27 +149,32 @@ def write_sweep(tb_root, records: list[dict]) -> Path | None:
     import numpy as np
 
     from benchmarks.report import latest_per_trial
+    from benchmarks.suite import safe_name
 
     ok = [r for r in latest_per_trial(records) if r.get("status") == "ok" and r.get("log2_actions") is not None]
-    run = Path(tb_root) / SWEEP_RUN
-    shutil.rmtree(run, ignore_errors=True)
+    root = Path(tb_root) / SWEEP_RUN
+    shutil.rmtree(root, ignore_errors=True)
     if not ok:
         return None
-    points: dict[tuple, list[float]] = {}
+    points: dict[str, dict[tuple, list[float]]] = {}
     for r in ok:
         for metric in SWEEP_METRICS:
             value = r["metrics"].get(metric)
             if value is not None:
-                key = (r["env_family"], metric, r["agent_label"], int(round(r["log2_actions"])))
-                points.setdefault(key, []).append(float(value))
-    writer = SummaryWriter(log_dir=str(run))
-    for (family, metric, agent, step), values in sorted(points.items()):
-        writer.add_scalar(sweep_tag(family, metric, agent), float(np.mean(values)), step)
+                key = (r["env_family"], metric, int(round(r["log2_actions"])))
+                points.setdefault(r["agent_label"], {}).setdefault(key, []).append(float(value))
+    charts: set[tuple[str, str]] = set()
+    for agent, series in sorted(points.items()):
+        writer = SummaryWriter(log_dir=str(root / safe_name(agent)))
+        for (family, metric, step), values in sorted(series.items()):
+            writer.add_scalar(sweep_tag(family, metric), float(np.mean(values)), step)
+            charts.add((family, metric))
+        writer.close()
     layout: dict[str, dict] = {}
-    for family, metric, _, _ in sorted(points):
-        chart = f"{metric} vs log2 |A|"
-        layout.setdefault(f"sweep: {family}", {})[chart] = [
-            "Multiline", [re.escape(sweep_tag(family, metric, "")) + ".*"]]
+    for family, metric in sorted(charts, key=lambda c: (c[0], SWEEP_METRICS.index(c[1]))):
+        layout.setdefault(f"sweep: {family}", {})[f"{metric} vs log2 |A|"] = [
+            "Multiline", ["^" + re.escape(sweep_tag(family, metric)) + "$"]]
+    writer = SummaryWriter(log_dir=str(root))
     writer.add_custom_scalars(layout)
     writer.close()
-    return run
+    return root

@@ -23,8 +23,8 @@ from benchmarks import suite  # noqa: E402
 from benchmarks.runner import run_trials  # noqa: E402
 from benchmarks.suite import Trial  # noqa: E402
 
-TIMING_METRICS = {"decision_ms", "train_seconds", "eval_seconds", "teacher_decision_ms"}
-RUN_SPECIFIC = {"metrics", "finished_at", "provenance", "wall_seconds"}
+TIMING_METRICS = {"decision_ms", "train_seconds", "eval_seconds", "teacher_decision_ms", "train_eval_seconds"}
+RUN_SPECIFIC = {"metrics", "eval_curve", "finished_at", "provenance", "wall_seconds"}
 
 
 class CrashEnv(gym.Env):
@@ -77,6 +77,9 @@ def test_smoke_suite_under_ray_records_what_the_local_pool_does(smoke):
             k: v for k, v in ref.items() if k not in RUN_SPECIFIC}
         assert {k: v for k, v in r["metrics"].items() if k not in TIMING_METRICS} == {
             k: v for k, v in ref["metrics"].items() if k not in TIMING_METRICS}
+        if ref["eval_curve"] is not None:
+            assert {k: v for k, v in r["eval_curve"].items() if k not in TIMING_METRICS} == {
+                k: v for k, v in ref["eval_curve"].items() if k not in TIMING_METRICS}
 
 
 def test_trial_files_come_back_to_the_output_directory(smoke):

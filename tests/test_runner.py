@@ -36,7 +36,7 @@ def documented_keys(section: str) -> set[str]:
 
 RECORD_KEYS = documented_keys("# `results.jsonl`")
 METRIC_KEYS = documented_keys("`metrics`:")
-DETERMINISTIC_METRICS = sorted(METRIC_KEYS - {"decision_ms", "train_seconds", "eval_seconds"})
+DETERMINISTIC_METRICS = sorted(METRIC_KEYS - {"decision_ms", "train_seconds", "eval_seconds", "train_eval_seconds"})
 
 
 def tiny(agent: str, seed: int = 0, n: int = 4, episodes: int = 3, **config) -> Trial:
@@ -194,6 +194,59 @@ def test_a_trained_agent_records_its_learning_curve_thinned(tmp_path, monkeypatc
     assert all(-10 < v < 10 for v in curve["values"])
     assert untrained["learning_curve"] is None
     assert (trained["agent_kind"], untrained["agent_kind"]) == ("policy", "reference")
+
+
+LEARNERS = [
+    ("ppo", {"num_envs": 2, "num_steps": 16}),
+    ("value-search", {"value": "quadratic", "method": "anneal", "budget": 32, "warmup_steps": 50, "batch_size": 32}),
+    ("distill", {"teacher_config": {"value": "oracle", "method": "exhaustive"}}),
+    ("distill", {"teacher_config": {"value": "quadratic", "method": "exhaustive", "batch_size": 32}}),
+]
+
+
+@pytest.mark.parametrize("agent,config", LEARNERS)
+def test_evaluations_along_training_change_nothing_that_training_does(tmp_path, monkeypatch, agent, config):
+    """The same trial with one evaluation (the final) and with EVAL_POINTS: the same final metrics,
+    and a curve whose last point is the final evaluation."""
+    from benchmarks import runner
+
+    trial = Trial("tiny", "standin/Landscape-v0", {"n": 5}, agent, config, 3, 600, 4)
+    monkeypatch.setattr(runner, "EVAL_POINTS", 1)
+    (once,) = [runner.run_trial(trial, None)]
+    monkeypatch.setattr(runner, "EVAL_POINTS", 5)
+    along = runner.run_trial(trial, None)
+    assert once["status"] == along["status"] == "ok", (once["error"], along["error"])
+    for key in DETERMINISTIC_METRICS:
+        if not key.endswith(("_ms", "_seconds")):
+            assert once["metrics"][key] == along["metrics"][key], key
+    assert once["eval_curve"]["steps"] == [600]
+    curve = along["eval_curve"]
+    steps = curve["steps"]
+    assert steps == sorted(set(steps)) and steps[-1] == 600 and steps[0] >= 120
+    assert curve["normalized_return"][-1] == along["metrics"]["normalized_return"]
+    # every point is evaluated, except where a student can't act (while its teacher trains) and
+    # where its rounds of 150 steps jump past two points at once
+    teacher = config.get("teacher_config", {}).get("value")
+    assert len(steps) == {None: 5, "oracle": 4, "quadratic": 3}[teacher]
+    assert all(v is not None and -5 < v < 5 for v in curve["normalized_return"])
+
+
+def test_agents_that_dont_learn_draw_flat_lines_over_the_learners_budget(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    ppo = Trial("tiny", "standin/Landscape-v0", {"n": 4}, "ppo", {"num_envs": 2, "num_steps": 10}, 0, 100, 2)
+    run_trials([ppo, tiny("oracle")], tmp_path, workers=1, progress=False)
+    trained, reference = lines(tmp_path / "results.jsonl")
+    assert trained["eval_curve"]["steps"] == [20, 40, 60, 80, 100]  # one log per 20-step rollout
+    assert reference["eval_curve"] is None
+    for record, trial, flat in ((trained, ppo, False), (reference, tiny("oracle"), True)):
+        run = EventAccumulator(str(tmp_path / "tb" / trial.run_name))
+        run.Reload()
+        events = run.Scalars("eval/normalized_return")
+        assert [e.step for e in events] == [20, 40, 60, 80, 100]
+        values = {round(e.value, 6) for e in events}
+        assert (len(values) == 1) == flat
+        assert events[-1].value == pytest.approx(record["metrics"]["normalized_return"], rel=1e-6)
 
 
 def test_failed_trial_is_not_retried_unless_asked(tmp_path, failing_agent):

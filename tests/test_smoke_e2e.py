@@ -97,15 +97,30 @@ def test_tensorboard_run_per_trial(smoke, runs):
         assert len(list(run_dir.glob("events.out.tfevents.*"))) == 1, run_dir
 
 
-def test_tensorboard_eval_scalar_matches_the_record(runs):
+def test_tensorboard_eval_curves_match_the_records(runs):
+    """Every run has an eval curve at the points of its comparison's budget: a learner's evaluations
+    along training (the record's ``eval_curve``), a flat line for an agent that doesn't learn."""
+    from benchmarks.runner import eval_points
+
+    horizon = {}
+    for trial, _, _ in runs.values():
+        horizon[trial.env_label] = max(horizon.get(trial.env_label, 0), trial.train_steps)
     for trial, record, acc in runs.values():
-        assert "eval/normalized_return" in acc.Tags()["scalars"]
-        (event,) = acc.Scalars("eval/normalized_return")
-        assert event.step == record["train_steps"]
-        assert event.value == pytest.approx(record["metrics"]["normalized_return"], rel=1e-6, abs=1e-6), (
-            trial.run_name)
-        (event,) = acc.Scalars("eval/evaluations_per_decision")
-        assert event.value == pytest.approx(record["metrics"]["evaluations_per_decision"], rel=1e-6)
+        events = acc.Scalars("eval/normalized_return")
+        final = record["metrics"]["normalized_return"]
+        assert events[-1].value == pytest.approx(final, rel=1e-6, abs=1e-6), trial.run_name
+        if trial.train_steps > 0:
+            curve = record["eval_curve"]
+            assert [e.step for e in events] == curve["steps"] and curve["steps"][-1] == trial.train_steps
+            assert [e.value for e in events] == pytest.approx(curve["normalized_return"], rel=1e-6, abs=1e-6)
+            assert len(events) >= 3
+        else:
+            assert [e.step for e in events] == eval_points(horizon[trial.env_label]), trial.run_name
+            assert len(events) == 5 and len({e.value for e in events}) == 1
+        (event,) = acc.Scalars("eval/value_error") if "eval/value_error" in acc.Tags()["scalars"] else (None,)
+        assert event is None or event.step == events[-1].step  # the diagnostics only at the end
+        assert acc.Scalars("eval/evaluations_per_decision")[-1].value == pytest.approx(
+            record["metrics"]["evaluations_per_decision"], rel=1e-6)
 
 
 def test_tensorboard_hparams_and_config(runs):
@@ -157,34 +172,39 @@ def test_one_experiment_at_the_root_declares_every_hparam(smoke, runs):
     assert "eval/normalized_return" in {m.name.tag for m in experiment.metric_infos}
 
 
-def test_sweep_run_has_the_crossover_curves_and_a_custom_scalars_layout(smoke):
-    """tb/_sweep: each agent's seed-mean metric at step round(log2 |A|), and one chart per family and metric."""
+def test_sweep_runs_have_the_crossover_curves_and_a_custom_scalars_layout(smoke):
+    """tb/_sweep/<agent>: each agent's seed-mean metric at step round(log2 |A|), one run per agent;
+    tb/_sweep itself: one chart per family and metric, whose regex matches that tag only."""
+    import re
+
     from tensorboard.plugins.custom_scalar import layout_pb2, metadata
 
+    from benchmarks.suite import safe_name
     from benchmarks.tblog import SWEEP_RUN, sweep_tag
 
-    acc = EventAccumulator(str(smoke["out"] / "tb" / SWEEP_RUN), size_guidance=SIZE_GUIDANCE)
-    acc.Reload()
-    tags = set(acc.Tags()["scalars"])
+    root = smoke["out"] / "tb" / SWEEP_RUN
     ok = [r for r in smoke["records"] if r["status"] == "ok"]
     groups: dict[tuple, list[float]] = {}
     for r in ok:
         key = (r["env_family"], r["agent_label"], int(round(r["log2_actions"])))
         groups.setdefault(key, []).append(r["metrics"]["normalized_return"])
-    assert {sweep_tag(f, "normalized_return", a) for f, a, _ in groups} <= tags
+    agents = {a for _, a, _ in groups}
+    assert {p.name for p in root.iterdir() if p.is_dir()} == {safe_name(a) for a in agents}
     for (family, agent, step), values in groups.items():
-        events = {e.step: e.value for e in acc.Scalars(sweep_tag(family, "normalized_return", agent))}
+        acc = EventAccumulator(str(root / safe_name(agent)), size_guidance=SIZE_GUIDANCE)
+        acc.Reload()
+        events = {e.step: e.value for e in acc.Scalars(sweep_tag(family, "normalized_return"))}
         assert events[step] == pytest.approx(np.mean(values), rel=1e-5, abs=1e-6)
     assert sorted({s for _, _, s in groups}) == [6, 10]  # Landscape n=6 and n=10: |A| = 2^n
 
+    acc = EventAccumulator(str(root), size_guidance=SIZE_GUIDANCE)
+    acc.Reload()
+    assert not acc.Tags()["scalars"]  # the layout's run holds no curve of its own
     (event,) = acc.Tensors(metadata.CONFIG_SUMMARY_TAG)
     layout = layout_pb2.Layout.FromString(event.tensor_proto.string_val[0])
     (category,) = [c for c in layout.category if c.title == "sweep: Landscape-v0"]
     charts = {c.title: list(c.multiline.tag) for c in category.chart}
     assert "normalized_return vs log2 |A|" in charts and "decision_ms vs log2 |A|" in charts
-    import re
-
-    pattern = charts["normalized_return vs log2 |A|"][0]
-    matched = {t for t in tags if re.fullmatch(pattern, t)}
-    assert matched == {sweep_tag("Landscape-v0", "normalized_return", a) for _, a, _ in groups}
-    assert len(matched) == len({a for _, a, _ in groups}) >= 4  # every agent overlaid, no other family's
+    (pattern,) = charts["normalized_return vs log2 |A|"]
+    tags = {sweep_tag(f, m) for f, _, _ in groups for m in ("normalized_return", "decision_ms", "return")}
+    assert {t for t in tags if re.search(pattern, t)} == {sweep_tag("Landscape-v0", "normalized_return")}
