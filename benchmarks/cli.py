@@ -258,22 +258,51 @@ def tb(
     logdir: Annotated[Path, tyro.conf.Positional] = Path("runs"),
     port: int = 6006,
     host: str = "127.0.0.1",
+    sweep: bool = False,
+    filter: str = "ppo",
 ) -> int:
-    """Serve TensorBoard over LOGDIR (bound to 127.0.0.1 unless --host says otherwise).
+    """Serve TensorBoard over LOGDIR (bound to 127.0.0.1 unless --host says otherwise) and print the
+    URL of each view: the sweep, every run's curves, a filtered group of runs, the hyperparameters.
 
     Args:
-        logdir: Directory of runs (e.g. runs/quick/tb, or runs for all suites).
+        logdir: A suite's run directory (e.g. runs/quick), its tb/, or a directory of several (runs).
         port: Port to serve on.
         host: Address to bind; 0.0.0.0 exposes it to the network.
+        sweep: Serve only the sweep (one run per agent, each agent against log2 |A|), not the trials' runs.
+        filter: The run filter (a regex on run names) in the printed filtered-view URLs, e.g. ppo, n=256_, seed0.
     """
+    from benchmarks.tbviews import sweep_dirs, tb_root, views
+
     if not logdir.exists():
         raise ValueError(f"no such log directory: {logdir} (run `standin bench` first)")
-    cmd = [sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir), "--host", host, "--port", str(port)]
-    print(f"TensorBoard on http://{host}:{port}  (Ctrl-C to stop)")
+    root = tb_root(logdir)
+    if sweep:
+        found = sweep_dirs(root)
+        if not found:
+            raise ValueError(f"no sweep under {logdir}: a suite's tb/_sweep is written when its run finishes")
+        where = (["--logdir", str(found[0])] if len(found) == 1 else
+                 ["--logdir_spec", ",".join(f"{p.parent.parent.name}:{p}" for p in found)])
+    else:
+        where = ["--logdir", str(root)]
+    cmd = [sys.executable, "-m", "tensorboard.main", *where, "--host", host, "--port", str(port)]
+    base = f"http://{host}:{port}"
+    print(f"TensorBoard over {root}{' (the sweep only)' if sweep else ''} on {base}  (Ctrl-C to stop)")
+    for name, what, url in views(base, sweep_only=sweep, example_filter=filter):
+        print(f"  {name + ':':27s}{url}\n  {'':27s}{what}")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
     try:
-        return subprocess.call(cmd)
+        for line in proc.stdout:  # TensorBoard's own start-up notes would repeat the above; errors pass
+            if not any(note in line for note in TB_NOTES) and line.strip():
+                print(line, end="", flush=True)
+        return proc.wait()
     except KeyboardInterrupt:
+        proc.terminate()
         return 0
+
+
+TB_NOTES = ("TensorFlow installation not found", "Using experimental fast data loading", "--load_fast=false",
+            "issues/4784", "(Press CTRL+C to quit)")
+"""Lines of TensorBoard's start-up output that ``standin tb`` drops (the URL is printed above)."""
 
 
 COMMANDS = {"list": list_, "run": run, "bench": bench, "eval": eval_, "report": report, "tb": tb}

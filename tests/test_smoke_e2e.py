@@ -208,3 +208,49 @@ def test_sweep_runs_have_the_crossover_curves_and_a_custom_scalars_layout(smoke)
     (pattern,) = charts["normalized_return vs log2 |A|"]
     tags = {sweep_tag(f, m) for f, _, _ in groups for m in ("normalized_return", "decision_ms", "return")}
     assert {t for t in tags if re.search(pattern, t)} == {sweep_tag("Landscape-v0", "normalized_return")}
+
+
+def test_tensorboard_serves_every_agent_to_every_chart(smoke):
+    """A live TensorBoard on 127.0.0.1, asked what its frontend asks: the runs, each run's tags, each
+    run's eval curve, the custom-scalars layout and, for every chart of it, the scalars its regex
+    matches in every agent's sweep run."""
+    import urllib.request
+    from urllib.parse import quote
+
+    from benchmarks.perf.tb_screens import free_port, serve
+    from benchmarks.suite import safe_name
+    from benchmarks.tbviews import SWEEP_DIR
+
+    def get(path):
+        with urllib.request.urlopen(f"{base}{path}", timeout=30) as r:
+            return json.load(r)
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = serve(smoke["out"] / "tb", port)
+    try:
+        trials = smoke["suite"].trials
+        agents = {t.label for t in trials}
+        sweep_runs = {f"{SWEEP_DIR}/{safe_name(a)}" for a in agents}
+        runs = set(get("/data/runs"))
+        assert {t.run_name for t in trials} | sweep_runs <= runs
+
+        tags = get("/data/plugin/scalars/tags")
+        for t in trials:
+            assert "eval/normalized_return" in tags[t.run_name], t.run_name
+            curve = get(f"/data/plugin/scalars/scalars?run={quote(t.run_name)}&tag={quote('eval/normalized_return')}")
+            assert len(curve) == 5 and [step for _, step, _ in curve] == sorted({s for _, s, _ in curve})
+
+        layout = get("/data/plugin/custom_scalars/layout")
+        charts = [(c["title"], pattern) for cat in layout["category"] for c in cat["chart"]
+                  for pattern in c["multiline"]["tag"]]
+        assert {title for title, _ in charts} >= {"normalized_return vs log2 |A|", "decision_ms vs log2 |A|"}
+        for title, pattern in charts:
+            for run in sweep_runs:
+                data = get(f"/data/plugin/custom_scalars/scalars?run={quote(run)}&tag={quote(pattern)}")
+                assert data["regex_valid"], pattern
+                (events,) = data["tag_to_events"].values()  # one tag per chart and run
+                assert [step for _, step, _ in events] == [6, 10], (title, run)  # both sizes: log2 |A| = n
+    finally:
+        proc.terminate()
+        proc.wait()
