@@ -151,7 +151,7 @@ def run(
                 "train_seconds"):
         v = m.get(key)
         print(f"  {key:26s} {'—' if v is None else f'{v:.4g}'}")
-    print(f"results: {out / 'results.jsonl'}   TensorBoard: standin tb {out / 'tb'}")
+    print(f"results: {out / 'results.jsonl'}   TensorBoard: standin tb {out}")
     return 0
 
 
@@ -211,7 +211,7 @@ def bench(
             report = write_report(out)
             print(f"report:      {report}")
     print(f"results:     {out / 'results.jsonl'}")
-    print(f"TensorBoard: standin tb {out / 'tb'}   (or `make tb` for all of runs/)")
+    print(f"TensorBoard: standin tb {out}   (prints the URL of each view; `make tb` serves all of runs/)")
     return 1 if summary["error"] else 0
 
 

@@ -168,3 +168,51 @@ def test_bench_train_steps_runs_the_learners_at_those_budgets_and_a_later_run_ad
     assert recorded() == [("ppo", 64), ("ppo", 128), ("random", 0)]
     assert main(["bench", str(path), "--out", str(out), "--train-steps", "100"]) == 2
     assert "--train-steps [100] is not a training budget" in capsys.readouterr().err
+
+
+class FakeTensorBoard:
+    """Stands in for the TensorBoard process: records its command line, prints its start-up notes."""
+
+    calls: list[list[str]] = []
+
+    def __init__(self, cmd, **kwargs):
+        FakeTensorBoard.calls.append(cmd)
+        self.stdout = iter(["TensorFlow installation not found - running with reduced feature set.\n", "\n",
+                            "NOTE: Using experimental fast data loading logic. To disable, pass\n",
+                            '    "--load_fast=false" and report issues on GitHub. More details:\n',
+                            "    https://github.com/tensorflow/tensorboard/issues/4784\n",
+                            "TensorBoard 2.21.0 at http://127.0.0.1:6007/ (Press CTRL+C to quit)\n",
+                            "E1203 port 6007 is in use\n"])
+
+    def wait(self):
+        return 0
+
+
+def test_tb_prints_each_view_and_serves_the_suite_or_its_sweep(tmp_path, capsys, monkeypatch):
+    import subprocess
+
+    monkeypatch.setattr(subprocess, "Popen", FakeTensorBoard)
+    FakeTensorBoard.calls = []
+    run = tmp_path / "quick"
+    (run / "tb" / "_sweep" / "ppo").mkdir(parents=True)
+    assert main(["tb", str(run), "--port", "6007", "--filter", "n=256_"]) == 0
+    out = capsys.readouterr().out
+    (cmd,) = FakeTensorBoard.calls
+    assert cmd[cmd.index("--logdir") + 1] == str(run / "tb") and cmd[cmd.index("--host") + 1] == "127.0.0.1"
+    urls = [line.split()[-1] for line in out.splitlines() if "http://127.0.0.1:6007/" in line]
+    assert "http://127.0.0.1:6007/?smoothing=0#custom_scalars&regexInput=_sweep&_smoothingWeight=0" in urls
+    assert "http://127.0.0.1:6007/?smoothing=0#scalars&regexInput=n%3D256_&_smoothingWeight=0" in urls
+    assert "http://127.0.0.1:6007/?smoothing=0&runFilter=n%3D256_#timeseries" in urls
+    assert "E1203 port 6007 is in use" in out  # TensorBoard's errors pass, its start-up notes don't
+    assert "TensorFlow" not in out and "load_fast" not in out and "CTRL+C" not in out
+
+    assert main(["tb", str(tmp_path), "--sweep"]) == 0  # a directory of suites: their sweeps
+    cmd = FakeTensorBoard.calls[-1]
+    assert cmd[cmd.index("--logdir") + 1] == str(run / "tb" / "_sweep")
+    (tmp_path / "smoke" / "tb" / "_sweep").mkdir(parents=True)
+    assert main(["tb", str(tmp_path), "--sweep"]) == 0  # several: one named group each
+    cmd = FakeTensorBoard.calls[-1]
+    assert cmd[cmd.index("--logdir_spec") + 1] == f"quick:{run}/tb/_sweep,smoke:{tmp_path}/smoke/tb/_sweep"
+    (run / "tb" / "_sweep").rename(run / "tb" / "elsewhere")
+    assert main(["tb", str(run), "--sweep"]) == 2
+    assert "no sweep under" in capsys.readouterr().err
