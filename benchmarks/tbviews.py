@@ -14,6 +14,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 SWEEP_DIR = "_sweep"
+CURVE_TAGS = "^(eval/(normalized_return|return|optimal_rate)|train/episodic_return)$"
+"""The tag filter of the filtered views: the evaluation curves and the training return."""
 
 
 def tb_root(path: Path) -> Path:
@@ -38,13 +40,14 @@ def views(base: str, *, sweep_only: bool = False, example_filter: str = "ppo", s
     out = [("sweep", "each agent against log2 |A|, one chart per env family and metric",
             f"{base}/?{query}#custom_scalars{sweep_filter}&_smoothingWeight=0")]
     if not sweep_only:
-        f = quote(example_filter)
+        f, tags = quote(example_filter), quote(CURVE_TAGS, safe="")
         out += [
             ("time series", "every run's training and evaluation curves against env steps",
              f"{base}/?{query}#timeseries"),
-            ("scalars", f"the runs whose name matches a filter (here {example_filter!r}; edit it in the page)",
-             f"{base}/?{query}#scalars&regexInput={f}&_smoothingWeight=0"),
-            ("one filter in time series", f"the same filter in TIME SERIES ({example_filter!r})",
+            ("scalars", f"the return curves of the runs whose name matches a filter (here {example_filter!r}; "
+                        "edit it in the page)",
+             f"{base}/?{query}#scalars&regexInput={f}&tagFilter={tags}&_smoothingWeight=0"),
+            ("one filter in time series", f"the same runs in TIME SERIES ({example_filter!r})",
              f"{base}/?{query}&runFilter={f}#timeseries"),
             ("hparams", "every trial's hyperparameters and final metrics, as a table and parallel coordinates",
              f"{base}/?{query}#hparams"),

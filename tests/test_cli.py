@@ -190,6 +190,9 @@ class FakeTensorBoard:
 
 def test_tb_prints_each_view_and_serves_the_suite_or_its_sweep(tmp_path, capsys, monkeypatch):
     import subprocess
+    from urllib.parse import quote
+
+    from benchmarks.tbviews import CURVE_TAGS
 
     monkeypatch.setattr(subprocess, "Popen", FakeTensorBoard)
     FakeTensorBoard.calls = []
@@ -201,7 +204,8 @@ def test_tb_prints_each_view_and_serves_the_suite_or_its_sweep(tmp_path, capsys,
     assert cmd[cmd.index("--logdir") + 1] == str(run / "tb") and cmd[cmd.index("--host") + 1] == "127.0.0.1"
     urls = [line.split()[-1] for line in out.splitlines() if "http://127.0.0.1:6007/" in line]
     assert "http://127.0.0.1:6007/?smoothing=0#custom_scalars&regexInput=_sweep&_smoothingWeight=0" in urls
-    assert "http://127.0.0.1:6007/?smoothing=0#scalars&regexInput=n%3D256_&_smoothingWeight=0" in urls
+    tags = quote(CURVE_TAGS, safe="")
+    assert f"http://127.0.0.1:6007/?smoothing=0#scalars&regexInput=n%3D256_&tagFilter={tags}&_smoothingWeight=0" in urls
     assert "http://127.0.0.1:6007/?smoothing=0&runFilter=n%3D256_#timeseries" in urls
     assert "E1203 port 6007 is in use" in out  # TensorBoard's errors pass, its start-up notes don't
     assert "TensorFlow" not in out and "load_fast" not in out and "CTRL+C" not in out
