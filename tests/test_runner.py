@@ -329,10 +329,11 @@ def test_process_pool_gives_the_same_metrics_as_in_process(tmp_path):
     # different seeds do give different random returns (the comparison above is not vacuous)
     randoms = [r["metrics"]["return"] for r in serial.values() if r["agent"] == "random"]
     assert randoms[0] != randoms[1]
-    runs = {p.parent for p in (tmp_path / "pool" / "tb").rglob("events.out.tfevents.*")}
-    # one run per trial, plus the root experiment and the suite-level sweep run
-    assert runs - {tmp_path / "pool" / "tb", tmp_path / "pool" / "tb" / "_sweep"} == {
-        tmp_path / "pool" / "tb" / t.run_name for t in trials}
+    tb = tmp_path / "pool" / "tb"
+    runs = {p.parent for p in tb.rglob("events.out.tfevents.*")}
+    # one run per trial, plus the root experiment, the sweep's layout and one sweep run per agent
+    assert runs == {tb / t.run_name for t in trials} | {tb, tb / "_sweep", tb / "_sweep" / "random",
+                                                         tb / "_sweep" / "oracle"}
 
 
 def test_duplicate_trials_in_one_run_are_recorded_once(tmp_path):
