@@ -24,6 +24,7 @@ _FAMILIES = {
     "standin/Lock-v0": ("envs.lock", "LockEnv", "LockVectorEnv"),
     "standin/Slate-v0": ("envs.slate", "SlateEnv", "SlateVectorEnv"),
     "standin/Swarm-v0": ("envs.swarm", "SwarmEnv", "SwarmVectorEnv"),
+    "standin/Completion-v0": ("envs.completion", "CompletionEnv", "CompletionVectorEnv"),
 }
 _ENTRY_POINTS = {env_id: f"{module}:{cls}" for env_id, (module, cls, _) in _FAMILIES.items()}
 
