@@ -37,6 +37,13 @@ Probability of improvement, ``probability_of_improvement`` and ``poi_ci``
     ``mean(1[x > y] + 0.5 * 1[x == y])``, then the mean over tasks. 0.5 means neither is better;
     ``P(X > Y) + P(Y > X) = 1``. Its interval resamples the runs of ``X`` and of ``Y`` independently
     within each task (rliable's ``StratifiedIndependentBootstrap``).
+
+Failure rates, ``failure_rate``
+    ``k`` failures in ``n`` independent decisions: the rate ``k / n`` with the exact binomial
+    (Clopper–Pearson) interval, and its one-sided upper bound: the largest ``p`` under which seeing
+    at most ``k`` failures still has probability ``1 − confidence``, i.e. the ``confidence`` quantile
+    of ``Beta(k + 1, n − k)``. With ``k = 0`` it is ``1 − (1 − confidence)^(1/n)`` (about ``3 / n``
+    at 95%: the rule of three). A rate with no failure observed is reported as that bound, never 0.
 """
 
 from __future__ import annotations
@@ -173,3 +180,30 @@ def poi_ci(x_per_task: Sequence, y_per_task: Sequence, *, reps: int = REPS, conf
 
 __all__ = ["CONFIDENCE", "REPS", "Interval", "bootstrap_ci", "iqm", "iqm_ci", "mean_ci", "poi_ci",
            "probability_of_improvement", "stratified_resample"]
+
+
+class FailureRate(NamedTuple):
+    """``failures`` in ``decisions``: the observed ``rate``, the two-sided Clopper–Pearson interval
+    ``(low, high)`` and the one-sided ``upper`` bound, all at the same confidence."""
+
+    failures: int
+    decisions: int
+    rate: float
+    low: float
+    high: float
+    upper: float
+
+
+def failure_rate(failures: int, decisions: int, confidence: float = CONFIDENCE) -> FailureRate:
+    """Exact binomial bounds on a failure rate (module docstring)."""
+    k, n = int(failures), int(decisions)
+    if n < 1 or not 0 <= k <= n:
+        raise ValueError(f"failure_rate: need 0 <= failures <= decisions and decisions >= 1, got {k} of {n}")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"failure_rate: confidence must be in (0, 1), got {confidence!r}")
+    alpha = 1.0 - confidence
+    beta = _scipy_stats.beta
+    low = 0.0 if k == 0 else float(beta.ppf(alpha / 2, k, n - k + 1))
+    high = 1.0 if k == n else float(beta.ppf(1 - alpha / 2, k + 1, n - k))
+    upper = 1.0 if k == n else float(beta.ppf(confidence, k + 1, n - k))
+    return FailureRate(k, n, k / n, low, high, upper)

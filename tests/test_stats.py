@@ -174,3 +174,51 @@ def test_poi_ci_of_one_distribution_straddles_one_half():
 def test_poi_ci_of_single_runs_has_no_interval():
     iv = poi_ci([[0.5], [0.2]], [[0.4], [0.2]])
     assert iv.estimate == pytest.approx(0.75) and not iv.has_interval
+
+
+def _binomial_cdf(k: int, n: int, p: float) -> float:
+    """``P(X ≤ k)`` for ``X ~ Binomial(n, p)``, summed term by term in exact rationals' floats."""
+    from math import comb
+
+    return sum(comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k + 1))
+
+
+def _reference_upper(k: int, n: int, confidence: float) -> float:
+    """The largest ``p`` with ``P(X ≤ k; n, p) ≥ 1 − confidence``, by bisection on the CDF."""
+    lo, hi = k / n, 1.0
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if _binomial_cdf(k, n, mid) > 1 - confidence else (lo, mid)
+    return (lo + hi) / 2
+
+
+@pytest.mark.parametrize("k,n", [(0, 1), (0, 10), (0, 300), (1, 50), (3, 40), (7, 7), (12, 100), (99, 100)])
+def test_failure_rate_bounds_match_a_reference_binomial_computation(k, n):
+    from benchmarks.stats import failure_rate
+
+    r = failure_rate(k, n)
+    assert r.rate == k / n and (r.failures, r.decisions) == (k, n)
+    if k < n:
+        assert r.upper == pytest.approx(_reference_upper(k, n, 0.95), rel=1e-9)
+        assert r.high == pytest.approx(_reference_upper(k, n, 0.975), rel=1e-9)
+    else:
+        assert r.upper == r.high == 1.0
+    if k > 0:  # the lower end by symmetry: failures ↔ successes
+        assert r.low == pytest.approx(1 - _reference_upper(n - k, n, 0.975), rel=1e-9, abs=1e-12)
+    else:
+        assert r.low == 0.0
+    assert r.low <= r.rate <= r.upper <= r.high
+
+
+def test_failure_rate_zero_failures_is_the_rule_of_three_and_agrees_with_scipy():
+    from scipy.stats import binomtest
+
+    from benchmarks.stats import failure_rate
+
+    r = failure_rate(0, 10**6)
+    assert r.upper == pytest.approx(1 - 0.05 ** (1e-6), rel=1e-9) and r.upper == pytest.approx(3e-6, rel=0.01)
+    ci = binomtest(4, 1000).proportion_ci(confidence_level=0.95, method="exact")
+    r = failure_rate(4, 1000)
+    assert (r.low, r.high) == pytest.approx((ci.low, ci.high), rel=1e-9)
+    with pytest.raises(ValueError, match="failures"):
+        failure_rate(5, 3)
