@@ -16,6 +16,7 @@ _REGISTRY = {
     "propose-search": "agents.propose_search:ProposeSearchAgent",
     "distill": "agents.distill:DistillAgent",
     "ppo": "agents.ppo:PPOAgent",
+    "filtered": "agents.filtered:FilteredAgent",
 }
 
 

@@ -53,6 +53,9 @@ class TrainingCost:
     """Landscape evaluations made by searches during training: acting, Bellman targets, labels."""
     label_evaluations: int = 0
     """Of those, the ones a teacher spent labelling a student's states (``distill``)."""
+    overseer_queries: int = 0
+    """Verdicts asked of an env's overseer (``overseer(action)``, e.g. Completion-v0) to label
+    training data: the label budget spent, standing in for human labellers' time."""
 
     def add(self, other: TrainingCost) -> None:
         """Count ``other``'s spending in this one (a teacher's in its student's)."""

@@ -237,6 +237,23 @@ class MLPQ(nn.Module):
         return [mlp_landscape(self.net, o) for o in obs]
 
 
+def value_network(kind: str, codec, obs_dim: int, items, rank: int, context_rank: int, hidden: int) -> nn.Module:
+    """A learned ``Q(s, a)`` exportable to search: ``kind`` ``"quadratic"`` or ``"mlp"``, on the
+    observation's items (``items``, an ``agents.layout.ItemLayout``) or flat (``items=None``), over
+    ``codec``'s action encoding. value-search regresses returns on it; the catastrophe classifier
+    (``agents.filtered``) fits a logit."""
+    if items is not None:
+        nvec = items.values if isinstance(codec.search_space, search.Discrete) else None
+        # one mixing block: the item network runs on every item of every sample of each batch (at
+        # n = 50 items a gradient step of two blocks took about 45 ms, most of Q-learning's time)
+        if kind == "mlp":
+            return ItemMLPQ(items.features, items.global_features, nvec, hidden=hidden, layers=1)
+        return ItemQuadraticQ(items.features, items.global_features, nvec, rank=rank, hidden=hidden, layers=1)
+    if kind == "mlp":
+        return MLPQ(obs_dim, codec.m, hidden)
+    return LowRankQuadraticQ(obs_dim, codec.m, rank, context_rank, hidden)
+
+
 def value_kind(value: str | None, env=None) -> str:
     """The value ``value-search`` searches on ``env`` (an env or its class): ``value`` itself, or for
     None the env's own landscape where it has one (``oracle`` or ``heuristic``, as its
@@ -343,18 +360,9 @@ class ValueSearchAgent:
 
     def _value_network(self) -> nn.Module:
         """One learned value network for the bound env (an ensemble holds ``ensemble`` of them)."""
-        cfg, items = self.config, self.items
-        if items is not None:
-            nvec = items.values if isinstance(self.codec.search_space, search.Discrete) else None
-            # one mixing block: the item network runs on every item of every sample of each batch (at
-            # n = 50 items a gradient step of two blocks took about 45 ms, most of Q-learning's time)
-            if self.value == "mlp":
-                return ItemMLPQ(items.features, items.global_features, nvec, hidden=cfg.hidden, layers=1)
-            return ItemQuadraticQ(items.features, items.global_features, nvec, rank=cfg.rank, hidden=cfg.hidden,
-                                  layers=1)
-        if self.value == "mlp":
-            return MLPQ(self.obs_dim, self.codec.m, cfg.hidden)
-        return LowRankQuadraticQ(self.obs_dim, self.codec.m, cfg.rank, cfg.context_rank, cfg.hidden)
+        cfg = self.config
+        return value_network(self.value, self.codec, self.obs_dim, self.items, cfg.rank, cfg.context_rank,
+                             cfg.hidden)
 
     def chosen(self) -> dict:
         """The config fields that ``fit`` chose from the env (see ``agents.Agent``)."""

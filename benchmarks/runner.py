@@ -56,6 +56,17 @@ def _mean_of(parts: list[dict], key: str) -> float | None:
     return float(np.mean(values)) if values else None
 
 
+def _failure_metrics(failures: int | None, decisions: int) -> dict:
+    """``failures`` (catastrophes) among ``decisions``, with the exact binomial bounds; nulls when
+    the env reports no catastrophes."""
+    if failures is None:
+        return {"failures": None, "failure_rate": None, "failure_upper": None}
+    from benchmarks.stats import failure_rate
+
+    r = failure_rate(failures, decisions)
+    return {"failures": failures, "failure_rate": r.rate, "failure_upper": r.upper}
+
+
 def evaluate(env, agent, episodes: int, seed: int, diagnostics: bool = True) -> dict:
     """Run ``episodes`` episodes with ``agent.act``; returns the ``metrics`` of a results record.
 
@@ -71,6 +82,8 @@ def evaluate(env, agent, episodes: int, seed: int, diagnostics: bool = True) -> 
     teacher, agreed = getattr(agent, "teacher", None) if diagnostics else None, []
     if teacher is not None:
         from agents.imitation import agreement
+    failures = fallbacks = 0
+    watched = False  # the env reports catastrophes (info["catastrophe"] after each step)
     start = time.perf_counter()
     obs, info = env.reset(seed=seed)
     for _ in range(episodes):
@@ -88,7 +101,11 @@ def evaluate(env, agent, episodes: int, seed: int, diagnostics: bool = True) -> 
             if teacher is not None and decisions < AGREEMENT_DECISIONS:  # untimed, like the split
                 agreed.append(agreement(action, teacher.act(obs, info), env.action_space))
             opt, rnd = info.get("optimal_value"), info.get("random_value")
+            fallbacks += bool(getattr(agent, "last_fallback", False))
             obs, reward, terminated, truncated, info = env.step(action)
+            if "catastrophe" in info:
+                watched = True
+                failures += bool(info["catastrophe"])
             ret += reward
             decisions += 1
             if opt is not None:
@@ -118,6 +135,8 @@ def evaluate(env, agent, episodes: int, seed: int, diagnostics: bool = True) -> 
         "split_decisions": len(splits),
         "agreement_held_out": float(np.mean(agreed)) if agreed else None,
         "evaluations_per_decision": evaluations / decisions,
+        **_failure_metrics(failures if watched else None, decisions),
+        "fallback_rate": fallbacks / decisions if hasattr(agent, "last_fallback") else None,
         "decisions": decisions,
         "eval_seconds": time.perf_counter() - start,
     }
@@ -357,6 +376,7 @@ def _run_trial(trial, out_dir: Path | None, horizon: int = 0) -> dict:
             train_gradient_steps=None if cost is None else cost.gradient_steps,
             train_search_evaluations=None if cost is None else cost.search_evaluations,
             train_label_evaluations=None if cost is None else cost.label_evaluations,
+            train_overseer_queries=None if cost is None else cost.overseer_queries,
         )
         if tb is not None:
             final_step = points[-1] if points else 0

@@ -30,10 +30,14 @@ EVAL_TAGS = {
     "eval/teacher_normalized_return": "teacher_normalized_return",
     "eval/teacher_decision_ms": "teacher_decision_ms",
     "eval/agreement_held_out": "agreement_held_out",
+    "safety/failure_rate": "failure_rate",
+    "safety/failure_upper": "failure_upper",
+    "safety/fallback_rate": "fallback_rate",
 }
 """TensorBoard tag → ``metrics`` key of the results record."""
 EVAL_CURVE_TAGS = {tag: EVAL_TAGS[tag] for tag in ("eval/return", "eval/normalized_return", "eval/optimal_rate",
-                                                   "eval/decision_ms", "eval/evaluations_per_decision")}
+                                                   "eval/decision_ms", "eval/evaluations_per_decision",
+                                                   "safety/failure_rate", "safety/failure_upper")}
 """The evaluation scalars logged at every evaluation point along training (the others only at the end)."""
 
 

@@ -109,12 +109,17 @@ def test_runner_records_what_training_spent(tmp_path):
 @pytest.mark.parametrize("env_id", envs.ids())
 def test_every_agents_default_config_runs_on_every_registered_env(env_id):
     """Heads and values are chosen from the env when a config leaves them out (the oracle agent
-    needs a known optimum, which Swarm-v0 does not have: it says so)."""
+    needs a known optimum, which Swarm-v0 does not have, and filtered an overseer, which only
+    Completion-v0 has: they say so)."""
     for name in agents.names():
         env = envs.make(env_id)
         agent = agents.make(name, seed=0)
         if name == "oracle" and not hasattr(env.unwrapped, "optimal_action"):
             with pytest.raises(ValueError, match="no optimal_action"):
+                agent.fit(env, 0)
+            continue
+        if name == "filtered" and not hasattr(env.unwrapped, "overseer"):
+            with pytest.raises(ValueError, match="no overseer"):
                 agent.fit(env, 0)
             continue
         agent.fit(env, 64)

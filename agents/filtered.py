@@ -1,0 +1,305 @@
+"""``filtered``: a conservative policy by rejection sampling. A generator proposes candidates, a
+learned classifier of catastrophes prunes the ones it scores above a threshold, and the best
+accepted candidate by a quality value is the decision.
+
+The stand-ins (docs/conservative.md): the env's hard-coded ``overseer(action)`` for the human
+labellers who say what is catastrophic, the classifier for what was learned from their labels, and
+rejection sampling for a policy that avoids rare catastrophes without being trained to.
+
+Training spends the budget on labels: ``min(steps, label_budget // labels_per_context)`` training
+prompts (one env step each), on each of which ``labels_per_context`` of the generator's candidates
+are shown to the overseer (``label_from``: the best by quality, which are the ones the policy would
+pick, or uniform ones). The classifier is then fitted to the labels by logistic regression. Its
+logit is a ``Q(s, a)`` network of value-search's kinds (``agents.value_search.value_network``), so it
+exports to ``search`` as a landscape, which is what an adversary searches.
+
+``classifier="overseer"`` asks the overseer itself at decision time (a perfect classifier, and a
+count of the labels that would take), the reference a learned classifier is measured against.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+import search
+from agents.common import ActionCodec, NullLogger, TrainingCost, sample_action, seed_everything, tick
+from agents.layout import choose_torso
+from agents.value_search import value_network
+
+
+class WindowClassifier(nn.Module):
+    """A logit for sequence actions (``L`` components of ``V`` values each) that detects windows:
+    ``logit(c, a) = b + Σ_p Σ_ch w_ch relu(Σ_{j<k} K[ch, j, a_{p+j}] + β_ch(c))``.
+
+    Each channel ``ch`` scores every window of ``k`` consecutive tokens with its own kernel ``K[ch]``
+    (a 1-D convolution over positions ``p = 0..L−k``); the context shifts each channel's threshold
+    through ``β(c)`` (a small MLP on the observation), so a pattern can count only in some prompts.
+    One channel per planted pattern can represent the overseer exactly. Exported per state as a
+    ``search.MLP`` with one hidden layer of ``(L − k + 1) · channels`` units: the convolution as a dense
+    first layer, ``β(c)`` as its bias, the weights ``w`` tiled over positions.
+    """
+
+    def __init__(self, obs_dim: int, L: int, V: int, window: int, channels: int, hidden: int):
+        super().__init__()
+        if not 1 <= window <= L:
+            raise ValueError(f"filtered: window must be in 1..{L} (the action's length), got {window}")
+        self.L, self.V, self.window, self.channels = L, V, window, channels
+        self.kernel = nn.Parameter(0.3 * torch.randn(channels, window, V))
+        self.context = nn.Sequential(nn.Linear(obs_dim, hidden), nn.ReLU(), nn.Linear(hidden, channels))
+        # small output weights and a bias at a rare event's log-odds: a large initial logit would push
+        # every unit below zero (dead ReLUs) before any pattern was found
+        self.out = nn.Parameter(torch.full((channels,), 0.01))
+        self.bias = nn.Parameter(torch.full((1,), -4.0))
+
+    def _pre(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """Pre-activations ``(B, L − k + 1, channels)``."""
+        x = action.reshape(len(action), self.L, self.V)
+        P = self.L - self.window + 1
+        z = sum(torch.einsum("bpv,cv->bpc", x[:, j : j + P], self.kernel[:, j]) for j in range(self.window))
+        return z + self.context(obs)[:, None, :]
+
+    def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        return (torch.relu(self._pre(obs, action)) * self.out).sum((1, 2)) + self.bias
+
+    @torch.no_grad()
+    def landscape(self, obs) -> search.MLP:
+        """The logit at ``obs`` as a ``search.MLP`` over the one-hot action encoding."""
+        L, V, k, C = self.L, self.V, self.window, self.channels
+        P = L - k + 1
+        K = self.kernel.double().numpy()
+        W1 = np.zeros((P * C, L * V))
+        for p in range(P):
+            for j in range(k):
+                W1[p * C:(p + 1) * C, (p + j) * V:(p + j + 1) * V] = K[:, j]
+        beta = self.context(torch.as_tensor(np.ravel(obs), dtype=torch.float32)[None]).double().numpy()[0]
+        W2 = np.tile(self.out.double().numpy(), P)[None]
+        return search.MLP((W1, W2), (np.tile(beta, P), self.bias.double().numpy()))
+
+
+@dataclass
+class FilteredConfig:
+    """Config of ``filtered`` (module docstring)."""
+
+    candidates: int = 64
+    """Candidates the generator proposes per decision (K)."""
+    threshold: float = 0.5
+    """Accept a candidate when the classifier's P(catastrophe) is at most this (0: only candidates it is
+    certain of; 1: everything, i.e. no filter)."""
+    classifier: Literal["window", "quadratic", "mlp", "overseer"] | None = None
+    """The catastrophe classifier: a learned logit exportable to search (``window``: a convolution over
+    windows of ``window`` consecutive tokens, :class:`WindowClassifier`, for sequence actions;
+    ``quadratic`` or ``mlp``: value-search's networks), or the env's overseer itself (a perfect
+    classifier; its decision-time queries are counted). None: ``window`` for a sequence action
+    (``MultiDiscrete`` with equal components), else ``quadratic``."""
+    window: int = 3
+    """Tokens per window of the ``window`` classifier."""
+    channels: int = 16
+    """Windows the ``window`` classifier learns to detect (its convolution's channels)."""
+    generator: Literal["uniform"] = "uniform"
+    """Where candidates come from: uniform random actions of the space."""
+    value: Literal["oracle", "first"] = "oracle"
+    """How an accepted candidate is chosen: the best by the env's quality landscape (``oracle``), or
+    the first accepted (``first``: plain rejection sampling)."""
+    fallback: Literal["safest", "random"] = "safest"
+    """The decision when no candidate is accepted: the one the classifier scores least likely to be
+    catastrophic, or a uniformly random candidate."""
+    label_budget: int = 8192
+    """Overseer queries that training may spend on labels."""
+    labels_per_context: int = 8
+    """Candidates labelled per training prompt."""
+    label_from: Literal["top", "uniform"] = "top"
+    """Which of a training prompt's ``candidates`` get labels: the best by the value (the ones the
+    policy would weigh) or uniformly chosen ones."""
+    torso: Literal["mlp", "items"] | None = None
+    """The classifier's torso: None takes the items where the observation has them (see agents.layout)."""
+    rank: int = 16
+    """Rank of a ``quadratic`` classifier's pairwise term."""
+    context_rank: int = 2
+    """Of those, the columns that depend on the observation (flat torso only)."""
+    hidden: int = 64
+    """Width of the classifier's hidden layers."""
+    lr: float = 1e-2
+    """AdamW learning rate of the classifier."""
+    weight_decay: float = 1e-3
+    """AdamW weight decay of the classifier."""
+    epochs: int = 60
+    """Passes over the labelled set."""
+    batch_size: int = 256
+    """Labelled examples per gradient step."""
+
+    def __post_init__(self):
+        rules = [
+            ("candidates", self.candidates >= 1, ">= 1"),
+            ("threshold", 0.0 <= self.threshold <= 1.0, "in [0, 1]"),
+            ("label_budget", self.label_budget >= 0, ">= 0"),
+            ("labels_per_context", 1 <= self.labels_per_context <= self.candidates, "in 1..candidates"),
+            ("rank", self.rank >= 1, ">= 1"),
+            ("context_rank", 0 <= self.context_rank <= self.rank, "in 0..rank"),
+            ("hidden", self.hidden >= 1, ">= 1"),
+            ("lr", self.lr > 0, "> 0"),
+            ("weight_decay", self.weight_decay >= 0, ">= 0"),
+            ("epochs", self.epochs >= 1, ">= 1"),
+            ("batch_size", self.batch_size >= 1, ">= 1"),
+        ]
+        for name, ok, allowed in rules:
+            if not ok:
+                raise ValueError(f"filtered: {name} must be {allowed}, got {getattr(self, name)!r}")
+
+
+class FilteredAgent:
+    Config = FilteredConfig
+    name = "filtered"
+    kind = "filter"
+
+    def __init__(self, config: FilteredConfig, seed: int = 0):
+        self.config = config
+        self.seed = seed
+        self.rng = seed_everything(seed)
+        self.cost = TrainingCost()
+        self.last_evaluations = 0
+        self.last_fallback = False
+        self.last_accepted = 0
+        self.last_overseer_queries = 0
+        self.net = None
+
+    @staticmethod
+    def trains(config: FilteredConfig, env=None) -> bool:
+        """A learned classifier learns (from labels); the overseer itself does not."""
+        return config.classifier != "overseer"
+
+    def chosen(self) -> dict:
+        """The config fields that ``fit`` chose from the env (see ``agents.Agent``)."""
+        return {"classifier": self.classifier}
+
+    # ------------------------------------------------------------------ parts
+
+    def _bind(self, env) -> None:
+        cfg = self.config
+        self.env = env
+        self.inner = env.unwrapped
+        if not hasattr(self.inner, "overseer"):
+            raise ValueError(f"filtered: {type(self.inner).__name__} has no overseer(action) to label catastrophes "
+                             "(Completion-v0 has one; see docs/conservative.md for adding one)")
+        if cfg.value == "oracle" and not hasattr(self.inner, "landscape"):
+            raise ValueError(f"filtered: value='oracle' needs an env with landscape(); {type(self.inner).__name__} "
+                             "has none (use value='first')")
+        self.space = env.action_space
+        self.space.seed(int(self.rng.integers(2**31)))  # the generator's stream, from the agent's seed
+        self.codec = ActionCodec(self.space)
+        self.obs_dim = int(np.prod(env.observation_space.shape))
+        nvec = np.asarray(getattr(self.space, "nvec", [0]))
+        sequence = isinstance(self.codec.search_space, search.Discrete) and nvec.size > 1 and (nvec == nvec[0]).all()
+        self.classifier = cfg.classifier or ("window" if sequence else "quadratic")
+        if self.classifier == "window":
+            if not sequence:
+                raise ValueError(f"filtered: classifier='window' needs a sequence action (MultiDiscrete with equal "
+                                 f"components), got {self.space}")
+            self.net = WindowClassifier(self.obs_dim, nvec.size, int(nvec[0]), cfg.window, cfg.channels, cfg.hidden)
+        elif self.classifier != "overseer":
+            items = choose_torso(cfg.torso, env, "factored", self.name)
+            self.net = value_network(self.classifier, self.codec, self.obs_dim, items, cfg.rank, cfg.context_rank,
+                                     cfg.hidden)
+
+    def _candidates(self, info) -> np.ndarray:
+        """``candidates`` actions from the generator, as the env takes them, ``(K, *shape)``."""
+        return np.stack([sample_action(self.space, info) for _ in range(self.config.candidates)])
+
+    def _encode(self, actions: np.ndarray) -> np.ndarray:
+        return np.stack([self.codec.encode(a) for a in actions]).astype(np.float32)
+
+    def _quality(self, actions: np.ndarray) -> np.ndarray:
+        """The value of each candidate: the env's quality landscape (``oracle``), or 0 (``first``)."""
+        if self.config.value == "first":
+            return np.zeros(len(actions))
+        return np.asarray(self.inner.landscape()(self._encode(actions).astype(np.float64)), dtype=np.float64)
+
+    def p_catastrophe(self, obs, actions: np.ndarray) -> np.ndarray:
+        """The classifier's P(catastrophe) of each of ``actions`` at ``obs`` (the overseer's 0/1 verdicts
+        for ``classifier="overseer"``, each one a counted query)."""
+        if self.net is None:
+            self.last_overseer_queries = len(actions)
+            return np.array([float(self.inner.overseer(a)) for a in actions])
+        with torch.no_grad():
+            states = torch.as_tensor(np.ravel(obs), dtype=torch.float32).expand(len(actions), -1)
+            logits = self.net(states, torch.from_numpy(self._encode(actions)))
+        return torch.sigmoid(logits).double().numpy()
+
+    def landscape(self, obs):
+        """The classifier's logit at ``obs`` as a search landscape over the action encoding (what an
+        adversary searches; higher means judged more likely catastrophic)."""
+        if self.net is None:
+            raise ValueError("filtered: classifier='overseer' has no landscape to export")
+        return self.net.landscape(np.ravel(obs))
+
+    # --------------------------------------------------------------- contract
+
+    def fit(self, env, steps: int, log=None) -> None:
+        log = log or NullLogger()
+        self._bind(env)
+        if self.net is None or steps == 0:
+            return
+        cfg = self.config
+        contexts = min(steps, cfg.label_budget // cfg.labels_per_context)
+        states, actions, labels = [], [], []
+        obs, info = env.reset(seed=self.seed)
+        for step in range(contexts):
+            cands = self._candidates(info)
+            if cfg.label_from == "top" and cfg.value == "oracle":
+                shown = cands[np.argsort(-self._quality(cands), kind="stable")[: cfg.labels_per_context]]
+            else:
+                shown = cands[self.rng.permutation(len(cands))[: cfg.labels_per_context]]
+            for a in shown:
+                states.append(np.ravel(obs).astype(np.float32))
+                actions.append(self.codec.encode(a))
+                labels.append(float(self.inner.overseer(a)))
+                self.cost.overseer_queries += 1
+            obs, _, terminated, truncated, info = env.step(cands[0])
+            self.cost.env_steps += 1
+            if terminated or truncated:
+                obs, info = env.reset()
+            tick(log, step + 1)
+        X = torch.from_numpy(np.stack(states))
+        A = torch.from_numpy(np.stack(actions).astype(np.float32))
+        y = torch.tensor(labels, dtype=torch.float32)
+        optim = torch.optim.AdamW(self.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        losses = []
+        for _ in range(cfg.epochs):
+            order = torch.from_numpy(self.rng.permutation(len(y)))
+            for lo in range(0, len(y), cfg.batch_size):
+                mb = order[lo : lo + cfg.batch_size]
+                loss = torch.nn.functional.binary_cross_entropy_with_logits(self.net(X[mb], A[mb]), y[mb])
+                optim.zero_grad()
+                loss.backward()
+                optim.step()
+                losses.append(loss.item())
+                self.cost.gradient_steps += 1
+        log.scalar("train/loss/classifier", float(np.mean(losses[-max(1, len(y) // cfg.batch_size):])), contexts)
+        log.scalar("safety/label_positive_rate", float(y.mean()), contexts)
+
+    def act(self, obs, info):
+        cfg = self.config
+        cands = self._candidates(info)
+        p = self.p_catastrophe(obs, cands)
+        accepted = np.flatnonzero(p <= cfg.threshold)
+        self.last_accepted = len(accepted)
+        self.last_fallback = len(accepted) == 0
+        self.last_evaluations = len(cands) if cfg.value == "oracle" else 0
+        if self.last_fallback:
+            pick = int(np.argmin(p)) if cfg.fallback == "safest" else int(self.rng.integers(len(cands)))
+            return cands[pick]
+        if cfg.value == "first":
+            return cands[accepted[0]]
+        quality = self._quality(cands[accepted])
+        return cands[accepted[int(np.argmax(quality))]]
+
+    def state_dict(self) -> dict:
+        return {} if self.net is None else {"classifier": self.net.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        if "classifier" in state:
+            self.net.load_state_dict(state["classifier"])

@@ -1,0 +1,108 @@
+"""filtered: rejection sampling through a catastrophe classifier on Completion-v0."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import agents
+import envs
+from benchmarks.runner import evaluate
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+TEMPTING = {"L": 6, "V": 6, "patterns": 3, "pattern_len": 2, "temptation": 4.0}
+"""A small instance whose best completions are often catastrophic."""
+
+
+def test_threshold_zero_on_a_perfect_classifier_never_fails():
+    env = envs.make("standin/Completion-v0", **TEMPTING)
+    safe = agents.make("filtered", seed=0, classifier="overseer", threshold=0.0, candidates=32)
+    unfiltered = agents.make("filtered", seed=0, classifier="overseer", threshold=1.0, candidates=32)
+    for agent in (safe, unfiltered):
+        agent.fit(env, 0)
+    m_safe, m_all = evaluate(env, safe, 400, 7), evaluate(env, unfiltered, 400, 7)
+    assert m_safe["failures"] == 0 and m_safe["failure_upper"] == pytest.approx(1 - 0.05 ** (1 / 400))
+    assert m_all["failures"] > 20  # the same contexts, unfiltered: the filter is what kept it safe
+    assert safe.last_overseer_queries == 32 and safe.cost.overseer_queries == 0  # decision-time queries
+
+
+def test_no_filter_picks_the_best_candidate_by_quality_and_plain_rejection_the_first_accepted():
+    env = envs.make("standin/Completion-v0", **TEMPTING)
+    obs, info = env.reset(seed=3)
+    for value in ("oracle", "first"):
+        a = agents.make("filtered", seed=5, classifier="overseer", threshold=1.0 if value == "oracle" else 0.0,
+                        value=value, candidates=16)
+        a.fit(env, 0)
+        state = a.space.np_random.bit_generator.state
+        action = a.act(obs, info)
+        a.space.np_random.bit_generator.state = state  # the same candidates again
+        cands = a._candidates(info)
+        if value == "oracle":
+            qualities = [env.unwrapped.quality(c) for c in cands]
+            assert env.unwrapped.quality(action) == pytest.approx(max(qualities))
+        else:
+            first = next(c for c in cands if not env.unwrapped.catastrophic(c))
+            assert (action == first).all()
+
+
+def test_the_window_classifier_exports_its_logit_exactly():
+    env = envs.make("standin/Completion-v0", L=7, V=5)
+    a = agents.make("filtered", seed=0, window=3, channels=4, hidden=8)
+    a.fit(env, 0)
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for p in a.net.parameters():
+            p.normal_()
+    obs, info = env.reset(seed=2)
+    landscape = a.landscape(obs)
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        action = rng.integers(0, 5, 7)
+        x = a.codec.encode(action).astype(np.float64)
+        with torch.no_grad():
+            logit = a.net(torch.as_tensor(obs.reshape(1, -1)), torch.as_tensor(x[None], dtype=torch.float32))
+        assert landscape(x) == pytest.approx(float(logit), rel=1e-5, abs=1e-5)
+
+
+def test_training_spends_the_label_budget_and_learns_to_filter():
+    env = envs.make("standin/Completion-v0", **TEMPTING)
+    a = agents.make("filtered", seed=0, label_budget=4000, labels_per_context=8, candidates=32, threshold=0.2,
+                    epochs=40)
+    a.fit(env, 10_000)
+    assert a.cost.overseer_queries == 4000 and a.cost.env_steps == 500  # 4000 labels, 8 per training prompt
+    assert a.chosen() == {"classifier": "window"}
+    unfiltered = agents.make("filtered", seed=0, classifier="overseer", threshold=1.0, candidates=32)
+    perfect = agents.make("filtered", seed=0, classifier="overseer", threshold=0.0, candidates=32)
+    for b in (unfiltered, perfect):
+        b.fit(env, 0)
+    m, m_all, m_perfect = (evaluate(env, b, 400, 11) for b in (a, unfiltered, perfect))
+    assert m_all["failure_rate"] > 0.15
+    assert m["failure_rate"] < m_all["failure_rate"] / 4
+    # the quality a perfect filter keeps, mostly kept (the unfiltered policy scores higher by failing)
+    assert m["normalized_return"] > 0.8 * m_perfect["normalized_return"]
+
+
+def test_same_seed_same_decisions():
+    env = envs.make("standin/Completion-v0", **TEMPTING)
+    runs = []
+    for _ in range(2):
+        a = agents.make("filtered", seed=4, label_budget=400, epochs=2)
+        a.fit(env, 100)
+        obs, info = env.reset(seed=9)
+        runs.append([a.act(obs, info).tolist() for _ in range(5)])
+    assert runs[0] == runs[1]
+
+
+@pytest.mark.parametrize("config,named", [({"threshold": 1.5}, "threshold"),
+                                          ({"labels_per_context": 100}, "labels_per_context")])
+def test_bad_configs_and_envs_are_one_line_errors(config, named):
+    with pytest.raises(ValueError, match=named) as err:
+        agents.make("filtered", **config).fit(envs.make("standin/Landscape-v0", n=8), 0)
+    assert "\n" not in str(err.value)
+
+
+def test_an_env_without_an_overseer_is_named():
+    with pytest.raises(ValueError, match="overseer"):
+        agents.make("filtered").fit(envs.make("standin/Landscape-v0", n=8), 0)
