@@ -166,6 +166,8 @@ class FilteredAgent:
         self.last_accepted = 0
         self.last_overseer_queries = 0
         self.net = None
+        self.labelled: tuple | None = None
+        """The classifier's training set ``(states, action encodings, labels)``, after ``fit``."""
 
     @staticmethod
     def trains(config: FilteredConfig, env=None) -> bool:
@@ -195,15 +197,20 @@ class FilteredAgent:
         nvec = np.asarray(getattr(self.space, "nvec", [0]))
         sequence = isinstance(self.codec.search_space, search.Discrete) and nvec.size > 1 and (nvec == nvec[0]).all()
         self.classifier = cfg.classifier or ("window" if sequence else "quadratic")
+        if self.classifier == "window" and not sequence:
+            raise ValueError(f"filtered: classifier='window' needs a sequence action (MultiDiscrete with equal "
+                             f"components), got {self.space}")
+        self.items = None if self.classifier in ("window", "overseer") else choose_torso(cfg.torso, env, "factored",
+                                                                                         self.name)
+        self.net = None if self.classifier == "overseer" else self._classifier_network()
+
+    def _classifier_network(self) -> nn.Module:
+        cfg = self.config
         if self.classifier == "window":
-            if not sequence:
-                raise ValueError(f"filtered: classifier='window' needs a sequence action (MultiDiscrete with equal "
-                                 f"components), got {self.space}")
-            self.net = WindowClassifier(self.obs_dim, nvec.size, int(nvec[0]), cfg.window, cfg.channels, cfg.hidden)
-        elif self.classifier != "overseer":
-            items = choose_torso(cfg.torso, env, "factored", self.name)
-            self.net = value_network(self.classifier, self.codec, self.obs_dim, items, cfg.rank, cfg.context_rank,
-                                     cfg.hidden)
+            nvec = np.asarray(self.space.nvec)
+            return WindowClassifier(self.obs_dim, nvec.size, int(nvec[0]), cfg.window, cfg.channels, cfg.hidden)
+        return value_network(self.classifier, self.codec, self.obs_dim, self.items, cfg.rank, cfg.context_rank,
+                             cfg.hidden)
 
     def _candidates(self, info) -> np.ndarray:
         """``candidates`` actions from the generator, as the env takes them, ``(K, *shape)``."""
@@ -263,9 +270,29 @@ class FilteredAgent:
             if terminated or truncated:
                 obs, info = env.reset()
             tick(log, step + 1)
-        X = torch.from_numpy(np.stack(states))
-        A = torch.from_numpy(np.stack(actions).astype(np.float32))
-        y = torch.tensor(labels, dtype=torch.float32)
+        self.labelled = (np.stack(states), np.stack(actions).astype(np.float32), np.asarray(labels, np.float32))
+        self._train_classifier(log, contexts)
+
+    def add_labels(self, obs, actions: np.ndarray, labels) -> None:
+        """Add labelled examples (e.g. an adversary's finds, each a query the caller counted in
+        ``cost.overseer_queries``) to the classifier's training set; :meth:`retrain` then refits it."""
+        if self.labelled is None:
+            raise ValueError("filtered: add_labels needs a classifier fitted to labels first (fit with steps > 0)")
+        states = np.repeat(np.ravel(obs)[None].astype(np.float32), len(actions), axis=0)
+        enc = self._encode(np.asarray(actions))
+        X, A, y = self.labelled
+        self.labelled = (np.concatenate([X, states]), np.concatenate([A, enc]),
+                         np.concatenate([y, np.asarray(labels, np.float32)]))
+
+    def retrain(self, log=None) -> None:
+        """Refit the classifier from scratch on every label so far (same seed, same settings)."""
+        torch.manual_seed(self.seed)
+        self.net = self._classifier_network()
+        self._train_classifier(log or NullLogger(), self.cost.env_steps)
+
+    def _train_classifier(self, log, step: int) -> None:
+        cfg = self.config
+        X, A, y = (torch.from_numpy(a) for a in self.labelled)
         optim = torch.optim.AdamW(self.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         losses = []
         for _ in range(cfg.epochs):
@@ -278,8 +305,8 @@ class FilteredAgent:
                 optim.step()
                 losses.append(loss.item())
                 self.cost.gradient_steps += 1
-        log.scalar("train/loss/classifier", float(np.mean(losses[-max(1, len(y) // cfg.batch_size):])), contexts)
-        log.scalar("safety/label_positive_rate", float(y.mean()), contexts)
+        log.scalar("train/loss/classifier", float(np.mean(losses[-max(1, len(y) // cfg.batch_size):])), step)
+        log.scalar("safety/label_positive_rate", float(y.mean()), step)
 
     def act(self, obs, info):
         cfg = self.config
