@@ -196,6 +196,9 @@ class FilteredAgent:
         self.obs_dim = int(np.prod(env.observation_space.shape))
         nvec = np.asarray(getattr(self.space, "nvec", [0]))
         sequence = isinstance(self.codec.search_space, search.Discrete) and nvec.size > 1 and (nvec == nvec[0]).all()
+        self.sequence = bool(sequence) and np.asarray(self.space.nvec).ndim == 1 and not getattr(self.space, "start",
+                                                                                                  np.zeros(1)).any()
+        self.offsets = self.codec.search_space.offsets[:-1] if self.sequence else None
         self.classifier = cfg.classifier or ("window" if sequence else "quadratic")
         if self.classifier == "window" and not sequence:
             raise ValueError(f"filtered: classifier='window' needs a sequence action (MultiDiscrete with equal "
@@ -214,9 +217,18 @@ class FilteredAgent:
 
     def _candidates(self, info) -> np.ndarray:
         """``candidates`` actions from the generator, as the env takes them, ``(K, *shape)``."""
-        return np.stack([sample_action(self.space, info) for _ in range(self.config.candidates)])
+        K = self.config.candidates
+        if self.sequence and (not isinstance(info, dict) or info.get("action_mask") is None):
+            return self.rng.integers(0, self.space.nvec, size=(K, *self.space.shape))  # all at once
+        return np.stack([sample_action(self.space, info) for _ in range(K)])
 
     def _encode(self, actions: np.ndarray) -> np.ndarray:
+        """The search encodings of ``actions`` ``(K, m)``, float32 (one-hot per component for sequences)."""
+        if self.sequence:
+            actions = np.asarray(actions, dtype=np.int64)
+            out = np.zeros((len(actions), self.codec.m), dtype=np.float32)
+            out[np.arange(len(actions))[:, None], self.offsets + actions] = 1.0
+            return out
         return np.stack([self.codec.encode(a) for a in actions]).astype(np.float32)
 
     def _quality(self, actions: np.ndarray) -> np.ndarray:

@@ -35,10 +35,11 @@ def test_no_filter_picks_the_best_candidate_by_quality_and_plain_rejection_the_f
         a = agents.make("filtered", seed=5, classifier="overseer", threshold=1.0 if value == "oracle" else 0.0,
                         value=value, candidates=16)
         a.fit(env, 0)
-        state = a.space.np_random.bit_generator.state
+        state = a.rng.bit_generator.state
         action = a.act(obs, info)
-        a.space.np_random.bit_generator.state = state  # the same candidates again
+        a.rng.bit_generator.state = state  # the same candidates again
         cands = a._candidates(info)
+        assert (a._encode(cands) == np.stack([a.codec.encode(c) for c in cands])).all()  # the batched one-hot
         if value == "oracle":
             qualities = [env.unwrapped.quality(c) for c in cands]
             assert env.unwrapped.quality(action) == pytest.approx(max(qualities))
