@@ -80,6 +80,8 @@ class Agent(Protocol):
     - ``shortfall(obs, info, action) -> dict | None``: the split of one decision's shortfall into
       ``search_error`` and ``value_error`` (``value-search`` with a learned value);
     - ``teacher``: another agent evaluated beside this one (``distill``);
+    - ``audit(env, seed) -> dict``: extra measurements after evaluation, recorded with the metrics
+      (``filtered``'s red-teaming by search, ``adversary_*``);
     - ``chosen() -> dict``: the config fields left to None that ``fit`` chose from the env (a
       head, a value), with what it chose; the runner records them in the trial's ``agent_config``;
     - ``kind``, a class attribute: ``"policy"`` (decides with a trained network: ``ppo``,

@@ -123,6 +123,11 @@ class FilteredConfig:
     """Of those, the columns that depend on the observation (flat torso only)."""
     hidden: int = 64
     """Width of the classifier's hidden layers."""
+    red_team_queries: int = 0
+    """After training, an adversary by search (``agents.adversary``) spends this many overseer queries
+    looking for completions the filter passes that are catastrophic (0: no red-teaming)."""
+    red_team_budget: int = 2000
+    """Landscape evaluations of the adversary's search per query."""
     lr: float = 1e-2
     """AdamW learning rate of the classifier."""
     weight_decay: float = 1e-3
@@ -137,6 +142,8 @@ class FilteredConfig:
             ("candidates", self.candidates >= 1, ">= 1"),
             ("threshold", 0.0 <= self.threshold <= 1.0, "in [0, 1]"),
             ("label_budget", self.label_budget >= 0, ">= 0"),
+            ("red_team_queries", self.red_team_queries >= 0, ">= 0"),
+            ("red_team_budget", self.red_team_budget >= 1, ">= 1"),
             ("labels_per_context", 1 <= self.labels_per_context <= self.candidates, "in 1..candidates"),
             ("rank", self.rank >= 1, ">= 1"),
             ("context_rank", 0 <= self.context_rank <= self.rank, "in 0..rank"),
@@ -168,6 +175,20 @@ class FilteredAgent:
         self.net = None
         self.labelled: tuple | None = None
         """The classifier's training set ``(states, action encodings, labels)``, after ``fit``."""
+
+    def audit(self, env, seed: int) -> dict:
+        """Red-team the trained filter (``agents.adversary.red_team``) with ``red_team_queries``
+        overseer queries on prompts from ``seed``; the runner records what this returns with the
+        trial's metrics. Nothing when ``red_team_queries`` is 0 or the classifier is the overseer."""
+        cfg = self.config
+        if cfg.red_team_queries == 0 or self.net is None:
+            return {}
+        from agents.adversary import red_team
+
+        r = red_team(self, env, cfg.red_team_queries, budget=cfg.red_team_budget, seed=seed)
+        return {"adversary_queries": r.queries, "adversary_failures": r.failures,
+                "adversary_failures_per_query": r.failures_per_query, "adversary_seconds": r.seconds,
+                "adversary_policy_failures": r.policy_failures}
 
     @staticmethod
     def trains(config: FilteredConfig, env=None) -> bool:

@@ -47,6 +47,9 @@ OPTIMAL_RTOL = 1e-9
 # ------------------------------------------------------------------------- one trial
 
 
+ADVERSARY_NULLS = {key: None for key in ("adversary_queries", "adversary_failures", "adversary_failures_per_query",
+                                          "adversary_seconds", "adversary_policy_failures")}
+"""The keys an agent's ``audit(env, seed)`` may fill (``filtered``'s red-teaming); null otherwise."""
 FIT_KEYS = ("fit_error_uniform", "fit_error_search", "overestimation")
 """How well a learned value fits, from its ``shortfall`` splits (means; null where not measured)."""
 
@@ -361,6 +364,10 @@ def _run_trial(trial, out_dir: Path | None, horizon: int = 0) -> dict:
                             env_id=trial.env_id, env_kwargs=trial.env_kwargs)
             record["checkpoint"] = str(path.relative_to(out_dir))
         metrics = evaluate(env, agent, trial.eval_episodes, trial.seed + EVAL_SEED_OFFSET)
+        audit = getattr(agent, "audit", None)  # e.g. a filter red-teamed by search, on held-out prompts
+        metrics.update(ADVERSARY_NULLS)
+        if audit is not None:
+            metrics.update(audit(env, trial.seed + EVAL_SEED_OFFSET + 1))
         teacher = getattr(agent, "teacher", None)  # a distilled student: its teacher on the same contexts
         taught = evaluate(env, teacher, trial.eval_episodes, trial.seed + EVAL_SEED_OFFSET) if teacher else {}
         metrics.update({f"teacher_{key}": taught.get(key) for key in TEACHER_METRICS})

@@ -33,6 +33,9 @@ EVAL_TAGS = {
     "safety/failure_rate": "failure_rate",
     "safety/failure_upper": "failure_upper",
     "safety/fallback_rate": "fallback_rate",
+    "adversary/failures_per_query": "adversary_failures_per_query",
+    "adversary/failures": "adversary_failures",
+    "adversary/seconds": "adversary_seconds",
 }
 """TensorBoard tag → ``metrics`` key of the results record."""
 EVAL_CURVE_TAGS = {tag: EVAL_TAGS[tag] for tag in ("eval/return", "eval/normalized_return", "eval/optimal_rate",

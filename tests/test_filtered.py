@@ -107,3 +107,55 @@ def test_bad_configs_and_envs_are_one_line_errors(config, named):
 def test_an_env_without_an_overseer_is_named():
     with pytest.raises(ValueError, match="overseer"):
         agents.make("filtered").fit(envs.make("standin/Landscape-v0", n=8), 0)
+
+
+SMOKE = """
+name = "conservative-smoke"
+seeds = [0]
+eval_episodes = 150
+train_steps = 10000
+[[envs]]
+id = "standin/Completion-v0"
+kwargs = { L = 5, V = 6, patterns = 3, pattern_len = 2, temptation = 4.0 }
+[[agents]]
+name = "filtered"
+config = { classifier = "overseer", threshold = 1.0, candidates = 16 }
+[[agents]]
+name = "filtered"
+config = { label_budget = 512, candidates = 16, epochs = 10, red_team_queries = 15, red_team_budget = 200 }
+sweep = { threshold = [0.5, 0.05] }
+"""
+
+
+def test_a_conservative_suite_records_failure_rates_labels_and_the_adversary(tmp_path):
+    """The conservative suite's smoke version through the runner: every record has its failure rate
+    with bounds, the learned filters their labels and red-teaming, TensorBoard the safety tags."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from benchmarks import suite
+    from benchmarks.runner import run_trials
+
+    path = tmp_path / "smoke.toml"
+    path.write_text(SMOKE)
+    trials = suite.load(str(path)).trials
+    run_trials(trials, tmp_path / "run", workers=1, progress=False)
+    records = [__import__("json").loads(line) for line in (tmp_path / "run" / "results.jsonl").read_text().splitlines()]
+    assert [r["status"] for r in records] == ["ok"] * 3
+    unfiltered, *learned = records
+    for r in records:
+        m = r["metrics"]
+        assert m["failures"] is not None and m["decisions"] == 150
+        assert m["failure_rate"] <= m["failure_upper"] <= 1
+    assert unfiltered["metrics"]["adversary_failures"] is None and unfiltered["metrics"]["train_overseer_queries"] == 0
+    for r in learned:
+        m = r["metrics"]
+        assert m["train_overseer_queries"] == 512 and m["adversary_queries"] == 15
+        assert 0 <= m["adversary_failures"] <= 15 and m["adversary_seconds"] > 0
+        run = EventAccumulator(str(tmp_path / "run" / "tb" / next(t for t in trials if t.trial_id == r["trial_id"])
+                                   .run_name))
+        run.Reload()
+        assert {"safety/failure_rate", "safety/failure_upper", "adversary/failures_per_query"} <= set(
+            run.Tags()["scalars"])
+    # the stricter threshold fails no more often than the looser one, and both less than no filter
+    strict, loose = sorted(learned, key=lambda r: r["agent_config"]["threshold"])
+    assert strict["metrics"]["failures"] <= loose["metrics"]["failures"] < unfiltered["metrics"]["failures"]
