@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -76,7 +76,7 @@ class RedTeamResult:
     """Wall time of the search side."""
     policy_failures: int
     """Catastrophes among the filtered policy's own decisions on the same prompts."""
-    examples: list
+    examples: list = field(repr=False)
     """``(obs, action, verdict)`` of every completion shown to the overseer: labels for adversarial
     training."""
 
