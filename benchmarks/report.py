@@ -651,6 +651,45 @@ def _distill_section(groups) -> list[str]:
             _rows(head, 2, body), ""]
 
 
+def _pooled_rate(failures: list[float], decisions: list[float]) -> str:
+    """``k / n = rate (95% upper)`` pooled over seeds; with no failure, the bound alone (never 0)."""
+    k, n = int(sum(failures)), int(sum(decisions))
+    r = stats.failure_rate(k, n)
+    if k == 0:
+        return f"0 / {n:,} (≤ {r.upper:.2g})"
+    return f"{k:,} / {n:,} = {r.rate:.2g} (≤ {r.upper:.2g})"
+
+
+def _safety_section(groups) -> list[str]:
+    """Failure rates (catastrophes per decision) with exact bounds, where the env reports them."""
+    body = []
+    for (env, agent), group in groups.items():
+        failures = metric_values(group, "failures")
+        if not failures:
+            continue
+        decisions = [r["metrics"]["decisions"] for r in group if r["metrics"].get("failures") is not None]
+        found = metric_values(group, "adversary_failures")
+        queries = metric_values(group, "adversary_queries")
+        labels = metric_values(group, "train_overseer_queries")
+        fallback = metric_values(group, "fallback_rate")
+        body.append([env, agent, _mean_ci(group, "normalized_return"), _pooled_rate(failures, decisions),
+                     f"{float(np.mean(fallback)):.2g}" if fallback else "—",
+                     f"{float(np.mean(labels)):,.0f}" if labels else "—",
+                     _pooled_rate(found, queries) if queries else "—"])
+    if not body:
+        return []
+    head = ["environment", "agent", "normalised return", "failures / decisions (95% upper)", "fallback rate",
+            "labels", "adversary: failures / queries (95% upper)"]
+    return ["## Failure rates", "",
+            "Catastrophic decisions (the env's `info[\"catastrophe\"]`) among the held-out evaluation decisions, "
+            "pooled over seeds, with the exact one-sided 95% upper bound (Clopper–Pearson); with no failure "
+            "observed the bound is the result, not 0. Labels: overseer queries spent training a classifier "
+            "(means over seeds). Adversary: completions a search found that the filter passed and the overseer "
+            "marked catastrophic, per query (docs/conservative.md). Normalised return: mean ± 95% Student-t "
+            "half-width over seeds.", "",
+            _rows(head, 2, body), ""]
+
+
 def _header(suite_records: list[dict], ok: list[dict], failed: list[dict], results_name: str) -> str:
     prov = [r.get("provenance") or {} for r in suite_records]
     machine = [p.get("machine") or {} for p in prov]
@@ -946,6 +985,7 @@ def write_report(run_dir, *, results_name: str = "results.jsonl") -> pathlib.Pat
         split += [f"![search error and value error]({SPLIT_FIGURE})", "", caption, ""]
     body += split
     body += _distill_section(groups)
+    body += _safety_section(groups)
     body += _learning_section([r for c in cells for r in c.records], run_dir, figures, styles)  # table order
     if not groups:
         body += ["No trial finished ok, so there is no table or figure.", ""]

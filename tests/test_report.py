@@ -814,3 +814,32 @@ def test_probability_of_improvement_pairs_only_equal_budgets(two_budget_report):
                      ("value-search value=oracle", "ppo steps=20k"),
                      ("value-search value=oracle", "ppo steps=200k")}
     assert "at equal training budgets" in body
+
+
+def test_failure_rates_are_pooled_over_seeds_with_exact_bounds_and_never_zero(tmp_path):
+    """Two agents on an env that reports catastrophes: one with failures, one with none; a third
+    agent on an env that doesn't report them has no row."""
+    from benchmarks.stats import failure_rate
+
+    def record(agent, seed, **metrics):
+        r = make_record(agent=agent, seed=seed, trial_id=f"{agent}{seed}")
+        r["metrics"].update(metrics)
+        return r
+
+    records = []
+    for seed, (k_bad, k_safe) in enumerate(((3, 0), (5, 0))):
+        records += [record("no filter", seed, failures=k_bad, decisions=1000),
+                    record("learned filter", seed, failures=k_safe, decisions=1000, fallback_rate=0.01,
+                           train_overseer_queries=512, adversary_failures=2 + seed, adversary_queries=100),
+                    record("ppo", seed)]
+    write_jsonl(tmp_path / "results.jsonl", records)
+    text = write_report(tmp_path).read_text(encoding="utf-8")
+    rows = {r[1]: r for r in table_rows(section(text, "Failure rates"))}
+    assert set(rows) == {"no filter", "learned filter"}
+    upper = failure_rate(8, 2000).upper
+    assert rows["no filter"][3] == f"8 / 2,000 = 0.004 (≤ {upper:.2g})"
+    assert rows["learned filter"][3] == f"0 / 2,000 (≤ {failure_rate(0, 2000).upper:.2g})"
+    assert rows["learned filter"][5] == "512" and rows["no filter"][5] == "—"
+    assert rows["learned filter"][6].startswith("5 / 200 = 0.025")
+
+
