@@ -16,26 +16,15 @@ from benchmarks.cli import main
 from benchmarks.lock import LOCK_NAME, RunDirectoryBusy, writer_lock
 from benchmarks.runner import run_trials
 from benchmarks.suite import Trial
+from tests.test_resume import LONG_AND_SHORT
 
 ROOT = Path(__file__).parents[1]
 TINY = [Trial("tiny", "standin/Landscape-v0", {"n": 4}, "random", {}, 0, 0, 2)]
 
 
-SLOW = """
-eval_episodes = 2
-[[envs]]
-id = "standin/Landscape-v0"
-kwargs = { n = 8 }
-[[agents]]
-name = "ppo"
-train_steps = 1000000
-"""
-"""A suite whose one trial runs for minutes: the first writer, killed once checked."""
-
-
 def _first_writer(out: Path, suite: Path) -> subprocess.Popen:
     """A real ``standin bench`` writing ``out``, returned once it holds the lock."""
-    suite.write_text(SLOW)
+    suite.write_text(LONG_AND_SHORT)  # its ppo trial runs first, for about a minute
     cmd = [sys.executable, "-m", "benchmarks.cli", "bench", str(suite), "--out", str(out), "--workers", "1"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
