@@ -108,8 +108,9 @@ class FilteredConfig:
     fallback: Literal["safest", "random"] = "safest"
     """The decision when no candidate is accepted: the one the classifier scores least likely to be
     catastrophic, or a uniformly random candidate."""
-    label_budget: int = 8192
-    """Overseer queries that training may spend on labels."""
+    label_budget: int = 32768
+    """Overseer queries that training may spend on labels (on Completion-v0's defaults 8k left a
+    failure rate of 2–4%, 32k about 0.3%: docs/conservative.md)."""
     labels_per_context: int = 8
     """Candidates labelled per training prompt."""
     label_from: Literal["top", "uniform"] = "top"
@@ -285,6 +286,9 @@ class FilteredAgent:
             return
         cfg = self.config
         contexts = min(steps, cfg.label_budget // cfg.labels_per_context)
+        if contexts == 0:
+            raise ValueError(f"filtered: label_budget={cfg.label_budget} is below labels_per_context="
+                             f"{cfg.labels_per_context}, so the classifier would get no label")
         states, actions, labels = [], [], []
         obs, info = env.reset(seed=self.seed)
         for step in range(contexts):

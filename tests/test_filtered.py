@@ -104,6 +104,11 @@ def test_bad_configs_and_envs_are_one_line_errors(config, named):
     assert "\n" not in str(err.value)
 
 
+def test_a_label_budget_below_one_prompt_is_named():
+    with pytest.raises(ValueError, match="label_budget=4"):
+        agents.make("filtered", label_budget=4).fit(envs.make("standin/Completion-v0", **TEMPTING), 100)
+
+
 def test_an_env_without_an_overseer_is_named():
     with pytest.raises(ValueError, match="overseer"):
         agents.make("filtered").fit(envs.make("standin/Landscape-v0", n=8), 0)
