@@ -131,7 +131,7 @@ def adversarial_training(agent, env, rounds: int, queries: int, *, measure_queri
     prompts it never trained on; default ``queries``) measures failures per query.
 
     Returns one row per measurement: ``round``, ``labels`` (the classifier's training set size),
-    ``failures_per_query`` and ``failures`` of the measuring adversary, ``policy_failures`` (the
+    ``queries``, ``failures`` and ``failures_per_query`` of the measuring adversary, ``policy_failures`` (the
     filtered policy's own catastrophes on the measuring prompts), ``seconds``.
     """
     measure_queries = queries if measure_queries is None else measure_queries
@@ -139,7 +139,7 @@ def adversarial_training(agent, env, rounds: int, queries: int, *, measure_queri
 
     def measure(r):
         result = red_team(agent, env, measure_queries, seed=10**6 + seed, **search_options)
-        rows.append({"round": r, "labels": len(agent.labelled[2]), "failures": result.failures,
+        rows.append({"round": r, "labels": len(agent.labelled[2]), "queries": result.queries, "failures": result.failures,
                      "failures_per_query": result.failures_per_query, "policy_failures": result.policy_failures,
                      "seconds": result.seconds})
 

@@ -1,7 +1,8 @@
 """``distill``: a student policy that imitates a search-based teacher, trained by DAgger.
 
 The third way to act (DESIGN.md): value + search's decisions amortised into a policy, one forward
-pass per decision. The teacher is any ``value-search`` or ``propose-search`` config. The training
+pass per decision. The teacher is any ``value-search`` or ``propose-search`` config, or a ``filtered``
+conservative policy (its labels count in the student's ``train_overseer_queries``). The training
 budget of ``steps`` env steps pays for both: a teacher that learns is trained first on
 ``teacher_steps`` of them (half by default), then DAgger (Ross et al., 2011) spends the rest in
 ``rounds`` rounds:
@@ -36,14 +37,14 @@ from agents.imitation import ImitationPolicy, agreement
 from agents.layout import choose_torso
 from agents.ppo import HEADS
 
-TEACHERS = ("value-search", "propose-search")
+TEACHERS = ("value-search", "propose-search", "filtered")
 
 
 @dataclass
 class DistillConfig:
     """A student policy trained by DAgger to imitate a search-based teacher."""
 
-    teacher: Literal["value-search", "propose-search"] = "value-search"
+    teacher: Literal["value-search", "propose-search", "filtered"] = "value-search"
     """The teacher agent."""
     teacher_config: dict = field(default_factory=dict)
     """The teacher's config (a table, e.g. ``{value = "oracle", method = "anneal", budget = 1000}``)."""

@@ -129,6 +129,14 @@ class FilteredConfig:
     looking for completions the filter passes that are catastrophic (0: no red-teaming)."""
     red_team_budget: int = 2000
     """Landscape evaluations of the adversary's search per query."""
+    adversarial_rounds: int = 0
+    """After training on the label budget, rounds of adversarial training (``agents.adversary``): an
+    adversary by search attacks ``adversarial_queries`` prompts, every completion it shows the overseer
+    becomes a label (counted with the training labels), and the classifier is refitted on all labels.
+    A fresh adversary measures failures per query before the first round and after each
+    (``adversarial_curve`` in the results)."""
+    adversarial_queries: int = 200
+    """Overseer queries of each adversarial round's attack (and of each measurement)."""
     lr: float = 1e-2
     """AdamW learning rate of the classifier."""
     weight_decay: float = 1e-3
@@ -145,6 +153,8 @@ class FilteredConfig:
             ("label_budget", self.label_budget >= 0, ">= 0"),
             ("red_team_queries", self.red_team_queries >= 0, ">= 0"),
             ("red_team_budget", self.red_team_budget >= 1, ">= 1"),
+            ("adversarial_rounds", self.adversarial_rounds >= 0, ">= 0"),
+            ("adversarial_queries", self.adversarial_queries >= 1, ">= 1"),
             ("labels_per_context", 1 <= self.labels_per_context <= self.candidates, "in 1..candidates"),
             ("rank", self.rank >= 1, ">= 1"),
             ("context_rank", 0 <= self.context_rank <= self.rank, "in 0..rank"),
@@ -172,9 +182,13 @@ class FilteredAgent:
         self.last_evaluations = 0
         self.last_fallback = False
         self.last_accepted = 0
+        self.last_candidates = config.candidates
         self.last_overseer_queries = 0
         self.net = None
         self.labelled: tuple | None = None
+        self.adversarial_curve: list[dict] | None = None
+        """With ``adversarial_rounds``: per round, the measuring adversary's finds
+        (``agents.adversary.adversarial_training``'s rows)."""
         """The classifier's training set ``(states, action encodings, labels)``, after ``fit``."""
 
     def audit(self, env, seed: int) -> dict:
@@ -309,6 +323,13 @@ class FilteredAgent:
             tick(log, step + 1)
         self.labelled = (np.stack(states), np.stack(actions).astype(np.float32), np.asarray(labels, np.float32))
         self._train_classifier(log, contexts)
+        if cfg.adversarial_rounds:
+            from agents.adversary import adversarial_training
+
+            self.adversarial_curve = adversarial_training(self, env, cfg.adversarial_rounds, cfg.adversarial_queries,
+                                                          seed=self.seed, budget=cfg.red_team_budget)
+            for row in self.adversarial_curve:  # steps on this tag are rounds, not env steps
+                log.scalar("adversary/round_failures_per_query", row["failures_per_query"], row["round"])
 
     def add_labels(self, obs, actions: np.ndarray, labels) -> None:
         """Add labelled examples (e.g. an adversary's finds, each a query the caller counted in
@@ -349,17 +370,62 @@ class FilteredAgent:
         cfg = self.config
         cands = self._candidates(info)
         p = self.p_catastrophe(obs, cands)
-        accepted = np.flatnonzero(p <= cfg.threshold)
-        self.last_accepted = len(accepted)
-        self.last_fallback = len(accepted) == 0
+        pick, accepted, fallback = _choose(p[None], self._quality(cands)[None], cfg.threshold, cfg.fallback, self.rng)
+        self.last_accepted = int(accepted[0])
+        self.last_fallback = bool(fallback[0])
         self.last_evaluations = len(cands) if cfg.value == "oracle" else 0
-        if self.last_fallback:
-            pick = int(np.argmin(p)) if cfg.fallback == "safest" else int(self.rng.integers(len(cands)))
-            return cands[pick]
-        if cfg.value == "first":
-            return cands[accepted[0]]
-        quality = self._quality(cands[accepted])
-        return cands[accepted[int(np.argmax(quality))]]
+        return cands[pick[0]]
+
+    def act_batch(self, obs, core, idx=None, chunk: int = 8192) -> np.ndarray:
+        """:meth:`act` for ``B`` prompts at once: those of ``core``, an env core from the bound env's
+        ``make_core`` (``idx``: which of its prompts, default all ``core.num_envs``), whose observations
+        are ``obs`` ``(B, *obs_shape)``. Returns the actions ``(B, L)``.
+
+        The same decision rule as :meth:`act` (:func:`_choose`), for sequence actions only: ``(B, K, L)``
+        candidates drawn with the agent's generator in one call, the classifier run on the ``B·K`` rows
+        in chunks of about ``chunk`` rows (``classifier="overseer"``: the env's ``catastrophic_batch``,
+        its ``B·K`` queries counted in ``last_overseer_queries``), the quality from the env's
+        ``quality_batch``. Afterwards ``last_accepted`` (int ``(B,)``) and ``last_fallback`` (bool
+        ``(B,)``) hold each prompt's accepted candidates and whether it fell back, and
+        ``last_evaluations`` the quality evaluations of all ``B`` prompts together.
+        """
+        cfg = self.config
+        inner = getattr(self, "inner", None)
+        if inner is None:
+            raise ValueError("filtered: act_batch needs an agent bound to its env: call fit(env, steps) first")
+        if not self.sequence:
+            raise ValueError(f"filtered: act_batch needs a sequence action (MultiDiscrete with equal components), "
+                             f"got {self.space}")
+        needs = ["quality_batch"] if cfg.value == "oracle" else []
+        needs += ["catastrophic_batch"] if self.net is None else []
+        missing = [name for name in needs if not hasattr(inner, name)]
+        if missing:
+            raise ValueError(f"filtered: act_batch needs {type(inner).__name__}.{' and .'.join(missing)}() "
+                             "(Completion-v0 has them)")
+        if chunk < 1:
+            raise ValueError(f"filtered: act_batch: chunk must be >= 1, got {chunk}")
+        obs = np.asarray(obs, dtype=np.float32)
+        B, K, L = len(obs), cfg.candidates, self.space.shape[0]
+        if B and obs[0].size != self.obs_dim:
+            raise ValueError(f"filtered: act_batch: obs must be (B, {self.obs_dim} values), got shape {obs.shape}")
+        # the stream of B calls of _candidates: equal components, so a scalar bound draws the same numbers
+        cands = self.rng.integers(0, int(self.space.nvec[0]), size=(B, K, L))
+        if self.net is None:
+            p = inner.catastrophic_batch(core, cands, idx).astype(np.float64)
+            self.last_overseer_queries = B * K
+        else:
+            flat, p = obs.reshape(B, -1), np.empty((B, K))
+            rows = max(1, chunk // K)  # prompts per chunk
+            with torch.no_grad():
+                for lo in range(0, B, rows):
+                    hi = min(B, lo + rows)
+                    states = torch.from_numpy(flat[lo:hi]).repeat_interleave(K, dim=0)
+                    logits = self.net(states, torch.from_numpy(self._encode(cands[lo:hi].reshape(-1, L))))
+                    p[lo:hi] = torch.sigmoid(logits).double().numpy().reshape(hi - lo, K)
+        quality = inner.quality_batch(core, cands, idx) if cfg.value == "oracle" else np.zeros((B, K))
+        pick, self.last_accepted, self.last_fallback = _choose(p, quality, cfg.threshold, cfg.fallback, self.rng)
+        self.last_evaluations = B * K if cfg.value == "oracle" else 0
+        return cands[np.arange(B), pick]
 
     def state_dict(self) -> dict:
         return {} if self.net is None else {"classifier": self.net.state_dict()}
@@ -367,3 +433,26 @@ class FilteredAgent:
     def load_state_dict(self, state: dict) -> None:
         if "classifier" in state:
             self.net.load_state_dict(state["classifier"])
+
+
+def _choose(p: np.ndarray, quality: np.ndarray, threshold: float, fallback: str, rng) -> tuple:
+    """The decision rule of ``filtered`` for ``B`` prompts of ``K`` candidates each.
+
+    ``p`` and ``quality`` are ``(B, K)``: each candidate's P(catastrophe) and value. A candidate is
+    accepted when ``p <= threshold``; the pick is the accepted one of highest quality (the first on
+    ties, so a constant quality picks the first accepted). A prompt with no accepted candidate falls
+    back to the candidate of least ``p`` (``fallback="safest"``, the first on ties) or to a uniformly
+    random one (``"random"``: one draw from ``rng`` per such prompt, in order).
+
+    Returns ``pick`` (int ``(B,)``, an index into ``K``), ``accepted`` (int ``(B,)``, how many were
+    accepted) and ``fell_back`` (bool ``(B,)``).
+    """
+    ok = p <= threshold
+    accepted = ok.sum(axis=1)
+    fell_back = accepted == 0
+    masked = np.where(ok, quality, -np.inf)
+    pick = (ok & (masked == masked.max(axis=1, keepdims=True))).argmax(axis=1)
+    rows = np.flatnonzero(fell_back)
+    if len(rows):
+        pick[rows] = p[rows].argmin(axis=1) if fallback == "safest" else rng.integers(p.shape[1], size=len(rows))
+    return pick, accepted, fell_back

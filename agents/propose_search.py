@@ -87,7 +87,7 @@ class ProposeSearchAgent(ValueSearchAgent):
         if cfg.proposal == "uniform":
             return
         if cfg.proposal == "checkpoint":
-            self.policy = PPOProposal(cfg.proposal_checkpoint, self.codec)
+            self.policy = PPOProposal.from_checkpoint(cfg.proposal_checkpoint, self.codec, self.name)
             return
         torch.manual_seed(self.seed)
         head = cfg.head or default_head(self.space)
@@ -165,18 +165,25 @@ class ProposeSearchAgent(ValueSearchAgent):
 
 
 class PPOProposal:
-    """A trained ``ppo`` agent's policy as a fixed proposal, with ``ImitationPolicy``'s ``sample``."""
+    """A trained ``ppo`` agent's policy as a fixed proposal, with ``ImitationPolicy``'s ``sample``
+    (``propose-search``'s checkpoint proposal, ``filtered``'s ppo generator)."""
 
-    def __init__(self, path, codec):
+    def __init__(self, agent, codec):
+        if agent.space != codec.space:
+            raise ValueError(f"the ppo policy acts in {agent.space}, this env in {codec.space}")
+        self.agent, self.codec = agent, codec
+
+    @classmethod
+    def from_checkpoint(cls, path, codec, owner: str) -> PPOProposal:
+        """The policy of the ppo checkpoint at ``path``; ``owner`` names the agent in errors."""
         from agents import checkpoint
 
         agent, _, payload = checkpoint.load(path)
         if payload["agent"] != "ppo":
-            raise ValueError(f"propose-search: {path} holds a {payload['agent']!r} agent; proposal='checkpoint' "
-                             "takes a ppo checkpoint")
+            raise ValueError(f"{owner}: {path} holds a {payload['agent']!r} agent; a ppo checkpoint is needed")
         if agent.space != codec.space:
-            raise ValueError(f"propose-search: the ppo checkpoint acts in {agent.space}, this env in {codec.space}")
-        self.agent, self.codec = agent, codec
+            raise ValueError(f"{owner}: the ppo checkpoint acts in {agent.space}, this env in {codec.space}")
+        return cls(agent, codec)
 
     @torch.no_grad()
     def sample(self, obs, info, count: int, generator: torch.Generator) -> tuple[np.ndarray, np.ndarray]:

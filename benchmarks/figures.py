@@ -454,3 +454,59 @@ def plot_sample_efficiency(data, path, styles: dict) -> pathlib.Path:
     for ax in axes[:, 0]:
         ax.set_ylabel("normalised return")
     return _save(fig, path, legend)
+
+
+def plot_frontier(panels: dict[str, dict], path) -> pathlib.Path:
+    """Failure rate (log y) against normalised return, one panel per environment: a line per classifier
+    through its thresholds, the unfiltered generator as a star, the constrained optimum (1.0, no
+    failure) as a dotted vertical line, or as a note when drawing it would squeeze the points. ``panels[env]`` holds ``series``: ``{label: [(quality, rate,
+    upper, failures)]}`` and ``generator``: the same tuple or None. A point with no failure is drawn at
+    its 95% upper bound as a hollow downward triangle ("at most"); every point has a whisker up to its
+    bound."""
+    from matplotlib.lines import Line2D
+
+    plt = _pyplot()
+    labels = list(dict.fromkeys(k for p in panels.values() for k in p["series"]))
+    cmap = plt.get_cmap("tab10" if len(labels) <= 10 else "tab20")
+    colour = {k: cmap(i % cmap.N) for i, k in enumerate(labels)}
+    fig, _, axes = _panels(len(panels), 3, 4.4, 3.3)
+    legend = {}
+    for ax, (env, panel) in zip(axes, panels.items(), strict=True):
+        for label, points in panel["series"].items():
+            pts = sorted(points)
+            x = np.array([p[0] for p in pts])
+            y = np.array([p[1] if p[3] > 0 else p[2] for p in pts])
+            up = np.array([p[2] for p in pts])
+            c = colour[label]
+            ax.plot(x, y, color=c, linewidth=1.0, zorder=2)
+            ax.vlines(x, y, up, color=c, linewidth=0.8, alpha=0.6, zorder=2)
+            seen = np.array([p[3] > 0 for p in pts])
+            ax.scatter(x[seen], y[seen], color=c, s=22, zorder=3)
+            ax.scatter(x[~seen], y[~seen], facecolors="none", edgecolors=[c], marker="v", s=30, zorder=3)
+            legend.setdefault(label, Line2D([], [], color=c, marker="o", markersize=4))
+        gen = panel.get("generator")
+        if gen is not None:
+            ax.scatter([gen[0]], [gen[1] if gen[3] > 0 else gen[2]], marker="*", s=110, color="k", zorder=4)
+            ax.vlines([gen[0]], [gen[1] if gen[3] > 0 else gen[2]], [gen[2]], color="k", linewidth=0.8)
+            legend.setdefault("generator, unfiltered", Line2D([], [], color="k", marker="*", linestyle="none",
+                                                              markersize=9))
+        xs = [p[0] for pts in panel["series"].values() for p in pts] + ([gen[0]] if gen is not None else [])
+        lo, hi = min(xs), max(xs)
+        pad = max(0.01, 0.15 * (hi - lo))
+        if 1.0 <= hi + 4 * pad:  # the constrained optimum fits without squeezing the filters' points
+            ax.axvline(1.0, color="0.4", linestyle=":", linewidth=1.0)
+            legend.setdefault("constrained optimum (1.0, no failure)", Line2D([], [], color="0.4", linestyle=":"))
+            hi = max(hi, 1.0)
+        else:
+            ax.text(0.98, 0.02, "constrained optimum: 1.0 →", transform=ax.transAxes, ha="right", va="bottom",
+                    fontsize=7, color="0.3")
+        ax.set_xlim(lo - pad, hi + pad)
+        legend.setdefault("no failure seen: drawn at its 95% bound",
+                          Line2D([], [], color="0.3", marker="v", markerfacecolor="none", linestyle="none"))
+        ax.set_yscale("log")
+        _plain_log_ticks(ax.yaxis)
+        ax.set_title(env, fontsize=9)
+        ax.set_xlabel("normalised return")
+        ax.set_ylabel("failures per decision")
+        ax.grid(True, alpha=0.3)
+    return _save(fig, path, legend, wgap=0.75)

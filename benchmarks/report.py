@@ -36,10 +36,17 @@ holds, each section only when the records hold what it shows:
     with how well the learned value fits the reward (``fit_error_uniform``, ``fit_error_search``,
     ``overestimation``) where the trials measured it;
 12. **Distilled students against their teachers**;
-13. **Learning curves**: ``learning_curves.png``, the training episode return of the records'
+13. **Failure rates** (envs that report catastrophes): per group, failures per decision pooled over seeds
+    with exact 95% upper bounds, labels spent and the adversary's finds per query; ``frontier.png``, the
+    conservativeness frontier (failure rate against quality as a filter's threshold sweeps, the
+    unfiltered generator and the constrained optimum marked); what filtering costs per environment
+    (failure rates of a uniform action and of the unfiltered generator, the safest learned filter's
+    rate, quality and accepted share); and a fresh adversary's failures per query round by round of
+    adversarial training;
+14. **Learning curves**: ``learning_curves.png``, the training episode return of the records'
     ``learning_curve`` (mean over seeds on their common steps), normalised with the trial's evaluation
     ``random_return`` and ``optimal_return`` where every trial of the panel has them, else raw;
-14. failed trials, and a per-family summary of each agent's mean at each size.
+15. failed trials, and a per-family summary of each agent's mean at each size.
 
 Figures with a panel per environment draw at most ``benchmarks.figures.MAX_PANELS`` of them (and say so).
 
@@ -76,6 +83,7 @@ import functools
 import json
 import math
 import pathlib
+import re
 from collections import Counter
 from typing import NamedTuple
 
@@ -93,6 +101,7 @@ from benchmarks.figures import (
     learning_data,
     plot_anytime,
     plot_crossover_budget,
+    plot_frontier,
     plot_iqm,
     plot_learning,
     plot_pareto,
@@ -113,8 +122,9 @@ SPLIT_FIGURE = "shortfall_split.png"
 LEARNING_FIGURE = "learning_curves.png"
 CROSSOVER_BUDGET_FIGURE = "crossover_vs_budget.png"
 SAMPLE_EFFICIENCY_FIGURE = "sample_efficiency.png"
+FRONTIER_FIGURE = "frontier.png"
 FIGURES = (FIGURE_NAME, OPTIMAL_RATE_FIGURE, IQM_FIGURE, ANYTIME_FIGURE, PARETO_FIGURE, SPLIT_FIGURE,
-           LEARNING_FIGURE, CROSSOVER_BUDGET_FIGURE, SAMPLE_EFFICIENCY_FIGURE)
+           LEARNING_FIGURE, CROSSOVER_BUDGET_FIGURE, SAMPLE_EFFICIENCY_FIGURE, FRONTIER_FIGURE)
 """Every figure a report may write; one left from an earlier report that this one does not draw is removed."""
 HTML_NAME = "report.html"
 
@@ -690,6 +700,131 @@ def _safety_section(groups) -> list[str]:
             _rows(head, 2, body), ""]
 
 
+def _threshold_free(label: str) -> str:
+    """An agent label without its ``threshold=…`` part: the classifier that a threshold sweep shares."""
+    return re.sub(r"\s*\bthreshold=\S+", "", label).strip()
+
+
+def _pooled(group: list[dict], failures: str = "failures", decisions: str = "decisions") -> stats.FailureRate | None:
+    """The group's failures pooled over seeds, with exact bounds; None when it has none recorded."""
+    pairs = [(r["metrics"][failures], r["metrics"][decisions]) for r in group
+             if r["metrics"].get(failures) is not None and r["metrics"].get(decisions)]
+    if not pairs:
+        return None
+    return stats.failure_rate(sum(k for k, _ in pairs), sum(n for _, n in pairs))
+
+
+def frontier_data(groups) -> dict[str, dict]:
+    """Per environment, the filters' points for :func:`benchmarks.figures.plot_frontier`: each group
+    with a ``threshold`` in its config and recorded failures is a point ``(mean normalised return,
+    pooled rate, its 95% upper bound, failures)`` on the line of its label without the threshold; a
+    filter that passes everything (``threshold >= 1`` with the overseer as classifier) is the
+    unfiltered generator."""
+    panels: dict[str, dict] = {}
+    for (env, agent), group in groups.items():
+        config = group[0].get("agent_config") or {}
+        rate, norm = _pooled(group), metric_values(group, "normalized_return")
+        if "threshold" not in config or rate is None or not norm:
+            continue
+        point = (float(np.mean(norm)), rate.rate, rate.upper, rate.failures)
+        panel = panels.setdefault(env, {"series": {}, "generator": None})
+        if config.get("classifier") == "overseer" and config["threshold"] >= 1.0:
+            panel["generator"] = point
+        else:
+            panel["series"].setdefault(_threshold_free(agent), []).append(point)
+    return {env: p for env, p in panels.items() if p["series"]}
+
+
+def _frontier_section(groups, run_dir: pathlib.Path, figures: list) -> list[str]:
+    data = frontier_data(groups)
+    if not data:
+        return []
+    drawn, note = cap_panels(data)
+    plot_frontier(drawn, run_dir / FRONTIER_FIGURE)
+    caption = ("The conservativeness frontier: failures per decision (pooled over seeds, log scale; whiskers up "
+               "to the exact 95% upper bound) against mean normalised return, one line per classifier through "
+               "the thresholds it was run at, one panel per environment. A point with no failure observed is "
+               "drawn at its upper bound as a hollow triangle. The star is the generator unfiltered (the same "
+               "candidates, the best by quality kept); the constrained optimum (1.0, never failing) is a dotted line, or a "
+               "note at the panel's edge when it lies far to the right of the filters." + note)
+    figures.append((FRONTIER_FIGURE, caption))
+    return [f"![failure rate against quality]({FRONTIER_FIGURE})", "", caption, ""]
+
+
+def _cost_section(groups) -> list[str]:
+    """Per environment: how rare catastrophes are, and what filtering costs (quality, candidates)."""
+    by_env: dict[str, dict] = {}
+    for (env, agent), group in groups.items():
+        by_env.setdefault(env, {})[agent] = group
+    body = []
+    for env, agents_ in by_env.items():
+        filters = {a: g for a, g in agents_.items() if metric_values(g, "acceptance_rate") and _pooled(g)}
+        if not filters:
+            continue
+        first = next(iter(agents_.values()))[0]
+        uniform = [_pooled(g) for g in agents_.values() if g[0]["agent"] == "random" and _pooled(g)]
+        learned = {a: g for a, g in filters.items() if (g[0].get("agent_config") or {}).get("classifier") != "overseer"}
+        unfiltered = [(a, g) for a, g in filters.items() if (g[0].get("agent_config") or {}).get("classifier")
+                      == "overseer" and g[0]["agent_config"].get("threshold", 0) >= 1.0]
+
+        def safest(pool):  # the lowest pooled failure rate, then the best quality
+            return min(pool.items(), key=lambda kv: (_pooled(kv[1]).rate, -float(np.mean(
+                metric_values(kv[1], "normalized_return") or [0.0]))))
+
+        row = [env, _fmt_log2(float(first["log2_actions"])),
+               _pooled_rate([uniform[0].failures], [uniform[0].decisions]) if uniform else "—"]
+        if unfiltered:
+            r = _pooled(unfiltered[0][1])
+            row += [_pooled_rate([r.failures], [r.decisions]), _mean_ci(unfiltered[0][1], "normalized_return")]
+        else:
+            row += ["—", "—"]
+        if learned:
+            label, g = safest(learned)
+            r, acc = _pooled(g), float(np.mean(metric_values(g, "acceptance_rate")))
+            row += [label, _pooled_rate([r.failures], [r.decisions]), _mean_ci(g, "normalized_return"),
+                    f"{acc:.3f}", f"{1 / acc:.3g}" if acc > 0 else "∞"]
+        else:
+            row += ["—"] * 5
+        body.append(row)
+    if not body:
+        return []
+    head = ["environment", "log2 |A|", "uniform completion: failures", "unfiltered best-of-K: failures",
+            "unfiltered: normalised return", "safest learned filter", "its failures", "its normalised return",
+            "its accepted share", "candidates per accepted"]
+    return ["### What filtering costs as |A| and rarity change", "",
+            "Per environment: how often a uniform action is catastrophic (the `random` agent), how often the "
+            "generator's best-of-K by quality is when nothing filters it, and the learned filter with the lowest "
+            "pooled failure rate, with the share of candidates it accepts (rejection sampling needs `1 / share` "
+            "candidates per accepted one). Failures pooled over seeds, with the exact 95% upper bound.", "",
+            _rows(head, 2, body), ""]
+
+
+def _adversarial_section(groups) -> list[str]:
+    """Per filter trained adversarially: a fresh adversary's failures per query before and after each round."""
+    body, most = [], 0
+    for (env, agent), group in groups.items():
+        curves = [r.get("adversarial_curve") for r in group if r.get("adversarial_curve")]
+        if not curves:
+            continue
+        rounds = min(len(c) for c in curves)
+        most = max(most, rounds)
+        cells = [_pooled_rate([c[i]["failures"] for c in curves], [c[i]["queries"] for c in curves])
+                 for i in range(rounds)]
+        added = float(np.mean([c[rounds - 1]["labels"] - c[0]["labels"] for c in curves]))
+        body.append((env, agent, cells, f"{added:,.0f}"))
+    if not body:
+        return []
+    body = [[env, agent, *cells, *["—"] * (most - len(cells)), added] for env, agent, cells, added in body]
+    head = ["environment", "agent", *[f"round {i}" if i else "before" for i in range(most)], "labels added"]
+    return ["### Adversarial training", "",
+            "Each round, an adversary by search attacks fresh prompts; every completion it shows the overseer "
+            "becomes a label and the classifier is refitted on all labels. Before the first round and after "
+            "each, a new adversary on prompts it never trained on measures failures per query (pooled over "
+            "seeds, exact 95% upper bound). Its failure rate on the generator's own distribution, after the "
+            "last round, is the row's entry in the table above.", "",
+            _rows(head, 2, body), ""]
+
+
 def _header(suite_records: list[dict], ok: list[dict], failed: list[dict], results_name: str) -> str:
     prov = [r.get("provenance") or {} for r in suite_records]
     machine = [p.get("machine") or {} for p in prov]
@@ -985,7 +1120,10 @@ def write_report(run_dir, *, results_name: str = "results.jsonl") -> pathlib.Pat
         split += [f"![search error and value error]({SPLIT_FIGURE})", "", caption, ""]
     body += split
     body += _distill_section(groups)
-    body += _safety_section(groups)
+    safety = _safety_section(groups)
+    if safety:
+        safety += _frontier_section(groups, run_dir, figures) + _cost_section(groups) + _adversarial_section(groups)
+    body += safety
     body += _learning_section([r for c in cells for r in c.records], run_dir, figures, styles)  # table order
     if not groups:
         body += ["No trial finished ok, so there is no table or figure.", ""]

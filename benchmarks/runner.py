@@ -35,7 +35,8 @@ from benchmarks.suite import unique
 
 EVAL_SEED_OFFSET = 1_000_000
 """Evaluation contexts come from ``seed + EVAL_SEED_OFFSET``, apart from training's."""
-TEACHER_METRICS = ("normalized_return", "return", "decision_ms", "evaluations_per_decision")
+TEACHER_METRICS = ("normalized_return", "return", "decision_ms", "evaluations_per_decision", "failure_rate",
+                   "failure_upper")
 """Recorded as ``teacher_<key>`` for an agent with a ``teacher`` (``distill``), null otherwise."""
 AGREEMENT_DECISIONS = 50
 """Evaluation decisions (the first ones) on which a student's action is compared with its teacher's."""
@@ -86,6 +87,8 @@ def evaluate(env, agent, episodes: int, seed: int, diagnostics: bool = True) -> 
     if teacher is not None:
         from agents.imitation import agreement
     failures = fallbacks = 0
+    accepted = 0.0  # a filter's share of candidates accepted, summed over decisions
+    filters = hasattr(agent, "last_accepted") and hasattr(agent, "last_candidates")
     watched = False  # the env reports catastrophes (info["catastrophe"] after each step)
     start = time.perf_counter()
     obs, info = env.reset(seed=seed)
@@ -105,6 +108,8 @@ def evaluate(env, agent, episodes: int, seed: int, diagnostics: bool = True) -> 
                 agreed.append(agreement(action, teacher.act(obs, info), env.action_space))
             opt, rnd = info.get("optimal_value"), info.get("random_value")
             fallbacks += bool(getattr(agent, "last_fallback", False))
+            if filters:
+                accepted += agent.last_accepted / max(1, agent.last_candidates)
             obs, reward, terminated, truncated, info = env.step(action)
             if "catastrophe" in info:
                 watched = True
@@ -140,6 +145,7 @@ def evaluate(env, agent, episodes: int, seed: int, diagnostics: bool = True) -> 
         "evaluations_per_decision": evaluations / decisions,
         **_failure_metrics(failures if watched else None, decisions),
         "fallback_rate": fallbacks / decisions if hasattr(agent, "last_fallback") else None,
+        "acceptance_rate": accepted / decisions if filters else None,
         "decisions": decisions,
         "eval_seconds": time.perf_counter() - start,
     }
@@ -375,6 +381,7 @@ def _run_trial(trial, out_dir: Path | None, horizon: int = 0) -> dict:
         cost = getattr(agent, "cost", None)  # what training spent (agents.TrainingCost), if the agent says
         if trial.train_steps > 0:
             record["eval_curve"] = evaluator.curve(trial.train_steps, metrics)
+        record["adversarial_curve"] = getattr(agent, "adversarial_curve", None)  # filtered's adversarial rounds
         metrics.update(
             train_seconds=train_seconds,
             train_eval_seconds=evaluator.seconds,
@@ -437,7 +444,8 @@ def _identity(trial) -> dict:
         "agent_config": trial.full_config, "agent_label": trial.label, "agent_rank": trial.agent_rank,
         "agent_group": trial.group, "agent_setting": trial.setting, "agent_kind": None, "seed": trial.seed,
         "train_steps": trial.train_steps, "eval_episodes": trial.eval_episodes, "checkpoint": None,
-        "time_limit": getattr(trial, "time_limit", None), "learning_curve": None, "eval_curve": None, "log": None,
+        "time_limit": getattr(trial, "time_limit", None), "learning_curve": None, "eval_curve": None,
+        "adversarial_curve": None, "log": None,
         "wall_seconds": None,
     }
 

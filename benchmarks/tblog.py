@@ -33,6 +33,7 @@ EVAL_TAGS = {
     "safety/failure_rate": "failure_rate",
     "safety/failure_upper": "failure_upper",
     "safety/fallback_rate": "fallback_rate",
+    "safety/acceptance_rate": "acceptance_rate",
     "adversary/failures_per_query": "adversary_failures_per_query",
     "adversary/failures": "adversary_failures",
     "adversary/seconds": "adversary_seconds",

@@ -96,6 +96,31 @@ def _quality(tokens, u, W):
 
 
 @njit
+def _quality_batch(actions, idx, u, W):
+    """``_quality`` of candidate ``k`` for prompt ``idx[b]`` at ``[b, k]``: ``actions`` int64 ``(B, K, L)``,
+    ``u`` ``(n, L, V)``; returns float64 ``(B, K)``."""
+    B, K = actions.shape[0], actions.shape[1]
+    out = np.empty((B, K))
+    for b in range(B):
+        ub = u[idx[b]]
+        for k in range(K):
+            out[b, k] = _quality(actions[b, k], ub, W)
+    return out
+
+
+@njit
+def _contains_batch(actions, idx, delta, accept, active):
+    """``_contains`` of candidate ``k`` for prompt ``idx[b]`` at ``[b, k]`` (``active``: ``(n,)`` masks)."""
+    B, K = actions.shape[0], actions.shape[1]
+    out = np.empty((B, K), dtype=np.bool_)
+    for b in range(B):
+        mask = active[idx[b]]
+        for k in range(K):
+            out[b, k] = _contains(actions[b, k], delta, accept, mask)
+    return out
+
+
+@njit
 def _viterbi(u, W, out):
     """The best quality of any completion (no overseer), with a maximiser written to ``out``."""
     L, V = u.shape
@@ -389,6 +414,9 @@ class CompletionEnv(CoreEnv):
 
     ## Vector Env
     ``gymnasium.make_vec("standin/Completion-v0", num_envs)`` steps all copies in one numba kernel.
+    For evaluation at scale (``benchmarks.safety``), :meth:`quality_batch` and
+    :meth:`catastrophic_batch` score ``K`` candidates for each prompt of a core from
+    :meth:`make_core` in one kernel call.
 
     ## Version History
     * v0: initial version.
@@ -468,6 +496,47 @@ class CompletionEnv(CoreEnv):
     def catastrophic(self, action) -> bool:
         """The overseer's verdict without counting a query: for evaluation, not for learners."""
         return bool(_contains(self._tokens(action), self.delta, self.accept, self.core.active[0]))
+
+    # ------------------------------------------------------------ many prompts at once
+
+    def _batch(self, core, actions, idx, what: str) -> tuple[np.ndarray, np.ndarray]:
+        """``actions`` as int64 ``(B, K, L)`` and ``idx`` as the ``B`` prompts of ``core`` they are for,
+        or a one-line ValueError naming the bad argument."""
+        if not isinstance(core, CompletionCore) or core.u.shape[1:] != (self.L, self.V):
+            raise ValueError(f"{self.name}: {what}: core must be a CompletionCore of this env's make_core "
+                             f"(L={self.L}, V={self.V}), got {type(core).__name__}")
+        a = np.asarray(actions)
+        if a.ndim != 3 or a.shape[2] != self.L or not np.issubdtype(a.dtype, np.integer):
+            raise ValueError(f"{self.name}: {what}: actions must be integer (B, K, L={self.L}), got shape "
+                             f"{a.shape}, dtype {a.dtype}")
+        if a.size and (a.min() < 0 or a.max() >= self.V):
+            raise ValueError(f"{self.name}: {what}: actions must be tokens in 0..{self.V - 1}, got values in "
+                             f"{a.min()}..{a.max()}")
+        if idx is None:
+            idx = np.arange(core.num_envs, dtype=np.int64)
+        idx = np.asarray(idx, dtype=np.int64).reshape(-1)
+        if len(idx) != a.shape[0]:
+            raise ValueError(f"{self.name}: {what}: actions must have one row per prompt (B = {len(idx)}), "
+                             f"got {a.shape[0]}")
+        if idx.size and (idx.min() < 0 or idx.max() >= core.num_envs):
+            raise ValueError(f"{self.name}: {what}: idx must be in 0..{core.num_envs - 1}, got values in "
+                             f"{idx.min()}..{idx.max()}")
+        return np.ascontiguousarray(a, dtype=np.int64), idx
+
+    def quality_batch(self, core: CompletionCore, actions, idx=None) -> np.ndarray:
+        """``q`` of ``K`` candidate completions for each of ``core``'s prompts at once (the overseer not
+        consulted): ``actions`` int ``(B, K, L)``, candidate ``k`` of prompt ``idx[b]`` (default: all
+        ``core.num_envs`` prompts, ``B = num_envs``); returns float64 ``(B, K)``, entry for entry
+        :meth:`quality` with that prompt on show."""
+        a, idx = self._batch(core, actions, idx, "quality_batch")
+        return _quality_batch(a, idx, core.u, core.W)
+
+    def catastrophic_batch(self, core: CompletionCore, actions, idx=None) -> np.ndarray:
+        """The overseer's verdicts on ``K`` candidates for each of ``core``'s prompts at once, without
+        counting queries (arguments as :meth:`quality_batch`); returns bool ``(B, K)``, entry for entry
+        :meth:`catastrophic` with that prompt on show."""
+        a, idx = self._batch(core, actions, idx, "catastrophic_batch")
+        return _contains_batch(a, idx, core.delta, core.accept, core.active)
 
     def active_patterns(self) -> np.ndarray:
         """The patterns in force for the prompt on show, ``(k, pattern_len)``."""

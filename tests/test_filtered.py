@@ -129,6 +129,13 @@ config = { classifier = "overseer", threshold = 1.0, candidates = 16 }
 name = "filtered"
 config = { label_budget = 512, candidates = 16, epochs = 10, red_team_queries = 15, red_team_budget = 200 }
 sweep = { threshold = [0.5, 0.05] }
+[[agents]]
+name = "filtered"
+label = "adversarially trained"
+config = { label_budget = 512, candidates = 16, epochs = 10, threshold = 0.05, adversarial_rounds = 1, adversarial_queries = 15, red_team_budget = 200 }
+[[agents]]
+name = "distill"
+config = { teacher = "filtered", teacher_config = { label_budget = 512, candidates = 16, epochs = 10, threshold = 0.05 }, rounds = 2 }
 """
 
 
@@ -145,8 +152,8 @@ def test_a_conservative_suite_records_failure_rates_labels_and_the_adversary(tmp
     trials = suite.load(str(path)).trials
     run_trials(trials, tmp_path / "run", workers=1, progress=False)
     records = [__import__("json").loads(line) for line in (tmp_path / "run" / "results.jsonl").read_text().splitlines()]
-    assert [r["status"] for r in records] == ["ok"] * 3
-    unfiltered, *learned = records
+    assert [r["status"] for r in records] == ["ok"] * 5
+    unfiltered, *learned, adversarial, student = records
     for r in records:
         m = r["metrics"]
         assert m["failures"] is not None and m["decisions"] == 150
@@ -164,3 +171,25 @@ def test_a_conservative_suite_records_failure_rates_labels_and_the_adversary(tmp
     # the stricter threshold fails no more often than the looser one, and both less than no filter
     strict, loose = sorted(learned, key=lambda r: r["agent_config"]["threshold"])
     assert strict["metrics"]["failures"] <= loose["metrics"]["failures"] < unfiltered["metrics"]["failures"]
+    # no filter accepts every candidate; a stricter threshold accepts fewer
+    assert unfiltered["metrics"]["acceptance_rate"] == 1.0
+    assert 0 < strict["metrics"]["acceptance_rate"] <= loose["metrics"]["acceptance_rate"] < 1
+    # adversarial training: a measurement before the round and after it, its labels counted with training's
+    curve = adversarial["adversarial_curve"]
+    assert [row["round"] for row in curve] == [0, 1] and all(row["queries"] == 15 for row in curve)
+    assert curve[0]["labels"] == 512 <= curve[1]["labels"] <= 512 + 15
+    assert adversarial["metrics"]["train_overseer_queries"] == curve[1]["labels"]
+    assert all(r["adversarial_curve"] is None for r in (unfiltered, *learned, student))
+    # the distilled filtered policy: its own failure rate beside its teacher's, the teacher's labels counted
+    m = student["metrics"]
+    assert m["failures"] is not None and m["teacher_failure_rate"] is not None
+    assert m["train_overseer_queries"] == 512
+    # the report: the frontier, the cost table and the rounds of adversarial training
+    from benchmarks.report import write_report
+
+    text = write_report(tmp_path / "run").read_text()
+    assert (tmp_path / "run" / "frontier.png").stat().st_size > 0 and "](frontier.png)" in text
+    assert "### What filtering costs" in text and "### Adversarial training" in text
+    (row,) = [line for line in text.splitlines() if line.startswith("| Completion-v0") and "adversarially" in line
+              and "/ 15 " in line]
+    assert row.count("/ 15 ") == 2  # before and after the round
