@@ -139,7 +139,8 @@ def adversarial_training(agent, env, rounds: int, queries: int, *, measure_queri
 
     def measure(r):
         result = red_team(agent, env, measure_queries, seed=10**6 + seed, **search_options)
-        rows.append({"round": r, "labels": len(agent.labelled[2]), "queries": result.queries, "failures": result.failures,
+        rows.append({"round": r, "labels": len(agent.labelled[2]), "queries": result.queries,
+                     "failures": result.failures,
                      "failures_per_query": result.failures_per_query, "policy_failures": result.policy_failures,
                      "seconds": result.seconds})
 

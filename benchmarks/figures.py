@@ -459,8 +459,9 @@ def plot_sample_efficiency(data, path, styles: dict) -> pathlib.Path:
 def plot_frontier(panels: dict[str, dict], path) -> pathlib.Path:
     """Failure rate (log y) against normalised return, one panel per environment: a line per classifier
     through its thresholds, the unfiltered generator as a star, the constrained optimum (1.0, no
-    failure) as a dotted vertical line, or as a note when drawing it would squeeze the points. ``panels[env]`` holds ``series``: ``{label: [(quality, rate,
-    upper, failures)]}`` and ``generator``: the same tuple or None. A point with no failure is drawn at
+    failure) as a dotted vertical line, or as a note when drawing it would squeeze the points.
+    ``panels[env]`` holds ``series``: ``{label: [(quality, rate, upper, failures)]}`` and
+    ``generator``: the same tuple or None. A point with no failure is drawn at
     its 95% upper bound as a hollow downward triangle ("at most"); every point has a whisker up to its
     bound."""
     from matplotlib.lines import Line2D

@@ -745,8 +745,8 @@ def _frontier_section(groups, run_dir: pathlib.Path, figures: list) -> list[str]
                "to the exact 95% upper bound) against mean normalised return, one line per classifier through "
                "the thresholds it was run at, one panel per environment. A point with no failure observed is "
                "drawn at its upper bound as a hollow triangle. The star is the generator unfiltered (the same "
-               "candidates, the best by quality kept); the constrained optimum (1.0, never failing) is a dotted line, or a "
-               "note at the panel's edge when it lies far to the right of the filters." + note)
+               "candidates, the best by quality kept); the constrained optimum (1.0, never failing) is a "
+               "dotted line, or a note at the panel's edge when it lies far to the right of the filters." + note)
     figures.append((FRONTIER_FIGURE, caption))
     return [f"![failure rate against quality]({FRONTIER_FIGURE})", "", caption, ""]
 

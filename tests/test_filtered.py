@@ -132,10 +132,20 @@ sweep = { threshold = [0.5, 0.05] }
 [[agents]]
 name = "filtered"
 label = "adversarially trained"
-config = { label_budget = 512, candidates = 16, epochs = 10, threshold = 0.05, adversarial_rounds = 1, adversarial_queries = 15, red_team_budget = 200 }
+[agents.config]
+label_budget = 512
+candidates = 16
+epochs = 10
+threshold = 0.05
+adversarial_rounds = 1
+adversarial_queries = 15
+red_team_budget = 200
 [[agents]]
 name = "distill"
-config = { teacher = "filtered", teacher_config = { label_budget = 512, candidates = 16, epochs = 10, threshold = 0.05 }, rounds = 2 }
+[agents.config]
+teacher = "filtered"
+rounds = 2
+teacher_config = { label_budget = 512, candidates = 16, epochs = 10, threshold = 0.05 }
 """
 
 
