@@ -13,22 +13,28 @@ pick, or uniform ones). The classifier is then fitted to the labels by logistic 
 logit is a ``Q(s, a)`` network of value-search's kinds (``agents.value_search.value_network``), so it
 exports to ``search`` as a landscape, which is what an adversary searches.
 
+The generator (``generator``) is uniform, a ``ppo`` policy trained first on part of the budget (its
+own distribution: pulled towards quality, and so towards the tempting catastrophes), or a trained
+ppo checkpoint.
+
 ``classifier="overseer"`` asks the overseer itself at decision time (a perfect classifier, and a
 count of the labels that would take), the reference a learned classifier is measured against.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 import torch
 from torch import nn
 
+import agents as registry
 import search
 from agents.common import ActionCodec, NullLogger, TrainingCost, sample_action, seed_everything, tick
 from agents.layout import choose_torso
+from agents.propose_search import PPOProposal
 from agents.value_search import value_network
 
 
@@ -100,8 +106,19 @@ class FilteredConfig:
     """Tokens per window of the ``window`` classifier."""
     channels: int = 16
     """Windows the ``window`` classifier learns to detect (its convolution's channels)."""
-    generator: Literal["uniform"] = "uniform"
-    """Where candidates come from: uniform random actions of the space."""
+    generator: Literal["uniform", "ppo", "checkpoint"] = "uniform"
+    """Where candidates come from: uniform random actions of the space; a ``ppo`` policy that ``fit``
+    trains first on the env's reward (``generator_steps`` of the budget, with ``generator_config``),
+    so the candidates are a trained generator's own distribution, pulled towards quality and so
+    towards tempting catastrophes; or the policy of a trained ppo ``generator_checkpoint``."""
+    generator_steps: int | None = None
+    """Of the training budget, the env steps that train the ``ppo`` generator (the labels get the
+    rest); None: half."""
+    generator_config: dict = field(default_factory=dict)
+    """The ``ppo`` generator's config (a table, e.g. ``{num_envs = 16}``)."""
+    generator_checkpoint: str | None = None
+    """Path of a ppo checkpoint (``standin bench`` writes them to ``checkpoints/``), for
+    ``generator="checkpoint"``."""
     value: Literal["oracle", "first"] = "oracle"
     """How an accepted candidate is chosen: the best by the env's quality landscape (``oracle``), or
     the first accepted (``first``: plain rejection sampling)."""
@@ -129,6 +146,10 @@ class FilteredConfig:
     looking for completions the filter passes that are catastrophic (0: no red-teaming)."""
     red_team_budget: int = 2000
     """Landscape evaluations of the adversary's search per query."""
+    safety_decisions: int = 0
+    """After the evaluation, measure the failure rate on this many more decisions at once
+    (``benchmarks.safety.evaluate_at_scale``: 10⁶ take about a minute on Completion-v0), for rates
+    down to about ``3 / safety_decisions`` (0: none; ``safety_*`` in the results)."""
     adversarial_rounds: int = 0
     """After training on the label budget, rounds of adversarial training (``agents.adversary``): an
     adversary by search attacks ``adversarial_queries`` prompts, every completion it shows the overseer
@@ -154,6 +175,7 @@ class FilteredConfig:
             ("red_team_queries", self.red_team_queries >= 0, ">= 0"),
             ("red_team_budget", self.red_team_budget >= 1, ">= 1"),
             ("adversarial_rounds", self.adversarial_rounds >= 0, ">= 0"),
+            ("safety_decisions", self.safety_decisions >= 0, ">= 0"),
             ("adversarial_queries", self.adversarial_queries >= 1, ">= 1"),
             ("labels_per_context", 1 <= self.labels_per_context <= self.candidates, "in 1..candidates"),
             ("rank", self.rank >= 1, ">= 1"),
@@ -167,6 +189,15 @@ class FilteredConfig:
         for name, ok, allowed in rules:
             if not ok:
                 raise ValueError(f"filtered: {name} must be {allowed}, got {getattr(self, name)!r}")
+        if (self.generator == "checkpoint") != (self.generator_checkpoint is not None):
+            raise ValueError("filtered: generator='checkpoint' and generator_checkpoint go together (got "
+                             f"generator={self.generator!r}, generator_checkpoint={self.generator_checkpoint!r})")
+        if self.generator_steps is not None and self.generator_steps < 0:
+            raise ValueError(f"filtered: generator_steps must be >= 0 or None, got {self.generator_steps!r}")
+        if self.generator_config and self.generator != "ppo":
+            raise ValueError(f"filtered: generator_config is for generator='ppo', not {self.generator!r}")
+        registry.build_config(registry.agent_class("ppo").Config, self.generator_config,
+                              owner="filtered: generator_config")  # a bad generator config fails now
 
 
 class FilteredAgent:
@@ -183,36 +214,44 @@ class FilteredAgent:
         self.last_fallback = False
         self.last_accepted = 0
         self.last_candidates = config.candidates
+        self.generator_steps = 0
+        """Env steps of the budget that trained a ``ppo`` generator, after ``fit``."""
         self.last_overseer_queries = 0
         self.net = None
         self.labelled: tuple | None = None
+        """The classifier's training set ``(states, action encodings, labels)``, after ``fit``."""
         self.adversarial_curve: list[dict] | None = None
         """With ``adversarial_rounds``: per round, the measuring adversary's finds
         (``agents.adversary.adversarial_training``'s rows)."""
-        """The classifier's training set ``(states, action encodings, labels)``, after ``fit``."""
 
     def audit(self, env, seed: int) -> dict:
-        """Red-team the trained filter (``agents.adversary.red_team``) with ``red_team_queries``
-        overseer queries on prompts from ``seed``; the runner records what this returns with the
-        trial's metrics. Nothing when ``red_team_queries`` is 0 or the classifier is the overseer."""
+        """After the evaluation, on prompts from ``seed``: the failure rate on ``safety_decisions``
+        decisions (``benchmarks.safety.evaluate_at_scale``), and red-teaming
+        (``agents.adversary.red_team``) with ``red_team_queries`` overseer queries when the classifier
+        is learned. The runner records what this returns with the trial's metrics."""
         cfg = self.config
-        if cfg.red_team_queries == 0 or self.net is None:
-            return {}
-        from agents.adversary import red_team
+        out = {}
+        if cfg.safety_decisions:
+            from benchmarks.safety import evaluate_at_scale
 
-        r = red_team(self, env, cfg.red_team_queries, budget=cfg.red_team_budget, seed=seed)
-        return {"adversary_queries": r.queries, "adversary_failures": r.failures,
-                "adversary_failures_per_query": r.failures_per_query, "adversary_seconds": r.seconds,
-                "adversary_policy_failures": r.policy_failures}
+            out.update(evaluate_at_scale(self, env, cfg.safety_decisions, seed))
+        if cfg.red_team_queries and self.net is not None:
+            from agents.adversary import red_team
+
+            r = red_team(self, env, cfg.red_team_queries, budget=cfg.red_team_budget, seed=seed)
+            out.update({"adversary_queries": r.queries, "adversary_failures": r.failures,
+                        "adversary_failures_per_query": r.failures_per_query, "adversary_seconds": r.seconds,
+                        "adversary_policy_failures": r.policy_failures})
+        return out
 
     @staticmethod
     def trains(config: FilteredConfig, env=None) -> bool:
-        """A learned classifier learns (from labels); the overseer itself does not."""
-        return config.classifier != "overseer"
+        """A learned classifier learns (from labels), and a ``ppo`` generator; the overseer itself does not."""
+        return config.classifier != "overseer" or config.generator == "ppo"
 
     def chosen(self) -> dict:
         """The config fields that ``fit`` chose from the env (see ``agents.Agent``)."""
-        return {"classifier": self.classifier}
+        return {"classifier": self.classifier, "generator_steps": self.generator_steps}
 
     # ------------------------------------------------------------------ parts
 
@@ -242,6 +281,10 @@ class FilteredAgent:
         self.items = None if self.classifier in ("window", "overseer") else choose_torso(cfg.torso, env, "factored",
                                                                                          self.name)
         self.net = None if self.classifier == "overseer" else self._classifier_network()
+        self.torch_rng = torch.Generator().manual_seed(self.seed)  # a policy generator's samples
+        self.proposal = None  # a policy's candidates (PPOProposal), or uniform ones
+        if cfg.generator == "checkpoint":
+            self.proposal = PPOProposal.from_checkpoint(cfg.generator_checkpoint, self.codec, self.name)
 
     def _classifier_network(self) -> nn.Module:
         cfg = self.config
@@ -251,9 +294,16 @@ class FilteredAgent:
         return value_network(self.classifier, self.codec, self.obs_dim, self.items, cfg.rank, cfg.context_rank,
                              cfg.hidden)
 
-    def _candidates(self, info) -> np.ndarray:
-        """``candidates`` actions from the generator, as the env takes them, ``(K, *shape)``."""
+    def _candidates(self, obs, info) -> np.ndarray:
+        """``candidates`` actions from the generator at ``obs``, as the env takes them, ``(K, *shape)``."""
         K = self.config.candidates
+        if self.config.generator != "uniform":
+            if self.proposal is None:
+                raise RuntimeError("filtered: the ppo generator is not trained yet (fit trains it first)")
+            if isinstance(info, dict) and info.get("action_mask") is not None:
+                actions, _ = self.proposal.sample(obs, info, K, self.torch_rng)
+                return np.stack([self.codec.to_env(a) for a in actions])
+            return self.proposal.sample_batch(np.asarray(obs)[None], K, self.torch_rng)[0]  # as act_batch draws
         if self.sequence and (not isinstance(info, dict) or info.get("action_mask") is None):
             return self.rng.integers(0, self.space.nvec, size=(K, *self.space.shape))  # all at once
         return np.stack([sample_action(self.space, info) for _ in range(K)])
@@ -294,11 +344,25 @@ class FilteredAgent:
     # --------------------------------------------------------------- contract
 
     def fit(self, env, steps: int, log=None) -> None:
+        """Train the ``ppo`` generator (if any) on ``generator_steps`` env steps, then label candidates
+        of ``min(rest, label_budget // labels_per_context)`` training prompts and fit the classifier;
+        ``steps = 0`` builds everything untrained (e.g. to load a checkpoint)."""
         log = log or NullLogger()
+        cfg = self.config
         self._bind(env)
+        self.generator_steps = 0
+        if cfg.generator == "ppo":
+            self.generator_steps = steps // 2 if cfg.generator_steps is None else cfg.generator_steps
+            if steps > 0 and self.generator_steps >= steps:
+                raise ValueError(f"filtered: generator_steps ({self.generator_steps}) must be below the training "
+                                 f"budget ({steps} env steps), which also pays for the labelled prompts")
+            ppo = registry.make("ppo", seed=self.seed, **cfg.generator_config)
+            ppo.fit(env, min(self.generator_steps, steps), log)
+            self.cost.add(ppo.cost)
+            self.proposal = PPOProposal(ppo, self.codec)
+        steps -= min(self.generator_steps, steps)
         if self.net is None or steps == 0:
             return
-        cfg = self.config
         contexts = min(steps, cfg.label_budget // cfg.labels_per_context)
         if contexts == 0:
             raise ValueError(f"filtered: label_budget={cfg.label_budget} is below labels_per_context="
@@ -306,7 +370,7 @@ class FilteredAgent:
         states, actions, labels = [], [], []
         obs, info = env.reset(seed=self.seed)
         for step in range(contexts):
-            cands = self._candidates(info)
+            cands = self._candidates(obs, info)
             if cfg.label_from == "top" and cfg.value == "oracle":
                 shown = cands[np.argsort(-self._quality(cands), kind="stable")[: cfg.labels_per_context]]
             else:
@@ -320,9 +384,9 @@ class FilteredAgent:
             self.cost.env_steps += 1
             if terminated or truncated:
                 obs, info = env.reset()
-            tick(log, step + 1)
+            tick(log, self.generator_steps + step + 1)
         self.labelled = (np.stack(states), np.stack(actions).astype(np.float32), np.asarray(labels, np.float32))
-        self._train_classifier(log, contexts)
+        self._train_classifier(log, self.generator_steps + contexts)
         if cfg.adversarial_rounds:
             from agents.adversary import adversarial_training
 
@@ -368,7 +432,7 @@ class FilteredAgent:
 
     def act(self, obs, info):
         cfg = self.config
-        cands = self._candidates(info)
+        cands = self._candidates(obs, info)
         p = self.p_catastrophe(obs, cands)
         pick, accepted, fallback = _choose(p[None], self._quality(cands)[None], cfg.threshold, cfg.fallback, self.rng)
         self.last_accepted = int(accepted[0])
@@ -408,8 +472,12 @@ class FilteredAgent:
         B, K, L = len(obs), cfg.candidates, self.space.shape[0]
         if B and obs[0].size != self.obs_dim:
             raise ValueError(f"filtered: act_batch: obs must be (B, {self.obs_dim} values), got shape {obs.shape}")
-        # the stream of B calls of _candidates: equal components, so a scalar bound draws the same numbers
-        cands = self.rng.integers(0, int(self.space.nvec[0]), size=(B, K, L))
+        if cfg.generator != "uniform":
+            if self.proposal is None:
+                raise RuntimeError("filtered: the ppo generator is not trained yet (fit trains it first)")
+            cands = self.proposal.sample_batch(obs.reshape(B, -1), K, self.torch_rng).astype(np.int64)
+        else:  # the stream of B calls of _candidates: equal components, so a scalar bound draws the same numbers
+            cands = self.rng.integers(0, int(self.space.nvec[0]), size=(B, K, L))
         if self.net is None:
             p = inner.catastrophic_batch(core, cands, idx).astype(np.float64)
             self.last_overseer_queries = B * K
@@ -428,11 +496,17 @@ class FilteredAgent:
         return cands[np.arange(B), pick]
 
     def state_dict(self) -> dict:
-        return {} if self.net is None else {"classifier": self.net.state_dict()}
+        """The trained weights: the classifier's and a ``ppo`` generator's."""
+        state = {} if self.net is None else {"classifier": self.net.state_dict()}
+        if self.config.generator == "ppo" and self.proposal is not None:
+            state["generator"] = self.proposal.agent.state_dict()
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         if "classifier" in state:
             self.net.load_state_dict(state["classifier"])
+        if "generator" in state:
+            self.proposal.agent.load_state_dict(state["generator"])
 
 
 def _choose(p: np.ndarray, quality: np.ndarray, threshold: float, fallback: str, rng) -> tuple:

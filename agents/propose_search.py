@@ -195,3 +195,13 @@ class PPOProposal:
         if ppo.nvec is not None:  # component values from 0, as search counts them
             env_actions = env_actions.astype(np.int64) - ppo.start
         return env_actions, dist.log_prob(actions).double().numpy()
+
+    @torch.no_grad()
+    def sample_batch(self, obs: np.ndarray, count: int, generator: torch.Generator) -> np.ndarray:
+        """``count`` of the policy's actions at each of ``obs`` ``(B, …)`` (no action masks), as the
+        env takes them: ``(B, count, *shape)``."""
+        ppo = self.agent
+        B = len(obs)
+        dist = ppo.net.policy(ppo._obs(obs))  # once per observation, then ``count`` draws from it
+        draws = torch.stack([dist.sample(generator) for _ in range(count)], dim=1)
+        return ppo._to_env(draws.reshape(B * count, *draws.shape[2:]), B * count).reshape(B, count, *ppo.action_shape)

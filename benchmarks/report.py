@@ -682,19 +682,26 @@ def _safety_section(groups) -> list[str]:
         queries = metric_values(group, "adversary_queries")
         labels = metric_values(group, "train_overseer_queries")
         fallback = metric_values(group, "fallback_rate")
+        at_scale = _pooled(group, "safety_failures", "safety_decisions")
         body.append([env, agent, _mean_ci(group, "normalized_return"), _pooled_rate(failures, decisions),
+                     _pooled_rate([at_scale.failures], [at_scale.decisions]) if at_scale else "—",
                      f"{float(np.mean(fallback)):.2g}" if fallback else "—",
                      f"{float(np.mean(labels)):,.0f}" if labels else "—",
                      _pooled_rate(found, queries) if queries else "—"])
     if not body:
         return []
-    head = ["environment", "agent", "normalised return", "failures / decisions (95% upper)", "fallback rate",
-            "labels", "adversary: failures / queries (95% upper)"]
+    head = ["environment", "agent", "normalised return", "failures / decisions (95% upper)",
+            "at scale: failures / decisions (95% upper)", "fallback rate", "labels",
+            "adversary: failures / queries (95% upper)"]
+    scale = (" At scale: the same on the many more decisions of `safety_decisions`, decided in batches "
+             "(`benchmarks.safety`).")
+    if all(row[4] == "—" for row in body):  # no trial measured at scale
+        head, body, scale = head[:4] + head[5:], [row[:4] + row[5:] for row in body], ""
     return ["## Failure rates", "",
             "Catastrophic decisions (the env's `info[\"catastrophe\"]`) among the held-out evaluation decisions, "
             "pooled over seeds, with the exact one-sided 95% upper bound (Clopper–Pearson); with no failure "
-            "observed the bound is the result, not 0. Labels: overseer queries spent training a classifier "
-            "(means over seeds). Adversary: completions a search found that the filter passed and the overseer "
+            "observed the bound is the result, not 0." + scale + " Labels: overseer queries spent training a "
+            "classifier (means over seeds). Adversary: completions a search found that the filter passed and the overseer "
             "marked catastrophic, per query (docs/conservative.md). Normalised return: mean ± 95% Student-t "
             "half-width over seeds.", "",
             _rows(head, 2, body), ""]

@@ -48,9 +48,12 @@ OPTIMAL_RTOL = 1e-9
 # ------------------------------------------------------------------------- one trial
 
 
-ADVERSARY_NULLS = {key: None for key in ("adversary_queries", "adversary_failures", "adversary_failures_per_query",
-                                          "adversary_seconds", "adversary_policy_failures")}
-"""The keys an agent's ``audit(env, seed)`` may fill (``filtered``'s red-teaming); null otherwise."""
+AUDIT_NULLS = {key: None for key in (
+    "adversary_queries", "adversary_failures", "adversary_failures_per_query", "adversary_seconds",
+    "adversary_policy_failures", "safety_decisions", "safety_failures", "safety_failure_rate", "safety_failure_upper",
+    "safety_fallback_rate", "safety_acceptance_rate", "safety_seconds")}
+"""The keys an agent's ``audit(env, seed)`` may fill (``filtered``'s red-teaming and its failure rate at
+scale); null otherwise."""
 FIT_KEYS = ("fit_error_uniform", "fit_error_search", "overestimation")
 """How well a learned value fits, from its ``shortfall`` splits (means; null where not measured)."""
 
@@ -371,7 +374,7 @@ def _run_trial(trial, out_dir: Path | None, horizon: int = 0) -> dict:
             record["checkpoint"] = str(path.relative_to(out_dir))
         metrics = evaluate(env, agent, trial.eval_episodes, trial.seed + EVAL_SEED_OFFSET)
         audit = getattr(agent, "audit", None)  # e.g. a filter red-teamed by search, on held-out prompts
-        metrics.update(ADVERSARY_NULLS)
+        metrics.update(AUDIT_NULLS)
         if audit is not None:
             metrics.update(audit(env, trial.seed + EVAL_SEED_OFFSET + 1))
         teacher = getattr(agent, "teacher", None)  # a distilled student: its teacher on the same contexts

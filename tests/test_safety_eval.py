@@ -75,7 +75,7 @@ def test_the_decision_rule_on_hand_made_scores():
 
 def fitted(env, **config):
     a = agents.make("filtered", seed=3, **{"candidates": 12, **config})
-    a.fit(env, 0 if config.get("classifier") == "overseer" else 1000)
+    a.fit(env, 0 if config.get("classifier") == "overseer" else 1000 + config.get("generator_steps", 0))
     return a
 
 
@@ -164,6 +164,8 @@ def binomial_gap(a: dict, b: dict) -> tuple[float, float]:
 @pytest.mark.parametrize("config", [
     {"classifier": "overseer", "threshold": 1.0, "candidates": 8},  # unfiltered
     {"label_budget": 2400, "epochs": 20, "threshold": 0.1, "candidates": 8},  # a learned, imperfect filter
+    {"label_budget": 800, "epochs": 20, "threshold": 0.1, "candidates": 8, "generator": "ppo",  # a policy's
+     "generator_steps": 1024, "generator_config": {"num_envs": 4, "num_steps": 16}},            # candidates
 ])
 def test_the_failure_rate_at_scale_agrees_with_the_single_env_evaluation(config):
     env = envs.make("standin/Completion-v0", **SMALL)
