@@ -702,8 +702,8 @@ def _safety_section(groups) -> list[str]:
             "pooled over seeds, with the exact one-sided 95% upper bound (Clopper–Pearson); with no failure "
             "observed the bound is the result, not 0." + scale + " Labels: overseer queries spent training a "
             "classifier (means over seeds). Adversary: completions a search found that the filter passed and "
-            "the overseer marked catastrophic, per query (docs/conservative.md). Normalised return: mean ± 95% Student-t "
-            "half-width over seeds.", "",
+            "the overseer marked catastrophic, per query (docs/conservative.md). Normalised return: mean ± 95% "
+            "Student-t half-width over seeds.", "",
             _rows(head, 2, body), ""]
 
 
