@@ -124,6 +124,14 @@ def _save(fig, path: pathlib.Path, legend: dict | None = None, ncol: int = 2, *,
     return path
 
 
+def _label_panel(ax, title: str, xlabel: str, ylabel: str) -> None:
+    """A panel's title (its environment), axis labels and light grid."""
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+
+
 def _label_width(labels, fontsize: float) -> float:
     """Inches the longest of the tick labels needs, roughly (0.55 of the font size per character)."""
     return 0.25 + 0.55 * fontsize / 72 * max((len(str(t)) for t in labels), default=0)
@@ -276,10 +284,7 @@ def plot_pareto(by_env: dict[str, list[Cell]], path, styles: dict) -> pathlib.Pa
         ax.scatter(xy[front, 0], xy[front, 1], s=90, facecolors="none", edgecolors="k", linewidths=1.0, zorder=4)
         ax.set_xscale("log")
         _plain_log_ticks(ax.xaxis)
-        ax.set_title(env, fontsize=9)
-        ax.set_xlabel("decision ms")
-        ax.set_ylabel("normalised return")
-        ax.grid(True, alpha=0.3)
+        _label_panel(ax, env, "decision ms", "normalised return")
     return _save(fig, path, legend, wgap=0.75)
 
 
@@ -364,10 +369,8 @@ def plot_learning(data, normalised: dict[str, bool], path, styles: dict) -> path
             (legend[agent],) = ax.plot(grid, mean, color=style["color"], linestyle="-", linewidth=1.3)
             if len(runs) > 1:
                 ax.fill_between(grid, low, high, color=style["color"], alpha=0.15, linewidth=0)
-        ax.set_title(env, fontsize=9)
-        ax.set_xlabel("environment steps")
-        ax.set_ylabel("normalised training return" if normalised[env] else "training episode return")
-        ax.grid(True, alpha=0.3)
+        _label_panel(ax, env, "environment steps",
+                     "normalised training return" if normalised[env] else "training episode return")
     return _save(fig, path, legend, wgap=0.75)
 
 
@@ -506,8 +509,5 @@ def plot_frontier(panels: dict[str, dict], path) -> pathlib.Path:
                           Line2D([], [], color="0.3", marker="v", markerfacecolor="none", linestyle="none"))
         ax.set_yscale("log")
         _plain_log_ticks(ax.yaxis)
-        ax.set_title(env, fontsize=9)
-        ax.set_xlabel("normalised return")
-        ax.set_ylabel("failures per decision")
-        ax.grid(True, alpha=0.3)
+        _label_panel(ax, env, "normalised return", "failures per decision")
     return _save(fig, path, legend, wgap=0.75)

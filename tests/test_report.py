@@ -843,3 +843,36 @@ def test_failure_rates_are_pooled_over_seeds_with_exact_bounds_and_never_zero(tm
     assert rows["learned filter"][6].startswith("5 / 200 = 0.025")
 
 
+
+
+def test_the_frontier_joins_a_classifiers_thresholds_and_marks_the_unfiltered_generator(tmp_path):
+    """Each learned filter's thresholds form one line of the frontier; the overseer at threshold 1 is
+    the generator; the cost table names the filter with the fewest failures and its candidates."""
+    from benchmarks.report import frontier_data, group_trials
+    from benchmarks.stats import failure_rate
+
+    def record(label, config, seed, failures, norm, accepted):
+        r = make_record(agent=f"filtered {label}", seed=seed, normalized_return=norm, agent_config=config,
+                        trial_id=f"{label}{seed}")
+        r["agent"] = "filtered"
+        r["metrics"].update(failures=failures, decisions=1000, acceptance_rate=accepted)
+        return r
+
+    records = []
+    for seed in (0, 1):
+        records += [record("none", {"classifier": "overseer", "threshold": 1.0}, seed, 40, 0.50, 1.0),
+                    record("lb=8 threshold=0.5", {"label_budget": 8, "threshold": 0.5}, seed, 20, 0.49, 0.9),
+                    record("lb=8 threshold=0.1", {"label_budget": 8, "threshold": 0.1}, seed, 0, 0.47, 0.5),
+                    record("lb=2 threshold=0.1", {"label_budget": 2, "threshold": 0.1}, seed, 30, 0.48, 0.8)]
+    panels = frontier_data(group_trials(records))
+    (panel,) = panels.values()
+    assert panel["generator"] == (0.5, 0.04, failure_rate(80, 2000).upper, 80)
+    assert set(panel["series"]) == {"filtered lb=8", "filtered lb=2"}
+    points = sorted(panel["series"]["filtered lb=8"])
+    assert [p[3] for p in points] == [0, 40] and points[0][2] == failure_rate(0, 2000).upper  # the bound, not 0
+    write_jsonl(tmp_path / "results.jsonl", records)
+    text = write_report(tmp_path).read_text(encoding="utf-8")
+    assert "](frontier.png)" in text and (tmp_path / "frontier.png").stat().st_size > 0
+    (row,) = table_rows(section(text, "What filtering costs"))
+    assert row[3].startswith("80 / 2,000") and row[5] == "filtered lb=8 threshold=0.1"
+    assert row[8] == "0.500" and row[9] == "2"  # half the candidates accepted: 2 per accepted one
