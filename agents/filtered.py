@@ -13,7 +13,8 @@ pick, or uniform ones). The classifier is then fitted to the labels by logistic 
 logit is a ``Q(s, a)`` network of value-search's kinds (``agents.value_search.value_network``), so it
 exports to ``search`` as a landscape, which is what an adversary searches.
 
-The generator (``generator``) is uniform, a ``ppo`` policy trained first on part of the budget (its
+The quality value (``value``) is the env's exact quality, a value regressed on rewards, or none
+(the first accepted candidate). The generator (``generator``) is uniform, a ``ppo`` policy trained first on part of the budget (its
 own distribution: pulled towards quality, and so towards the tempting catastrophes), or a trained
 ppo checkpoint.
 
@@ -35,7 +36,7 @@ import search
 from agents.common import ActionCodec, NullLogger, TrainingCost, sample_action, seed_everything, tick
 from agents.layout import choose_torso
 from agents.propose_search import PPOProposal
-from agents.value_search import value_network
+from agents.value_search import reward_scale, value_network
 
 
 class WindowClassifier(nn.Module):
@@ -119,9 +120,13 @@ class FilteredConfig:
     generator_checkpoint: str | None = None
     """Path of a ppo checkpoint (``standin bench`` writes them to ``checkpoints/``), for
     ``generator="checkpoint"``."""
-    value: Literal["oracle", "first"] = "oracle"
-    """How an accepted candidate is chosen: the best by the env's quality landscape (``oracle``), or
-    the first accepted (``first``: plain rejection sampling)."""
+    value: Literal["oracle", "learned", "first"] = "oracle"
+    """How an accepted candidate is chosen: the best by the env's quality landscape (``oracle``), the
+    best by a value learned from rewards (``learned``: value-search's ``quadratic`` network regressed
+    on the reward of the generator's candidates, over the env steps of the budget that the labelled
+    prompts leave), or the first accepted (``first``: plain rejection sampling)."""
+    value_epochs: int = 10
+    """Passes over the rewards seen for ``value="learned"``."""
     fallback: Literal["safest", "random"] = "safest"
     """The decision when no candidate is accepted: the one the classifier scores least likely to be
     catastrophic, or a uniformly random candidate."""
@@ -134,7 +139,10 @@ class FilteredConfig:
     """Which of a training prompt's ``candidates`` get labels: the best by the value (the ones the
     policy would weigh) or uniformly chosen ones."""
     torso: Literal["mlp", "items"] | None = None
-    """The classifier's torso: None takes the items where the observation has them (see agents.layout)."""
+    """The torso of a ``quadratic`` or ``mlp`` classifier and of a learned value: None takes the items
+    where the observation has them for the classifier (see agents.layout), and the flat ``mlp`` for
+    the value (on Completion-v0 it ranked candidates by quality far better: correlation 0.88 against
+    0.54 after 8k env steps)."""
     rank: int = 16
     """Rank of a ``quadratic`` classifier's pairwise term."""
     context_rank: int = 2
@@ -184,6 +192,7 @@ class FilteredConfig:
             ("lr", self.lr > 0, "> 0"),
             ("weight_decay", self.weight_decay >= 0, ">= 0"),
             ("epochs", self.epochs >= 1, ">= 1"),
+            ("value_epochs", self.value_epochs >= 1, ">= 1"),
             ("batch_size", self.batch_size >= 1, ">= 1"),
         ]
         for name, ok, allowed in rules:
@@ -216,6 +225,9 @@ class FilteredAgent:
         self.last_candidates = config.candidates
         self.generator_steps = 0
         """Env steps of the budget that trained a ``ppo`` generator, after ``fit``."""
+        self.value_steps = 0
+        """Env steps of the budget whose rewards trained a learned value, after ``fit``."""
+        self.value_net = None
         self.last_overseer_queries = 0
         self.net = None
         self.labelled: tuple | None = None
@@ -317,11 +329,22 @@ class FilteredAgent:
             return out
         return np.stack([self.codec.encode(a) for a in actions]).astype(np.float32)
 
-    def _quality(self, actions: np.ndarray) -> np.ndarray:
-        """The value of each candidate: the env's quality landscape (``oracle``), or 0 (``first``)."""
+    def _quality(self, obs, actions: np.ndarray) -> np.ndarray:
+        """The value of each candidate at ``obs``: the env's quality landscape (``oracle``), the learned
+        value (``learned``), or 0 (``first``)."""
         if self.config.value == "first":
             return np.zeros(len(actions))
+        if self.config.value == "learned":
+            return self._learned_value(np.ravel(obs)[None], self._encode(actions))[0]
         return np.asarray(self.inner.landscape()(self._encode(actions).astype(np.float64)), dtype=np.float64)
+
+    @torch.no_grad()
+    def _learned_value(self, states: np.ndarray, encodings: np.ndarray) -> np.ndarray:
+        """The learned value of ``encodings`` ``(B·K, m)`` at ``states`` ``(B, obs_dim)``, as ``(B, K)``."""
+        B = len(states)
+        s = torch.from_numpy(np.asarray(states, np.float32)).repeat_interleave(len(encodings) // B, dim=0)
+        q = self.value_net(s, torch.from_numpy(np.asarray(encodings, np.float32)))
+        return q.double().numpy().reshape(B, -1) * self.value_scale
 
     def p_catastrophe(self, obs, actions: np.ndarray) -> np.ndarray:
         """The classifier's P(catastrophe) of each of ``actions`` at ``obs`` (the overseer's 0/1 verdicts
@@ -350,7 +373,7 @@ class FilteredAgent:
         log = log or NullLogger()
         cfg = self.config
         self._bind(env)
-        self.generator_steps = 0
+        self.generator_steps = self.value_steps = 0
         if cfg.generator == "ppo":
             self.generator_steps = steps // 2 if cfg.generator_steps is None else cfg.generator_steps
             if steps > 0 and self.generator_steps >= steps:
@@ -361,18 +384,23 @@ class FilteredAgent:
             self.cost.add(ppo.cost)
             self.proposal = PPOProposal(ppo, self.codec)
         steps -= min(self.generator_steps, steps)
-        if self.net is None or steps == 0:
-            return
-        contexts = min(steps, cfg.label_budget // cfg.labels_per_context)
-        if contexts == 0:
+        contexts = 0 if self.net is None else min(steps, cfg.label_budget // cfg.labels_per_context)
+        if self.net is not None and steps > 0 and contexts == 0:
             raise ValueError(f"filtered: label_budget={cfg.label_budget} is below labels_per_context="
                              f"{cfg.labels_per_context}, so the classifier would get no label")
+        if cfg.value == "learned":
+            if steps > 0 and steps == contexts:
+                raise ValueError(f"filtered: value='learned' needs env steps beyond the {contexts} labelled prompts "
+                                 f"(the budget left is {steps}): raise the budget or lower label_budget")
+            self._fit_value(env, steps - contexts, log)
+        if contexts == 0:
+            return
         states, actions, labels = [], [], []
         obs, info = env.reset(seed=self.seed)
         for step in range(contexts):
             cands = self._candidates(obs, info)
-            if cfg.label_from == "top" and cfg.value == "oracle":
-                shown = cands[np.argsort(-self._quality(cands), kind="stable")[: cfg.labels_per_context]]
+            if cfg.label_from == "top" and cfg.value != "first":
+                shown = cands[np.argsort(-self._quality(obs, cands), kind="stable")[: cfg.labels_per_context]]
             else:
                 shown = cands[self.rng.permutation(len(cands))[: cfg.labels_per_context]]
             for a in shown:
@@ -384,9 +412,9 @@ class FilteredAgent:
             self.cost.env_steps += 1
             if terminated or truncated:
                 obs, info = env.reset()
-            tick(log, self.generator_steps + step + 1)
+            tick(log, self.generator_steps + self.value_steps + step + 1)
         self.labelled = (np.stack(states), np.stack(actions).astype(np.float32), np.asarray(labels, np.float32))
-        self._train_classifier(log, self.generator_steps + contexts)
+        self._train_classifier(log, self.generator_steps + self.value_steps + contexts)
         if cfg.adversarial_rounds:
             from agents.adversary import adversarial_training
 
@@ -394,6 +422,45 @@ class FilteredAgent:
                                                           seed=self.seed, budget=cfg.red_team_budget)
             for row in self.adversarial_curve:  # steps on this tag are rounds, not env steps
                 log.scalar("adversary/round_failures_per_query", row["failures_per_query"], row["round"])
+
+    def _fit_value(self, env, steps: int, log) -> None:
+        """``value="learned"``: act with the generator's first candidate for ``steps`` env steps and
+        regress each reward on (observation, action) with value-search's ``quadratic`` network."""
+        cfg = self.config
+        torch.manual_seed(self.seed)
+        items = choose_torso(cfg.torso or "mlp", env, "factored", self.name)  # flat fitted Completion-v0 best
+        self.value_net = value_network("quadratic", self.codec, self.obs_dim, items, cfg.rank, cfg.context_rank,
+                                       cfg.hidden)
+        self.value_scale, self.value_steps = 1.0, steps
+        if steps == 0:
+            return
+        states, actions, rewards = [], [], []
+        obs, info = env.reset(seed=self.seed + 1)
+        for step in range(steps):
+            action = self._candidates(obs, info)[0]
+            states.append(np.ravel(obs).astype(np.float32))
+            actions.append(action)
+            obs, reward, terminated, truncated, info = env.step(action)
+            rewards.append(reward)
+            self.cost.env_steps += 1
+            if terminated or truncated:
+                obs, info = env.reset()
+            tick(log, self.generator_steps + step + 1)
+        y = np.asarray(rewards, np.float64)
+        self.value_scale = reward_scale(y)
+        X, A = torch.from_numpy(np.stack(states)), torch.from_numpy(self._encode(np.stack(actions)))
+        Y = torch.from_numpy((y / self.value_scale).astype(np.float32))
+        optim = torch.optim.AdamW(self.value_net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        for _ in range(cfg.value_epochs):
+            order = torch.from_numpy(self.rng.permutation(len(Y)))
+            for lo in range(0, len(Y), cfg.batch_size):
+                mb = order[lo : lo + cfg.batch_size]
+                loss = torch.nn.functional.mse_loss(self.value_net(X[mb], A[mb]), Y[mb])
+                optim.zero_grad()
+                loss.backward()
+                optim.step()
+                self.cost.gradient_steps += 1
+        log.scalar("train/loss/value", loss.item(), self.generator_steps + steps)
 
     def add_labels(self, obs, actions: np.ndarray, labels) -> None:
         """Add labelled examples (e.g. an adversary's finds, each a query the caller counted in
@@ -434,10 +501,11 @@ class FilteredAgent:
         cfg = self.config
         cands = self._candidates(obs, info)
         p = self.p_catastrophe(obs, cands)
-        pick, accepted, fallback = _choose(p[None], self._quality(cands)[None], cfg.threshold, cfg.fallback, self.rng)
+        pick, accepted, fallback = _choose(p[None], self._quality(obs, cands)[None], cfg.threshold, cfg.fallback,
+                                          self.rng)
         self.last_accepted = int(accepted[0])
         self.last_fallback = bool(fallback[0])
-        self.last_evaluations = len(cands) if cfg.value == "oracle" else 0
+        self.last_evaluations = len(cands) if cfg.value != "first" else 0
         return cands[pick[0]]
 
     def act_batch(self, obs, core, idx=None, chunk: int = 8192) -> np.ndarray:
@@ -490,14 +558,25 @@ class FilteredAgent:
                     states = torch.from_numpy(flat[lo:hi]).repeat_interleave(K, dim=0)
                     logits = self.net(states, torch.from_numpy(self._encode(cands[lo:hi].reshape(-1, L))))
                     p[lo:hi] = torch.sigmoid(logits).double().numpy().reshape(hi - lo, K)
-        quality = inner.quality_batch(core, cands, idx) if cfg.value == "oracle" else np.zeros((B, K))
+        if cfg.value == "oracle":
+            quality = inner.quality_batch(core, cands, idx)
+        elif cfg.value == "learned":
+            rows = max(1, chunk // K)  # prompts per chunk
+            quality = np.concatenate([self._learned_value(obs.reshape(B, -1)[lo:lo + rows],
+                                                          self._encode(cands[lo:lo + rows].reshape(-1, L)))
+                                      for lo in range(0, B, rows)])
+        else:
+            quality = np.zeros((B, K))
         pick, self.last_accepted, self.last_fallback = _choose(p, quality, cfg.threshold, cfg.fallback, self.rng)
-        self.last_evaluations = B * K if cfg.value == "oracle" else 0
+        self.last_evaluations = B * K if cfg.value != "first" else 0
         return cands[np.arange(B), pick]
 
     def state_dict(self) -> dict:
         """The trained weights: the classifier's and a ``ppo`` generator's."""
         state = {} if self.net is None else {"classifier": self.net.state_dict()}
+        if self.value_net is not None:
+            state["value"] = self.value_net.state_dict()
+            state["value_scale"] = torch.tensor(self.value_scale)
         if self.config.generator == "ppo" and self.proposal is not None:
             state["generator"] = self.proposal.agent.state_dict()
         return state
@@ -507,6 +586,9 @@ class FilteredAgent:
             self.net.load_state_dict(state["classifier"])
         if "generator" in state:
             self.proposal.agent.load_state_dict(state["generator"])
+        if "value" in state:
+            self.value_net.load_state_dict(state["value"])
+            self.value_scale = float(state["value_scale"])
 
 
 def _choose(p: np.ndarray, quality: np.ndarray, threshold: float, fallback: str, rng) -> tuple:

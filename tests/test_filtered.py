@@ -118,6 +118,22 @@ def test_a_ppo_generator_trains_first_on_its_share_of_the_budget_and_proposes_be
     assert (a.act(obs, info) == b.act(obs, info)).all()
 
 
+def test_a_learned_value_ranks_candidates_by_their_quality():
+    env = envs.make("standin/Completion-v0", **TEMPTING)
+    a = agents.make("filtered", seed=0, value="learned", label_budget=800, labels_per_context=8, candidates=16,
+                    epochs=5)
+    a.fit(env, 8000)  # 100 labelled prompts, the rewards of the other 7,900 steps train the value
+    assert a.value_steps == 7900 and a.cost.env_steps == 8000 and a.cost.overseer_queries == 800
+    obs, info = env.reset(seed=8)
+    rng = np.random.default_rng(0)
+    cands = rng.integers(0, 6, (200, 6))
+    truth = np.array([env.unwrapped.quality(c) for c in cands])
+    learned = a._quality(obs, cands)
+    assert np.corrcoef(truth, learned)[0, 1] > 0.8
+    with pytest.raises(ValueError, match="value='learned' needs env steps"):
+        agents.make("filtered", value="learned", label_budget=800, labels_per_context=8).fit(env, 100)
+
+
 @pytest.mark.parametrize("config,named", [
     ({"generator": "ppo", "generator_steps": 500}, "generator_steps"),
     ({"generator_config": {"num_envs": 2}}, "generator_config"),

@@ -75,7 +75,8 @@ def test_the_decision_rule_on_hand_made_scores():
 
 def fitted(env, **config):
     a = agents.make("filtered", seed=3, **{"candidates": 12, **config})
-    a.fit(env, 0 if config.get("classifier") == "overseer" else 1000 + config.get("generator_steps", 0))
+    learns = config.get("classifier") != "overseer" or config.get("value") == "learned"
+    a.fit(env, 1000 + config.get("generator_steps", 0) if learns else 0)
     return a
 
 
@@ -84,6 +85,7 @@ def fitted(env, **config):
     {"classifier": "overseer", "threshold": 1.0},
     {"classifier": "overseer", "threshold": 0.0, "value": "first"},
     {"label_budget": 2400, "epochs": 20, "threshold": 0.1},  # a learned window classifier
+    {"classifier": "overseer", "threshold": 0.0, "value": "learned", "value_epochs": 2},  # a learned value
 ])
 def test_act_batch_decides_as_act_would_on_each_prompt(config):
     """``act_batch`` on B prompts draws the candidates B calls of ``act`` would, and picks the same."""
@@ -97,7 +99,7 @@ def test_act_batch_decides_as_act_would_on_each_prompt(config):
     accepted, fell_back = a.last_accepted.copy(), a.last_fallback.copy()
     if a.config.threshold < 1:
         assert 0 < accepted.sum() < B * 12  # the filter rejected some candidates and kept others
-    assert batched.shape == (B, SMALL["L"]) and a.last_evaluations == (B * 12 if a.config.value == "oracle" else 0)
+    assert batched.shape == (B, SMALL["L"]) and a.last_evaluations == (B * 12 if a.config.value != "first" else 0)
     a.rng.bit_generator.state = state  # the same candidates again, one prompt at a time
     for b in range(B):
         assert (a.act(show(env, core, b), {}) == batched[b]).all()
