@@ -14,9 +14,9 @@ logit is a ``Q(s, a)`` network of value-search's kinds (``agents.value_search.va
 exports to ``search`` as a landscape, which is what an adversary searches.
 
 The quality value (``value``) is the env's exact quality, a value regressed on rewards, or none
-(the first accepted candidate). The generator (``generator``) is uniform, a ``ppo`` policy trained first on part of the budget (its
-own distribution: pulled towards quality, and so towards the tempting catastrophes), or a trained
-ppo checkpoint.
+(the first accepted candidate). The generator (``generator``) is uniform, a ``ppo`` policy trained
+first on part of the budget (its own distribution: pulled towards quality, and so towards the
+tempting catastrophes), or a trained ppo checkpoint.
 
 ``classifier="overseer"`` asks the overseer itself at decision time (a perfect classifier, and a
 count of the labels that would take), the reference a learned classifier is measured against.
