@@ -461,12 +461,12 @@ def plot_sample_efficiency(data, path, styles: dict) -> pathlib.Path:
 
 def plot_frontier(panels: dict[str, dict], path) -> pathlib.Path:
     """Failure rate (log y) against normalised return, one panel per environment: a line per classifier
-    through its thresholds, the unfiltered generator as a star, the constrained optimum (1.0, no
+    through its thresholds, each unfiltered generator as a star, the constrained optimum (1.0, no
     failure) as a dotted vertical line, or as a note when drawing it would squeeze the points.
     ``panels[env]`` holds ``series``: ``{label: [(quality, rate, upper, failures)]}`` and
-    ``generator``: the same tuple or None. A point with no failure is drawn at
-    its 95% upper bound as a hollow downward triangle ("at most"); every point has a whisker up to its
-    bound."""
+    ``generators``: ``{label: the same tuple}`` (each named beside its star when there are several).
+    A point with no failure is drawn at its 95% upper bound as a hollow downward triangle ("at
+    most"); every point has a whisker up to its bound."""
     from matplotlib.lines import Line2D
 
     plt = _pyplot()
@@ -488,13 +488,16 @@ def plot_frontier(panels: dict[str, dict], path) -> pathlib.Path:
             ax.scatter(x[seen], y[seen], color=c, s=22, zorder=3)
             ax.scatter(x[~seen], y[~seen], facecolors="none", edgecolors=[c], marker="v", s=30, zorder=3)
             legend.setdefault(label, Line2D([], [], color=c, marker="o", markersize=4))
-        gen = panel.get("generator")
-        if gen is not None:
-            ax.scatter([gen[0]], [gen[1] if gen[3] > 0 else gen[2]], marker="*", s=110, color="k", zorder=4)
-            ax.vlines([gen[0]], [gen[1] if gen[3] > 0 else gen[2]], [gen[2]], color="k", linewidth=0.8)
+        generators = panel.get("generators", {})
+        for name, gen in generators.items():
+            y = gen[1] if gen[3] > 0 else gen[2]
+            ax.scatter([gen[0]], [y], marker="*", s=110, color="k", zorder=4)
+            ax.vlines([gen[0]], [y], [gen[2]], color="k", linewidth=0.8)
+            if len(generators) > 1:  # which star is which
+                ax.annotate(name, (gen[0], y), textcoords="offset points", xytext=(5, 4), fontsize=6)
             legend.setdefault("generator, unfiltered", Line2D([], [], color="k", marker="*", linestyle="none",
                                                               markersize=9))
-        xs = [p[0] for pts in panel["series"].values() for p in pts] + ([gen[0]] if gen is not None else [])
+        xs = [p[0] for pts in panel["series"].values() for p in pts] + [g[0] for g in generators.values()]
         lo, hi = min(xs), max(xs)
         pad = max(0.01, 0.15 * (hi - lo))
         if 1.0 <= hi + 4 * pad:  # the constrained optimum fits without squeezing the filters' points

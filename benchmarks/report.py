@@ -725,8 +725,8 @@ def frontier_data(groups) -> dict[str, dict]:
     """Per environment, the filters' points for :func:`benchmarks.figures.plot_frontier`: each group
     with a ``threshold`` in its config and recorded failures is a point ``(mean normalised return,
     pooled rate, its 95% upper bound, failures)`` on the line of its label without the threshold; a
-    filter that passes everything (``threshold >= 1`` with the overseer as classifier) is the
-    unfiltered generator."""
+    filter that passes everything (``threshold >= 1`` with the overseer as classifier) is an
+    unfiltered generator (``generators``, by label)."""
     panels: dict[str, dict] = {}
     for (env, agent), group in groups.items():
         config = group[0].get("agent_config") or {}
@@ -734,9 +734,9 @@ def frontier_data(groups) -> dict[str, dict]:
         if "threshold" not in config or rate is None or not norm:
             continue
         point = (float(np.mean(norm)), rate.rate, rate.upper, rate.failures)
-        panel = panels.setdefault(env, {"series": {}, "generator": None})
+        panel = panels.setdefault(env, {"series": {}, "generators": {}})
         if config.get("classifier") == "overseer" and config["threshold"] >= 1.0:
-            panel["generator"] = point
+            panel["generators"][agent] = point
         else:
             panel["series"].setdefault(_threshold_free(agent), []).append(point)
     return {env: p for env, p in panels.items() if p["series"]}
@@ -751,9 +751,10 @@ def _frontier_section(groups, run_dir: pathlib.Path, figures: list) -> list[str]
     caption = ("The conservativeness frontier: failures per decision (pooled over seeds, log scale; whiskers up "
                "to the exact 95% upper bound) against mean normalised return, one line per classifier through "
                "the thresholds it was run at, one panel per environment. A point with no failure observed is "
-               "drawn at its upper bound as a hollow triangle. The star is the generator unfiltered (the same "
-               "candidates, the best by quality kept); the constrained optimum (1.0, never failing) is a "
-               "dotted line, or a note at the panel's edge when it lies far to the right of the filters." + note)
+               "drawn at its upper bound as a hollow triangle. A star is a generator unfiltered (the same "
+               "candidates, the best by quality kept), named beside it when there are several; the constrained "
+               "optimum (1.0, never failing) is a dotted line, or a note at the panel's edge when it lies far to "
+               "the right of the filters." + note)
     figures.append((FRONTIER_FIGURE, caption))
     return [f"![failure rate against quality]({FRONTIER_FIGURE})", "", caption, ""]
 

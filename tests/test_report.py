@@ -866,7 +866,7 @@ def test_the_frontier_joins_a_classifiers_thresholds_and_marks_the_unfiltered_ge
                     record("lb=2 threshold=0.1", {"label_budget": 2, "threshold": 0.1}, seed, 30, 0.48, 0.8)]
     panels = frontier_data(group_trials(records))
     (panel,) = panels.values()
-    assert panel["generator"] == (0.5, 0.04, failure_rate(80, 2000).upper, 80)
+    assert panel["generators"] == {"filtered none": (0.5, 0.04, failure_rate(80, 2000).upper, 80)}
     assert set(panel["series"]) == {"filtered lb=8", "filtered lb=2"}
     points = sorted(panel["series"]["filtered lb=8"])
     assert [p[3] for p in points] == [0, 40] and points[0][2] == failure_rate(0, 2000).upper  # the bound, not 0
