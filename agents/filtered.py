@@ -450,17 +450,26 @@ class FilteredAgent:
         self.value_scale = reward_scale(y)
         X, A = torch.from_numpy(np.stack(states)), torch.from_numpy(self._encode(np.stack(actions)))
         Y = torch.from_numpy((y / self.value_scale).astype(np.float32))
-        optim = torch.optim.AdamW(self.value_net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        for _ in range(cfg.value_epochs):
-            order = torch.from_numpy(self.rng.permutation(len(Y)))
-            for lo in range(0, len(Y), cfg.batch_size):
+        losses = self._fit_net(self.value_net, X, A, Y, torch.nn.functional.mse_loss, cfg.value_epochs)
+        log.scalar("train/loss/value", float(np.mean(losses[-max(1, len(Y) // cfg.batch_size):])),
+                   self.generator_steps + steps)
+
+    def _fit_net(self, net: nn.Module, X, A, y, loss_fn, epochs: int) -> list[float]:
+        """AdamW on ``loss_fn(net(X, A), y)`` in shuffled minibatches for ``epochs`` passes; the losses."""
+        cfg = self.config
+        optim = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        losses = []
+        for _ in range(epochs):
+            order = torch.from_numpy(self.rng.permutation(len(y)))
+            for lo in range(0, len(y), cfg.batch_size):
                 mb = order[lo : lo + cfg.batch_size]
-                loss = torch.nn.functional.mse_loss(self.value_net(X[mb], A[mb]), Y[mb])
+                loss = loss_fn(net(X[mb], A[mb]), y[mb])
                 optim.zero_grad()
                 loss.backward()
                 optim.step()
+                losses.append(loss.item())
                 self.cost.gradient_steps += 1
-        log.scalar("train/loss/value", loss.item(), self.generator_steps + steps)
+        return losses
 
     def add_labels(self, obs, actions: np.ndarray, labels) -> None:
         """Add labelled examples (e.g. an adversary's finds, each a query the caller counted in
@@ -482,18 +491,7 @@ class FilteredAgent:
     def _train_classifier(self, log, step: int) -> None:
         cfg = self.config
         X, A, y = (torch.from_numpy(a) for a in self.labelled)
-        optim = torch.optim.AdamW(self.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        losses = []
-        for _ in range(cfg.epochs):
-            order = torch.from_numpy(self.rng.permutation(len(y)))
-            for lo in range(0, len(y), cfg.batch_size):
-                mb = order[lo : lo + cfg.batch_size]
-                loss = torch.nn.functional.binary_cross_entropy_with_logits(self.net(X[mb], A[mb]), y[mb])
-                optim.zero_grad()
-                loss.backward()
-                optim.step()
-                losses.append(loss.item())
-                self.cost.gradient_steps += 1
+        losses = self._fit_net(self.net, X, A, y, torch.nn.functional.binary_cross_entropy_with_logits, cfg.epochs)
         log.scalar("train/loss/classifier", float(np.mean(losses[-max(1, len(y) // cfg.batch_size):])), step)
         log.scalar("safety/label_positive_rate", float(y.mean()), step)
 
