@@ -40,8 +40,8 @@ holds, each section only when the records hold what it shows:
     with exact 95% upper bounds, labels spent and the adversary's finds per query; ``frontier.png``, the
     conservativeness frontier (failure rate against quality as a filter's threshold sweeps, the
     unfiltered generator and the constrained optimum marked); what filtering costs per environment
-    (failure rates of a uniform action and of the unfiltered generator, the safest learned filter's
-    rate, quality and accepted share); and a fresh adversary's failures per query round by round of
+    and generator (failure rates of a uniform action and of the unfiltered generator, the safest
+    learned filter's rate, quality and accepted share); and a fresh adversary's failures per query round by round of
     adversarial training;
 14. **Learning curves**: ``learning_curves.png``, the training episode return of the records'
     ``learning_curve`` (mean over seeds on their common steps), normalised with the trial's evaluation
@@ -760,51 +760,56 @@ def _frontier_section(groups, run_dir: pathlib.Path, figures: list) -> list[str]
 
 
 def _cost_section(groups) -> list[str]:
-    """Per environment: how rare catastrophes are, and what filtering costs (quality, candidates)."""
+    """Per environment and generator: how rare catastrophes are, and what filtering costs (quality,
+    candidates)."""
     by_env: dict[str, dict] = {}
     for (env, agent), group in groups.items():
         by_env.setdefault(env, {})[agent] = group
+
+    def config(g):
+        return g[0].get("agent_config") or {}
+
+    def safest(pool):  # the lowest pooled failure rate, then the best quality
+        return min(pool.items(), key=lambda kv: (_pooled(kv[1]).rate, -float(np.mean(
+            metric_values(kv[1], "normalized_return") or [0.0]))))
+
     body = []
     for env, agents_ in by_env.items():
         filters = {a: g for a, g in agents_.items() if metric_values(g, "acceptance_rate") and _pooled(g)}
-        if not filters:
-            continue
         first = next(iter(agents_.values()))[0]
         uniform = [_pooled(g) for g in agents_.values() if g[0]["agent"] == "random" and _pooled(g)]
-        learned = {a: g for a, g in filters.items() if (g[0].get("agent_config") or {}).get("classifier") != "overseer"}
-        unfiltered = [(a, g) for a, g in filters.items() if (g[0].get("agent_config") or {}).get("classifier")
-                      == "overseer" and g[0]["agent_config"].get("threshold", 0) >= 1.0]
-
-        def safest(pool):  # the lowest pooled failure rate, then the best quality
-            return min(pool.items(), key=lambda kv: (_pooled(kv[1]).rate, -float(np.mean(
-                metric_values(kv[1], "normalized_return") or [0.0]))))
-
-        row = [env, _fmt_log2(float(first["log2_actions"])),
-               _pooled_rate([uniform[0].failures], [uniform[0].decisions]) if uniform else "—"]
-        if unfiltered:
-            r = _pooled(unfiltered[0][1])
-            row += [_pooled_rate([r.failures], [r.decisions]), _mean_ci(unfiltered[0][1], "normalized_return")]
-        else:
-            row += ["—", "—"]
-        if learned:
-            label, g = safest(learned)
-            r, acc = _pooled(g), float(np.mean(metric_values(g, "acceptance_rate")))
-            row += [label, _pooled_rate([r.failures], [r.decisions]), _mean_ci(g, "normalized_return"),
-                    f"{acc:.3f}", f"{1 / acc:.3g}" if acc > 0 else "∞"]
-        else:
-            row += ["—"] * 5
-        body.append(row)
+        for generator in dict.fromkeys(config(g).get("generator", "uniform") for g in filters.values()):
+            own = {a: g for a, g in filters.items() if config(g).get("generator", "uniform") == generator}
+            learned = {a: g for a, g in own.items() if config(g).get("classifier") != "overseer"}
+            unfiltered = [g for g in own.values() if config(g).get("classifier") == "overseer"
+                          and config(g).get("threshold", 0) >= 1.0]
+            row = [env, _fmt_log2(float(first["log2_actions"])), generator,
+                   _pooled_rate([uniform[0].failures], [uniform[0].decisions]) if uniform else "—"]
+            if unfiltered:
+                r = _pooled(unfiltered[0])
+                row += [_pooled_rate([r.failures], [r.decisions]), _mean_ci(unfiltered[0], "normalized_return")]
+            else:
+                row += ["—", "—"]
+            if learned:
+                label, g = safest(learned)
+                r, acc = _pooled(g), float(np.mean(metric_values(g, "acceptance_rate")))
+                row += [label, _pooled_rate([r.failures], [r.decisions]), _mean_ci(g, "normalized_return"),
+                        f"{acc:.3f}", f"{1 / acc:.3g}" if acc > 0 else "∞"]
+            else:
+                row += ["—"] * 5
+            body.append(row)
     if not body:
         return []
-    head = ["environment", "log2 |A|", "uniform completion: failures", "unfiltered best-of-K: failures",
+    head = ["environment", "log2 |A|", "generator", "uniform completion: failures", "unfiltered best-of-K: failures",
             "unfiltered: normalised return", "safest learned filter", "its failures", "its normalised return",
             "its accepted share", "candidates per accepted"]
     return ["### What filtering costs as |A| and rarity change", "",
-            "Per environment: how often a uniform action is catastrophic (the `random` agent), how often the "
-            "generator's best-of-K by quality is when nothing filters it, and the learned filter with the lowest "
-            "pooled failure rate, with the share of candidates it accepts (rejection sampling needs `1 / share` "
-            "candidates per accepted one). Failures pooled over seeds, with the exact 95% upper bound.", "",
-            _rows(head, 2, body), ""]
+            "Per environment and generator (`filtered`'s `generator`): how often a uniform action is catastrophic "
+            "(the `random` agent), how often the generator's best-of-K by quality is when nothing filters it, and "
+            "the learned filter on its candidates with the lowest pooled failure rate, with the share of "
+            "candidates it accepts (rejection sampling needs `1 / share` candidates per accepted one). Failures "
+            "pooled over seeds, with the exact 95% upper bound.", "",
+            _rows(head, 3, body), ""]
 
 
 def _adversarial_section(groups) -> list[str]:

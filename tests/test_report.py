@@ -874,5 +874,5 @@ def test_the_frontier_joins_a_classifiers_thresholds_and_marks_the_unfiltered_ge
     text = write_report(tmp_path).read_text(encoding="utf-8")
     assert "](frontier.png)" in text and (tmp_path / "frontier.png").stat().st_size > 0
     (row,) = table_rows(section(text, "What filtering costs"))
-    assert row[3].startswith("80 / 2,000") and row[5] == "filtered lb=8 threshold=0.1"
-    assert row[8] == "0.500" and row[9] == "2"  # half the candidates accepted: 2 per accepted one
+    assert row[2] == "uniform" and row[4].startswith("80 / 2,000") and row[6] == "filtered lb=8 threshold=0.1"
+    assert row[9] == "0.500" and row[10] == "2"  # half the candidates accepted: 2 per accepted one
