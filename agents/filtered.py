@@ -338,13 +338,18 @@ class FilteredAgent:
             return self._learned_value(np.ravel(obs)[None], self._encode(actions))[0]
         return np.asarray(self.inner.landscape()(self._encode(actions).astype(np.float64)), dtype=np.float64)
 
+    @staticmethod
     @torch.no_grad()
-    def _learned_value(self, states: np.ndarray, encodings: np.ndarray) -> np.ndarray:
-        """The learned value of ``encodings`` ``(B·K, m)`` at ``states`` ``(B, obs_dim)``, as ``(B, K)``."""
+    def _net_rows(net: nn.Module, states: np.ndarray, encodings: np.ndarray) -> torch.Tensor:
+        """``net``'s output for ``encodings`` ``(B·K, m)``, the ``K`` of each of ``states`` ``(B, obs_dim)``
+        in turn, as ``(B, K)``."""
         B = len(states)
         s = torch.from_numpy(np.asarray(states, np.float32)).repeat_interleave(len(encodings) // B, dim=0)
-        q = self.value_net(s, torch.from_numpy(np.asarray(encodings, np.float32)))
-        return q.double().numpy().reshape(B, -1) * self.value_scale
+        return net(s, torch.from_numpy(np.asarray(encodings, np.float32))).reshape(B, -1)
+
+    def _learned_value(self, states: np.ndarray, encodings: np.ndarray) -> np.ndarray:
+        """The learned value of ``encodings`` ``(B·K, m)`` at ``states`` ``(B, obs_dim)``, as ``(B, K)``."""
+        return self._net_rows(self.value_net, states, encodings).double().numpy() * self.value_scale
 
     def p_catastrophe(self, obs, actions: np.ndarray) -> np.ndarray:
         """The classifier's P(catastrophe) of each of ``actions`` at ``obs`` (the overseer's 0/1 verdicts
@@ -352,10 +357,7 @@ class FilteredAgent:
         if self.net is None:
             self.last_overseer_queries = len(actions)
             return np.array([float(self.inner.overseer(a)) for a in actions])
-        with torch.no_grad():
-            states = torch.as_tensor(np.ravel(obs), dtype=torch.float32).expand(len(actions), -1)
-            logits = self.net(states, torch.from_numpy(self._encode(actions)))
-        return torch.sigmoid(logits).double().numpy()
+        return torch.sigmoid(self._net_rows(self.net, np.ravel(obs)[None], self._encode(actions)))[0].double().numpy()
 
     def landscape(self, obs):
         """The classifier's logit at ``obs`` as a search landscape over the action encoding (what an
@@ -544,33 +546,26 @@ class FilteredAgent:
             cands = self.proposal.sample_batch(obs.reshape(B, -1), K, self.torch_rng).astype(np.int64)
         else:  # the stream of B calls of _candidates: equal components, so a scalar bound draws the same numbers
             cands = self.rng.integers(0, int(self.space.nvec[0]), size=(B, K, L))
+        flat, p, quality = obs.reshape(B, -1), np.empty((B, K)), np.zeros((B, K))
+        rows = max(1, chunk // K)  # prompts per chunk of the networks' B·K rows
+        networks = self.net is not None or cfg.value == "learned"
+        for lo in range(0, B, rows) if networks else ():
+            enc = self._encode(cands[lo:lo + rows].reshape(-1, L))
+            if self.net is not None:
+                p[lo:lo + rows] = torch.sigmoid(self._net_rows(self.net, flat[lo:lo + rows], enc)).double().numpy()
+            if cfg.value == "learned":
+                quality[lo:lo + rows] = self._learned_value(flat[lo:lo + rows], enc)
         if self.net is None:
             p = inner.catastrophic_batch(core, cands, idx).astype(np.float64)
             self.last_overseer_queries = B * K
-        else:
-            flat, p = obs.reshape(B, -1), np.empty((B, K))
-            rows = max(1, chunk // K)  # prompts per chunk
-            with torch.no_grad():
-                for lo in range(0, B, rows):
-                    hi = min(B, lo + rows)
-                    states = torch.from_numpy(flat[lo:hi]).repeat_interleave(K, dim=0)
-                    logits = self.net(states, torch.from_numpy(self._encode(cands[lo:hi].reshape(-1, L))))
-                    p[lo:hi] = torch.sigmoid(logits).double().numpy().reshape(hi - lo, K)
         if cfg.value == "oracle":
             quality = inner.quality_batch(core, cands, idx)
-        elif cfg.value == "learned":
-            rows = max(1, chunk // K)  # prompts per chunk
-            quality = np.concatenate([self._learned_value(obs.reshape(B, -1)[lo:lo + rows],
-                                                          self._encode(cands[lo:lo + rows].reshape(-1, L)))
-                                      for lo in range(0, B, rows)])
-        else:
-            quality = np.zeros((B, K))
         pick, self.last_accepted, self.last_fallback = _choose(p, quality, cfg.threshold, cfg.fallback, self.rng)
         self.last_evaluations = B * K if cfg.value != "first" else 0
         return cands[np.arange(B), pick]
 
     def state_dict(self) -> dict:
-        """The trained weights: the classifier's and a ``ppo`` generator's."""
+        """The trained weights: the classifier's, a learned value's and a ``ppo`` generator's."""
         state = {} if self.net is None else {"classifier": self.net.state_dict()}
         if self.value_net is not None:
             state["value"] = self.value_net.state_dict()

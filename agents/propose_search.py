@@ -168,9 +168,9 @@ class PPOProposal:
     """A trained ``ppo`` agent's policy as a fixed proposal, with ``ImitationPolicy``'s ``sample``
     (``propose-search``'s checkpoint proposal, ``filtered``'s ppo generator)."""
 
-    def __init__(self, agent, codec):
+    def __init__(self, agent, codec, owner: str = "ppo proposal"):
         if agent.space != codec.space:
-            raise ValueError(f"the ppo policy acts in {agent.space}, this env in {codec.space}")
+            raise ValueError(f"{owner}: the ppo policy acts in {agent.space}, this env in {codec.space}")
         self.agent, self.codec = agent, codec
 
     @classmethod
@@ -181,9 +181,7 @@ class PPOProposal:
         agent, _, payload = checkpoint.load(path)
         if payload["agent"] != "ppo":
             raise ValueError(f"{owner}: {path} holds a {payload['agent']!r} agent; a ppo checkpoint is needed")
-        if agent.space != codec.space:
-            raise ValueError(f"{owner}: the ppo checkpoint acts in {agent.space}, this env in {codec.space}")
-        return cls(agent, codec)
+        return cls(agent, codec, owner)
 
     @torch.no_grad()
     def sample(self, obs, info, count: int, generator: torch.Generator) -> tuple[np.ndarray, np.ndarray]:
