@@ -130,6 +130,12 @@ class ValueSearchConfig:
     root mean square; see ``reward_scale``)."""
     updates_per_step: int = 1
     """Gradient steps each time the learner trains (every ``train_every`` environment steps)."""
+    final_updates: int | None = None
+    """Gradient steps after the last environment step, on everything stored, with the learning rate
+    decayed from ``lr`` to 0 along a cosine: a consolidation that spends compute, not environment steps.
+    None: as many as training took before it (doubling the gradient steps); 0: none. The online fit
+    ends on a rate tuned for a moving stream of data, weighted towards its early samples (replayed
+    longest); refitting on all of them with a decaying rate settles the value (docs/protocol.md)."""
     train_every: int = 1
     """Environment steps between training rounds (DQN-style learners use 4, with ``updates_per_step=1``:
     a quarter of the gradient steps for the same data, the cheap setting for item networks over many
@@ -165,6 +171,7 @@ class ValueSearchConfig:
             ("temperature", self.temperature > 0, "> 0"),
             ("updates_per_step", self.updates_per_step >= 0, ">= 0"),
             ("train_every", self.train_every >= 1, ">= 1"),
+            ("final_updates", self.final_updates is None or self.final_updates >= 0, ">= 0 or None"),
             ("gamma", 0.0 <= self.gamma <= 1.0, "in [0, 1]"),
             ("target_budget", self.target_budget >= 1, ">= 1"),
             ("target_update", self.target_update >= 1, ">= 1"),
@@ -458,6 +465,30 @@ class ValueSearchAgent:
         if cfg.learning_starts is not None and cfg.learning_starts > cap:
             raise ValueError(f"{self.name}: learning_starts={cfg.learning_starts} exceeds the replay buffer "
                              f"({cap} = min(buffer_size, steps)), so no gradient step would ever run")
+
+        def update(size: int) -> float:
+            """One gradient step on a minibatch of the first ``size`` stored transitions; its loss."""
+            nonlocal updates
+            idx = self.rng.integers(0, size, cfg.batch_size)
+            bootstrap = boot_buf[idx] & (cfg.gamma > 0)
+            masks = None if mask_buf is None else mask_buf[idx]
+            y = rew_buf[idx] / self.reward_scale + cfg.gamma * self._targets(
+                target, next_obs_buf[idx], next_act_buf[idx], masks, bootstrap)
+            states, actions = torch.from_numpy(obs_buf[idx]), torch.from_numpy(act_buf[idx])
+            if cfg.ensemble == 1:
+                loss = torch.nn.functional.mse_loss(self.q(states, actions), torch.from_numpy(y))
+            else:  # every member regresses on the targets by itself (the mean of their losses)
+                pred = self.q.member_outputs(states, actions)
+                loss = (pred - torch.from_numpy(y)).square().mean()
+            optim.zero_grad()
+            loss.backward()
+            optim.step()
+            updates += 1
+            self.cost.gradient_steps += 1
+            if updates % cfg.target_update == 0:
+                target.load_state_dict(self.q.state_dict())
+            return loss.item()
+
         obs, info = env.reset(seed=self.seed)
         episode_return, finished, losses, start = 0.0, [], [], time.perf_counter()
         updates, previous = 0, -1
@@ -502,25 +533,7 @@ class ValueSearchAgent:
                 if cfg.anneal_lr:
                     optim.param_groups[0]["lr"] = cfg.lr * (1.0 - step / steps)
                 for _ in range(cfg.updates_per_step):
-                    idx = self.rng.integers(0, size, cfg.batch_size)
-                    bootstrap = boot_buf[idx] & (cfg.gamma > 0)
-                    masks = None if mask_buf is None else mask_buf[idx]
-                    y = rew_buf[idx] / self.reward_scale + cfg.gamma * self._targets(
-                        target, next_obs_buf[idx], next_act_buf[idx], masks, bootstrap)
-                    states, actions = torch.from_numpy(obs_buf[idx]), torch.from_numpy(act_buf[idx])
-                    if cfg.ensemble == 1:
-                        loss = torch.nn.functional.mse_loss(self.q(states, actions), torch.from_numpy(y))
-                    else:  # every member regresses on the targets by itself (the mean of their losses)
-                        pred = self.q.member_outputs(states, actions)
-                        loss = (pred - torch.from_numpy(y)).square().mean()
-                    optim.zero_grad()
-                    loss.backward()
-                    optim.step()
-                    losses.append(loss.item())
-                    updates += 1
-                    self.cost.gradient_steps += 1
-                    if updates % cfg.target_update == 0:
-                        target.load_state_dict(self.q.state_dict())
+                    losses.append(update(size))
             tick(log, step + 1)
             if (step + 1) % LOG_EVERY == 0 or step + 1 == steps:
                 self.bandit = not boot_buf[:size].any()
@@ -530,6 +543,14 @@ class ValueSearchAgent:
                     log.scalar("train/loss/value", float(np.mean(losses)), step + 1)
                 finished, losses = [], []
                 log.scalar("perf/env_steps_per_s", (step + 1) / (time.perf_counter() - start), step + 1)
+
+        final = updates if cfg.final_updates is None else cfg.final_updates
+        if final and size >= learning_starts:
+            for k in range(final):  # consolidate: every sample, a rate decayed to 0
+                optim.param_groups[0]["lr"] = 0.5 * cfg.lr * (1.0 + np.cos(np.pi * k / final))
+                losses.append(update(size))
+            if losses:
+                log.scalar("train/loss/value_final", float(np.mean(losses[-LOG_EVERY:])), steps)
 
     def act(self, obs, info):
         return self._search(obs, info, self.config.budget)

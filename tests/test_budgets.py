@@ -4,9 +4,11 @@ budget with its teacher, what the runner records, and defaults that run on every
 from __future__ import annotations
 
 import json
+from unittest import mock
 
 import numpy as np
 import pytest
+import torch
 
 import agents
 import envs
@@ -29,7 +31,8 @@ def test_value_search_counts_its_steps_updates_and_training_searches():
     env = envs.make("standin/Landscape-v0", n=5)
     steps, batch, warmup = 150, 32, 40
     agent = agents.make("value-search", seed=0, value="quadratic", method="exhaustive", budget=32,
-                        batch_size=batch, warmup_steps=warmup, epsilon=0.0, updates_per_step=2, rank=2, hidden=8)
+                        batch_size=batch, warmup_steps=warmup, epsilon=0.0, updates_per_step=2, rank=2, hidden=8,
+                        final_updates=0)
     agent.fit(env, steps)
     assert agent.cost.env_steps == steps
     assert agent.cost.gradient_steps == 2 * (steps - batch + 1)  # updates start once a batch is stored
@@ -42,12 +45,41 @@ def test_value_search_trains_every_few_steps_when_asked():
     env = envs.make("standin/Landscape-v0", n=5)
     steps, starts = 150, 37
     agent = agents.make("value-search", seed=0, value="quadratic", method="exhaustive", budget=32, batch_size=16,
-                        learning_starts=starts, train_every=4, updates_per_step=3, rank=2, hidden=8)
+                        learning_starts=starts, train_every=4, updates_per_step=3, rank=2, hidden=8,
+                        final_updates=0)
     agent.fit(env, steps)
     # rounds of 3 updates after env steps 40, 44, ..., 148: the first multiple of 4 with 37 stored
     assert agent.cost.gradient_steps == 3 * len(range(40, steps + 1, 4))
     with pytest.raises(ValueError, match="train_every"):
         agents.make("value-search", train_every=0)
+
+
+def test_final_updates_add_gradient_steps_but_no_env_steps_and_end_at_rate_zero():
+    env = envs.make("standin/Landscape-v0", n=5)
+    kw = dict(value="quadratic", method="exhaustive", budget=32, batch_size=16, learning_starts=40, rank=2, hidden=8)
+    plain = agents.make("value-search", seed=0, final_updates=0, **kw)
+    plain.fit(env, 120)
+    default = agents.make("value-search", seed=0, **kw)  # None: as many again as the online phase took
+    default.fit(env, 120)
+    assert default.cost.gradient_steps == 2 * plain.cost.gradient_steps == 2 * (120 - 40 + 1)
+    agent = agents.make("value-search", seed=0, final_updates=25, **kw)
+    rates = []
+    step = torch.optim.Adam.step
+
+    def record(self, *args, **kwargs):
+        rates.append(self.param_groups[0]["lr"])
+        return step(self, *args, **kwargs)
+
+    with mock.patch.object(torch.optim.Adam, "step", record):
+        agent.fit(env, 120)
+    assert agent.cost.env_steps == plain.cost.env_steps == 120
+    assert agent.cost.gradient_steps == plain.cost.gradient_steps + 25
+    # the online steps at lr, then a cosine from lr down towards 0
+    online, final = rates[: plain.cost.gradient_steps], rates[plain.cost.gradient_steps:]
+    assert set(online) == {agent.config.lr} and final[0] == agent.config.lr
+    assert all(a > b for a, b in zip(final, final[1:])) and final[-1] < 0.01 * agent.config.lr
+    with pytest.raises(ValueError, match="final_updates"):
+        agents.make("value-search", final_updates=-1)
 
 
 def test_oracle_value_search_spends_nothing_and_does_not_learn():
@@ -100,7 +132,7 @@ def test_runner_records_what_training_spent(tmp_path):
     records = {r["agent"]: r for r in map(json.loads, (tmp_path / "results.jsonl").read_text().splitlines())}
     ppo, learned, random = (records[name]["metrics"] for name in ("ppo", "value-search", "random"))
     assert ppo["train_budget"] == 100 and ppo["train_env_steps"] == 96 and ppo["train_gradient_steps"] == 3 * 4 * 4
-    assert learned["train_env_steps"] == 100 and learned["train_gradient_steps"] == 100 - 16 + 1
+    assert learned["train_env_steps"] == 100 and learned["train_gradient_steps"] == 2 * (100 - 16 + 1)  # and final
     assert learned["train_search_evaluations"] == 90 * 16 and learned["train_label_evaluations"] == 0
     assert random["train_env_steps"] == random["train_gradient_steps"] == 0
     assert learned["train_seconds"] > 0
@@ -129,7 +161,8 @@ def test_every_agents_default_config_runs_on_every_registered_env(env_id):
 
 def test_value_search_learning_starts_delays_the_first_update_by_default_a_tenth_of_the_budget():
     env = envs.make("standin/Landscape-v0", n=4)
-    small = dict(value="quadratic", method="exhaustive", batch_size=16, warmup_steps=10, rank=2, hidden=8)
+    small = dict(value="quadratic", method="exhaustive", batch_size=16, warmup_steps=10, rank=2, hidden=8,
+                 final_updates=0)
     default = agents.make("value-search", seed=0, **small)
     default.fit(env, 400)
     assert default.cost.gradient_steps == 400 - 40 + 1  # the first update once 400 // 10 samples are stored
