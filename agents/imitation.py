@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from agents.common import ActionCodec, repair
-from agents.heads import default_head
+from agents.heads import AutoregressiveDistribution, default_head
 from agents.ppo import ActorCritic, BernoulliHead
 
 
@@ -77,9 +77,14 @@ class ImitationPolicy:
         """The head's most likely action (greedy for the autoregressive head), as the env takes it;
         for bits, made feasible for ``env``'s hard constraint if it has one (``agents.common.repair``)."""
         dist = self._dist(obs, info)
-        action = self._search_form(dist.mode())[0]
-        if env is not None and isinstance(dist, BernoulliHead):
-            action = repair(action, dist.logits[0].numpy(), env)
+        mode = dist.mode()
+        action = self._search_form(mode)[0]
+        if env is not None and self.nvec is None:
+            if isinstance(dist, BernoulliHead):
+                action = repair(action, dist.logits[0].numpy(), env)
+            elif isinstance(dist, AutoregressiveDistribution):  # each bit's preference given the bits before it
+                logits = dist.head.conditional_logits(dist.h, mode)[0]
+                action = repair(action, (logits[:, 1] - logits[:, 0]).numpy(), env)
         return self.codec.to_env(action)
 
     def target(self, action) -> np.ndarray:

@@ -25,8 +25,9 @@ Q_target(s', a')`` is itself a search (``target_search``, with its own ``target_
 stands in for the policy in training as well as in acting. Steps that end an episode are not
 bootstrapped, so on a bandit such as Landscape-v0 (every step terminates) this is exactly
 regression on rewards. Gradient steps start once ``learning_starts`` transitions are stored (a tenth
-of the budget by default), and ``ensemble`` networks can be trained side by side, search
-maximising their mean.
+of the budget by default) and end with ``final_updates`` more on everything stored, at a rate decayed
+to 0 (as many as the online phase took, by default); ``ensemble`` networks can be trained side by
+side, search maximising their mean.
 """
 
 from __future__ import annotations

@@ -127,6 +127,24 @@ def test_policies_never_overflow_a_knapsack():
         obs, info = env.reset()
 
 
+def test_an_autoregressive_student_decodes_within_a_knapsack():
+    """The greedy decode of the autoregressive head is repaired too, dropping the bits it prefers least
+    given the bits before them."""
+    env = envs.make("standin/Knapsack-v0", n=30, capacity_ratio=0.2)
+    student = agents.make("distill", seed=0, teacher_config={"budget": 100}, rounds=1, head="autoregressive")
+    student.fit(env, 64)
+    head = student.student.net.sequence
+    with torch.no_grad():  # prefer 1 for every bit: the raw greedy decode packs everything
+        head.direct.bias.view(head.C, head.K)[:, 1] = 5.0
+    obs, info = env.reset(seed=2)
+    for _ in range(20):
+        raw = student.student.net.policy(torch.as_tensor(obs, dtype=torch.float32).reshape(1, -1)).mode()[0]
+        assert not env.unwrapped.feasible(raw.numpy().astype(np.int8))
+        action = student.act(obs, info)
+        assert env.unwrapped.feasible(action) and np.asarray(action).sum() > 0
+        obs, info = env.reset()
+
+
 def test_repair_drops_the_least_likely_bits_first():
     from agents.common import repair
 
