@@ -69,9 +69,10 @@ class Agent(Protocol):
     ``fit(env, steps, log)`` trains for ``steps`` environment steps (0 for agents that don't
     learn) and binds the agent to ``env``; ``act(obs, info)`` then decides for that env's current
     state (agents that use the env's capabilities, ``landscape()``, ``optimal_action()`` or a
-    hard constraint's ``feasible()``, read them from the bound env, so evaluate on that env). After each ``act``, ``last_evaluations`` holds the landscape
-    evaluations that decision used (0 for a policy's forward pass). After ``fit``, ``cost`` (a
-    :class:`TrainingCost`) says what training spent.
+    hard constraint's ``feasible()``, read them from the bound env, so evaluate on that env). After
+    each ``act``, ``last_evaluations`` holds the landscape evaluations that decision used (0 for a
+    policy's forward pass). After ``fit``, ``cost`` (a :class:`TrainingCost`) says what training
+    spent.
 
     Optional, found by attribute (the runner uses what an agent has):
 

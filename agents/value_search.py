@@ -135,8 +135,9 @@ class ValueSearchConfig:
     """Gradient steps after the last environment step, on everything stored, with the learning rate
     decayed from ``lr`` to 0 along a cosine: a consolidation that spends compute, not environment steps.
     None: as many as training took before it (doubling the gradient steps); 0: none. The online fit
-    ends on a rate tuned for a moving stream of data, weighted towards its early samples (replayed
-    longest); refitting on all of them with a decaying rate settles the value (docs/protocol.md)."""
+    stops on a constant rate, with its newest samples replayed least; the refit settles the value on
+    all of them. At n = 4 (16 actions), 2·10⁴ steps, it lifted the learned quadratic + anneal from
+    0.947 to 0.971 normalised return on Landscape-v0 (α = 1; MLP 0.926 → 0.963; docs/protocol.md)."""
     train_every: int = 1
     """Environment steps between training rounds (DQN-style learners use 4, with ``updates_per_step=1``:
     a quarter of the gradient steps for the same data, the cheap setting for item networks over many

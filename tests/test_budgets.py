@@ -77,7 +77,7 @@ def test_final_updates_add_gradient_steps_but_no_env_steps_and_end_at_rate_zero(
     # the online steps at lr, then a cosine from lr down towards 0
     online, final = rates[: plain.cost.gradient_steps], rates[plain.cost.gradient_steps:]
     assert set(online) == {agent.config.lr} and final[0] == agent.config.lr
-    assert all(a > b for a, b in zip(final, final[1:])) and final[-1] < 0.01 * agent.config.lr
+    assert np.all(np.diff(final) < 0) and final[-1] < 0.01 * agent.config.lr
     with pytest.raises(ValueError, match="final_updates"):
         agents.make("value-search", final_updates=-1)
 
