@@ -199,17 +199,19 @@ class ActionCodec:
         return np.asarray(mask).reshape(-1)
 
 
-def repair(bits: np.ndarray, logits: np.ndarray, env) -> np.ndarray:
+def repair(bits: np.ndarray, logits, env) -> np.ndarray:
     """A binary action made feasible for ``env``'s hard constraint, if it declares one.
 
     An env with a ``feasible(action) -> bool`` capability (Knapsack-v0's capacity) gets the chosen
     bits dropped one at a time, least likely first (lowest ``logits``), until ``feasible`` holds;
     for a packing constraint (any subset of a feasible set is feasible) that always ends feasible,
     keeping the likeliest items that fit. Without the capability, ``bits`` is returned unchanged.
+    ``logits`` is an array, or a function returning one, called only when a repair is needed.
     """
     feasible = getattr(getattr(env, "unwrapped", env), "feasible", None)
     if feasible is None or feasible(bits):
         return bits
+    logits = logits() if callable(logits) else logits
     bits = bits.copy()
     for i in sorted(np.flatnonzero(bits), key=lambda j: logits[j]):
         bits[i] = 0

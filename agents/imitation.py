@@ -82,9 +82,8 @@ class ImitationPolicy:
         if env is not None and self.nvec is None:
             if isinstance(dist, BernoulliHead):
                 action = repair(action, dist.logits[0].numpy(), env)
-            elif isinstance(dist, AutoregressiveDistribution):  # each bit's preference given the bits before it
-                logits = dist.head.conditional_logits(dist.h, mode)[0]
-                action = repair(action, (logits[:, 1] - logits[:, 0]).numpy(), env)
+            elif isinstance(dist, AutoregressiveDistribution):
+                action = repair(action, lambda: _bit_margins(dist, mode), env)
         return self.codec.to_env(action)
 
     def target(self, action) -> np.ndarray:
@@ -100,6 +99,12 @@ class ImitationPolicy:
         loss.backward()
         self.optim.step()
         return float(loss.item())
+
+
+def _bit_margins(dist: AutoregressiveDistribution, bits: torch.Tensor) -> np.ndarray:
+    """Each bit's preference for 1 over 0 given the bits before it in ``bits`` ``(1, n)``, shape ``(n,)``."""
+    logits = dist.head.conditional_logits(dist.h, bits)[0]
+    return (logits[:, 1] - logits[:, 0]).numpy()
 
 
 def agreement(action, reference, space=None) -> float:

@@ -550,9 +550,7 @@ class ValueSearchAgent:
         if final and size >= learning_starts:
             for k in range(final):  # consolidate: every sample, a rate decayed to 0
                 optim.param_groups[0]["lr"] = 0.5 * cfg.lr * (1.0 + np.cos(np.pi * k / final))
-                losses.append(update(size))
-            if losses:
-                log.scalar("train/loss/value_final", float(np.mean(losses[-LOG_EVERY:])), steps)
+                update(size)
 
     def act(self, obs, info):
         return self._search(obs, info, self.config.budget)

@@ -156,3 +156,10 @@ def test_repair_drops_the_least_likely_bits_first():
     logits = np.array([0.5, 3.0, 2.0, 1.0])
     assert repair(bits, logits, Capacity()).tolist() == [0, 1, 1, 0]  # drops item 0, then item 3
     assert repair(bits, logits, object()) is bits  # no constraint: unchanged
+    assert repair(bits, lambda: logits, Capacity()).tolist() == [0, 1, 1, 0]  # logits computed on demand
+
+    def unused():
+        raise AssertionError("logits computed for an action that already fits")
+
+    fits = np.array([0, 1, 1, 0], np.int8)
+    assert repair(fits, unused, Capacity()) is fits
