@@ -165,6 +165,7 @@ def bench(
     address: str | None = None,
     seeds: int | None = None,
     train_steps: list[int] | None = None,
+    max_log2_actions: float | None = None,
 ) -> int:
     """Run a benchmark suite (resumable), then write its report.
 
@@ -179,6 +180,8 @@ def bench(
         seeds: Run only the suite's first K seeds (a quicker version; a later run without it adds the rest).
         train_steps: Run the learners only at these of the suite's training budgets (env steps; agents that
             don't learn always run). A later run without it adds the other budgets.
+        max_log2_actions: Run only the env settings with at most 2^K actions (e.g. 64: the sizes up to
+            2^64 of a size sweep). A later run without it adds the larger sizes.
     """
     from benchmarks import suite as suites
     from benchmarks.lock import writer_lock
@@ -202,6 +205,13 @@ def bench(
             raise ValueError(f"--train-steps {unknown} is not a training budget of suite {s.name}: "
                              f"it has {budgets or 'none (no agent learns)'}")
         trials = [t for t in trials if t.train_steps == 0 or t.train_steps in train_steps]
+    if max_log2_actions is not None:
+        sizes = sorted({t.log2_actions for t in trials if t.log2_actions is not None})
+        if sizes and max_log2_actions < sizes[0] - 1e-9:
+            raise ValueError(f"--max-log2-actions {max_log2_actions:g} leaves no env setting of suite {s.name}: "
+                             f"its smallest action space has 2^{sizes[0]:.4g} actions")
+        # a space whose size isn't known before the run (one search can't size) always runs
+        trials = [t for t in trials if t.log2_actions is None or t.log2_actions <= max_log2_actions + 1e-9]
     with writer_lock(out):  # a second bench on this directory stops here, naming the first
         print(f"suite {s.name}: {len(trials)} trials → {out}")
         summary = run_trials(trials, out, workers=workers, retry_failed=retry_failed, title=s.name,

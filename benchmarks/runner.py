@@ -671,6 +671,8 @@ def _single_threaded_children():
 
 def _cost_hint(trial) -> tuple:
     """A rough ordering of trial cost: training steps, then action-space size."""
+    if trial.log2_actions is not None:
+        return (trial.train_steps, trial.log2_actions)
     size = sum(v for k, v in trial.env_kwargs.items() if k in trial.size_kwargs and isinstance(v, (int, float)))
     return (trial.train_steps, size)
 

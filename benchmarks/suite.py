@@ -15,6 +15,7 @@ from pathlib import Path
 
 import agents
 import envs
+from search import log2_size
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -87,6 +88,9 @@ class Trial:
     agent_setting: str = ""
     """The agent setting's label without the suite's training budget: one learner at several budgets
     shares it, and the report's sample-efficiency curves draw it as one line."""
+    log2_actions: float | None = None
+    """log2 of the action space's size, read when the suite is loaded (``None`` when not known
+    before the trial runs). Not part of the identity: the env's kwargs decide it."""
 
     @property
     def trial_id(self) -> str:
@@ -268,8 +272,12 @@ def _own_trials(data, where, name, seeds, budgets, episodes, default_limit) -> l
                 raise ValueError(f"{w}: {e}") from None
             size_kwargs = tuple(getattr(env.unwrapped, "size_kwargs", ("n",)))
             env_type = type(env.unwrapped)  # what agents' defaults depend on (a landscape() or not)
+            try:
+                bits = log2_size(env.action_space)
+            except (TypeError, ValueError):  # a space search can't size; the record says after the run
+                bits = None
             env.close()
-            env_settings.append((table["id"], kwargs, size_kwargs, env_type))
+            env_settings.append((table["id"], kwargs, size_kwargs, env_type, bits))
     env_names = {_env_name(env_id) for env_id, *_ in env_settings} | {env_id for env_id, *_ in env_settings}
 
     settings = []
@@ -299,7 +307,7 @@ def _own_trials(data, where, name, seeds, budgets, episodes, default_limit) -> l
             settings.append((w, rank, table["name"], config, own_steps, label, limit, only, per_env, group))
 
     trials = []
-    for env_id, env_kwargs, size_kwargs, env_type in env_settings:
+    for env_id, env_kwargs, size_kwargs, env_type, bits in env_settings:
         keys = (env_id, _env_name(env_id))
         for w, rank, agent, config, own_steps, label, limit, only, per_env, group in settings:
             if only is not None and not any(k in only for k in keys):
@@ -321,7 +329,8 @@ def _own_trials(data, where, name, seeds, budgets, episodes, default_limit) -> l
                 shown_at = _label(shown or _label(agent, config), {"steps": _steps(steps)}) if swept else shown
                 group_at = _label(group, {"steps": _steps(steps)}) if swept else group
                 trials += [Trial(name, env_id, env_kwargs, agent, setting, seed, steps, episodes, shown_at,
-                                 size_kwargs, rank, limit, group_at, shown or _label(agent, config)) for seed in seeds]
+                                 size_kwargs, rank, limit, group_at, shown or _label(agent, config), bits)
+                           for seed in seeds]
     return trials
 
 

@@ -151,6 +151,29 @@ def test_bench_seeds_runs_the_first_k_seeds_and_a_later_run_adds_the_rest(tmp_pa
     assert "--seeds must be >= 1" in capsys.readouterr().err
 
 
+def test_bench_max_log2_actions_runs_the_small_sizes_and_a_later_run_adds_the_rest(tmp_path, capsys):
+    path = tmp_path / "sizes.toml"
+    path.write_text('seeds = [0]\neval_episodes = 2\n[[envs]]\nid = "standin/Landscape-v0"\n'
+                    'sweep = { n = [4, 6, 8] }\n[[envs]]\nid = "standin/Slate-v0"\nkwargs = { N = 10, k = 3 }\n'
+                    '[[agents]]\nname = "random"\n')
+    out = tmp_path / "out"
+
+    def recorded():
+        rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+        size = [r["env_kwargs"].get("n", r["env_kwargs"].get("N")) for r in rows]
+        return sorted((r["env_id"], n, round(r["log2_actions"], 3)) for r, n in zip(rows, size, strict=True))
+
+    # C(10, 3) = 120 actions: log2 6.907, kept at 7 along with 2^4 and 2^6, not with 2^8
+    assert main(["bench", str(path), "--out", str(out), "--workers", "1", "--max-log2-actions", "7",
+                 "--no-report"]) == 0
+    assert recorded() == [("standin/Landscape-v0", 4, 4.0), ("standin/Landscape-v0", 6, 6.0),
+                          ("standin/Slate-v0", 10, 6.907)]
+    assert main(["bench", str(path), "--out", str(out), "--workers", "1", "--no-report"]) == 0
+    assert [r[1] for r in recorded()] == [4, 6, 8, 10]
+    assert main(["bench", str(path), "--out", str(out), "--max-log2-actions", "3"]) == 2
+    assert "--max-log2-actions 3 leaves no env setting" in capsys.readouterr().err
+
+
 def test_bench_train_steps_runs_the_learners_at_those_budgets_and_a_later_run_adds_the_rest(tmp_path, capsys):
     path = tmp_path / "budgets.toml"
     path.write_text('seeds = [0]\neval_episodes = 2\ntrain_steps = [64, 128]\n[[envs]]\nid = "standin/Landscape-v0"\n'
