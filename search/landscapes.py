@@ -4,8 +4,9 @@ A landscape is a plain, frozen data object over the binary encoding ``x ∈ {0,1
 (see :mod:`search.spaces`). Search never sees torch; value networks in ``agents/`` export
 landscapes. Four forms:
 
-- :class:`Quadratic`: ``c + h·x + xᵀJx + Σ_k σ_k (u_k·x)²``, dense ``J``, low-rank factors, or both;
-  single- and two-bit deltas in O(1) (dense) or O(r) (low rank).
+- :class:`Quadratic`: ``c + h·x + xᵀJx + Σ_k σ_k (u_k·x)²``, dense ``J``, sparse ``J`` (CSR),
+  low-rank factors, or dense and low rank; single-bit deltas in O(1) (dense, sparse) or O(r) (low
+  rank), commits in O(m), O(deg) and O(r).
 - :class:`MLP`: a ReLU network whose state part is folded into the first-layer bias; local search
   keeps the first layer's pre-activation and updates it in O(H) per move.
 - :class:`Objective`: a numba function plus parameter arrays, with an optional jitted delta.
@@ -32,13 +33,22 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-from search._jit import NEEDS_NRT, jitable, kernel
+from search._jit import NEEDS_NRT, jitable, kernel, njit
 
 DENSE_BUILD_MAX = 2**23
 """``Quadratic.from_factors`` builds the dense ``m×m`` matrix only when it costs at most this many
 multiply-adds (``m²r``: a few milliseconds); beyond it the factors are searched as they are."""
 
+SPARSE_MAX_DENSITY = 0.1
+"""A dense ``J`` with at most this fraction of nonzero couplings (and ``m ≥`` :data:`SPARSE_MIN_M`) is
+searched in the sparse form: an accepted flip then updates ``deg(i)`` fields instead of ``m``."""
+SPARSE_MIN_M = 64
+
 DenseData = namedtuple("DenseData", ["c", "h", "J"])
+SparseData = namedtuple("SparseData", ["c", "h", "indptr", "indices", "data"])
+CSR = namedtuple("CSR", ["indptr", "indices", "data"])
+CSR.__doc__ = """Sparse symmetric couplings in compressed-row form: row ``i``'s neighbours are
+``indices[indptr[i]:indptr[i + 1]]`` (sorted, no duplicates, no diagonal) with weights ``data``."""
 LowRankData = namedtuple("LowRankData", ["c", "h", "U", "W", "q", "sigma"])
 MLPData = namedtuple("MLPData", ["W1T", "b1", "weights", "biases", "dims"])
 ObjData = namedtuple("ObjData", ["value", "delta", "update", "init", "params", "has_delta", "aux_size"])
@@ -58,15 +68,20 @@ def _finite(name, *arrays):
 class Quadratic:
     """``f(x) = c + h·x + xᵀ J x + Σ_k σ_k (U[:, k]·x)²`` on a binary vector ``x ∈ {0,1}^m``.
 
-    Two storage forms with the same API, usable together:
+    Three storage forms with the same API:
 
     - **dense** ``J`` ``(m, m)``: stored symmetric with a zero diagonal (``x_i² = x_i``, so a
       diagonal is folded into ``h``). Deltas come from the local fields ``g = h + 2Jx``: one flip
       of bit ``i`` changes ``f`` by ``s_i g_i`` with ``s_i = 1 − 2x_i`` (O(1)); an accepted flip
       updates ``g`` in O(m). Memory O(m²): 128 MiB at m = 4096.
+    - **sparse** ``J`` (:class:`CSR`, from :meth:`from_edges` or a scipy sparse matrix given as
+      ``J``): the same fields, but an accepted flip updates only the ``deg(i)`` fields of bit
+      ``i``'s neighbours, and a two-bit delta looks ``J_ij`` up in O(log deg). Memory O(m + edges).
+      A dense ``J`` with few nonzeros (at most :data:`SPARSE_MAX_DENSITY`) is searched this way too.
     - **low rank** ``U`` ``(m, r)`` and ``sigma`` ``(r,)``: deltas come from the projections
       ``p = Uᵀx``: flipping bit ``i`` changes ``f`` by ``s_i (h_i + 2 Σ_k σ_k U_ik p_k) + Σ_k σ_k U_ik²``
-      (O(r)), and an accepted flip updates ``p`` in O(r). Memory O(m·r).
+      (O(r)), and an accepted flip updates ``p`` in O(r). Memory O(m·r). A dense ``J`` and low-rank
+      factors may be given together.
 
     Use :meth:`low_rank` for large ``m`` when ``J`` has a low-rank form; :meth:`dense` converts
     any form to a dense ``J`` (for exact solvers and tests).
@@ -77,6 +92,7 @@ class Quadratic:
         J: pairwise coefficients, float64 ``(m, m)`` symmetric with zero diagonal, or None.
         U: low-rank factors, float64 ``(m, r)``, or None.
         sigma: low-rank weights, float64 ``(r,)``, or None.
+        sparse: sparse symmetric pairwise coefficients (:class:`CSR`, the same role as ``J``), or None.
     """
 
     c: float
@@ -84,6 +100,7 @@ class Quadratic:
     J: np.ndarray | None = None
     U: np.ndarray | None = None
     sigma: np.ndarray | None = None
+    sparse: CSR | None = None
 
     def __post_init__(self):
         h = np.asarray(self.h, dtype=np.float64)
@@ -92,8 +109,17 @@ class Quadratic:
         m = h.shape[0]
         c = float(self.c)
         _finite("Quadratic", np.array(c), h)
-        J = self.J
+        J, sparse = self.J, self.sparse
+        if J is not None and hasattr(J, "tocoo"):  # a scipy sparse matrix or array
+            if sparse is not None:
+                raise ValueError("Quadratic: give the pairwise terms once, as J or as sparse")
+            if tuple(J.shape) != (m, m):
+                raise ValueError(f"Quadratic: J must have shape ({m}, {m}) to match h, got {tuple(J.shape)}")
+            coo = J.tocoo()
+            J, sparse = None, csr_from_entries(m, coo.row, coo.col, coo.data, "Quadratic")
         if J is not None:
+            if sparse is not None:
+                raise ValueError("Quadratic: give the pairwise terms once, as J or as sparse")
             J = np.asarray(J, dtype=np.float64)
             if J.shape != (m, m):
                 raise ValueError(f"Quadratic: J must have shape ({m}, {m}) to match h, got {J.shape}")
@@ -104,10 +130,15 @@ class Quadratic:
                 h = h + diag
                 np.fill_diagonal(J, 0.0)
             J = np.ascontiguousarray(J)
+        if sparse is not None:
+            sparse = _check_csr(sparse, m)
         U, sigma = self.U, self.sigma
         if (U is None) != (sigma is None):
             raise ValueError("Quadratic: give both U and sigma for the low-rank form, or neither")
         if U is not None:
+            if sparse is not None:
+                raise ValueError("Quadratic: a sparse J can't be combined with low-rank factors; "
+                                 "use a dense J, or .dense()")
             U = np.ascontiguousarray(np.asarray(U, dtype=np.float64))
             sigma = np.ascontiguousarray(np.asarray(sigma, dtype=np.float64).reshape(-1))
             if U.ndim != 2 or U.shape[0] != m:
@@ -120,11 +151,24 @@ class Quadratic:
         object.__setattr__(self, "J", J)
         object.__setattr__(self, "U", U)
         object.__setattr__(self, "sigma", sigma)
+        object.__setattr__(self, "sparse", sparse)
+        object.__setattr__(self, "_kernel_csr", None)  # a sparse dense J's CSR, built on first search
 
     @classmethod
     def low_rank(cls, c, h, U, sigma) -> Quadratic:
         """The low-rank form ``c + h·x + Σ_k σ_k (U[:, k]·x)²``."""
         return cls(c, h, None, U=U, sigma=sigma)
+
+    @classmethod
+    def from_edges(cls, c, h, rows, cols, values) -> Quadratic:
+        """The sparse form ``c + h·x + Σ_e values_e x_{rows_e} x_{cols_e}``: the entries of ``J`` in
+        ``xᵀJx``, in any order, either triangle or both. Entries repeated at the same place add up
+        (``J[i, j]`` and ``J[j, i]`` are one coupling); a diagonal entry (``rows_e == cols_e``) is an
+        error, as are indices outside ``0..m-1``. Memory O(m + edges): ``J`` is never built."""
+        h = np.asarray(h, dtype=np.float64)
+        if h.ndim != 1:
+            raise ValueError(f"Quadratic.from_edges: h must be a vector, got shape {h.shape}")
+        return cls(c, h, sparse=csr_from_entries(h.shape[0], rows, cols, values, "Quadratic.from_edges"))
 
     @classmethod
     def from_factors(cls, c, h, U, sigma) -> Quadratic:
@@ -152,20 +196,21 @@ class Quadratic:
         """Number of binary variables."""
         return self.h.shape[0]
 
-
     @property
     def rank(self) -> int:
         return 0 if self.U is None else self.U.shape[1]
 
     @property
     def form(self) -> str:
-        """``"dense"``, ``"low-rank"``, ``"dense+low-rank"`` or ``"linear"``."""
-        parts = [name for name, on in (("dense", self.J is not None), ("low-rank", self.U is not None)) if on]
+        """``"dense"``, ``"sparse"``, ``"low-rank"``, ``"dense+low-rank"`` or ``"linear"``: how it is stored."""
+        parts = [name for name, on in (("dense", self.J is not None), ("sparse", self.sparse is not None),
+                                       ("low-rank", self.U is not None)) if on]
         return "+".join(parts) or "linear"
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self.h, self.J, self.U, self.sigma) if a is not None)
+        arrays = (self.h, self.J, self.U, self.sigma, *(self.sparse or ()))
+        return sum(a.nbytes for a in arrays if a is not None)
 
     def __call__(self, x) -> np.ndarray | float:
         """Evaluate at one binary vector ``(m,)`` or a batch ``(..., m)`` (numpy)."""
@@ -175,6 +220,11 @@ class Quadratic:
         value = self.c + x @ self.h
         if self.J is not None:
             value = value + np.einsum("...i,...i->...", x @ self.J, x)
+        if self.sparse is not None:
+            flat = np.ascontiguousarray(x.reshape(-1, self.m))
+            pairs = np.empty(flat.shape[0])
+            _csr_pair_values(*self.sparse, flat, pairs)
+            value = value + pairs.reshape(x.shape[:-1])
         if self.U is not None:
             value = value + ((x @ self.U) ** 2) @ self.sigma
         return float(value) if x.ndim == 1 else value
@@ -182,15 +232,40 @@ class Quadratic:
     def dense(self) -> Quadratic:
         """The same function with every pairwise term in a dense ``J`` (O(m²) memory)."""
         J = np.zeros((self.m, self.m)) if self.J is None else self.J.copy()
+        if self.sparse is not None:
+            indptr, indices, data = self.sparse
+            J[np.repeat(np.arange(self.m), np.diff(indptr)), indices] = data
         if self.U is not None:
             J += (self.U * self.sigma) @ self.U.T
         return Quadratic(self.c, self.h, J)
+
+    def pairwise_csr(self) -> CSR | None:
+        """The pairwise terms as a :class:`CSR` when they are stored sparse, or stored dense with at
+        most :data:`SPARSE_MAX_DENSITY` nonzeros (from ``m ≥`` :data:`SPARSE_MIN_M`, without low-rank
+        factors); None otherwise. This is the form search runs on; it is built once per landscape."""
+        if self.sparse is not None:
+            return self.sparse
+        if self.J is None or self.U is not None or self.m < SPARSE_MIN_M:
+            return None
+        if self._kernel_csr is None:
+            J = self.J
+            if np.count_nonzero(J) > SPARSE_MAX_DENSITY * J.size:
+                object.__setattr__(self, "_kernel_csr", False)
+            else:
+                rows, cols = np.nonzero(J)  # row-major: sorted rows, sorted columns within a row
+                indptr = np.zeros(self.m + 1, dtype=np.int64)
+                np.cumsum(np.bincount(rows, minlength=self.m), out=indptr[1:])
+                csr = CSR(indptr, cols.astype(np.int64), np.ascontiguousarray(J[rows, cols]))
+                object.__setattr__(self, "_kernel_csr", csr)
+        return self._kernel_csr or None
 
     def flip_bounds(self) -> np.ndarray:
         """``B_i``: no single flip of bit ``i`` changes ``f`` by more, from any ``x``."""
         bounds = np.abs(self.h).copy()
         if self.J is not None:
             bounds += 2.0 * np.abs(self.J).sum(axis=1)
+        if self.sparse is not None:
+            bounds += 2.0 * self._row_sums(np.abs(self.sparse.data))
         if self.U is not None:
             reach = np.abs(self.U).sum(axis=0)  # max |p_k| over all x
             bounds += (np.abs(self.U) * np.abs(self.sigma)) @ (2.0 * reach) + (self.U**2) @ np.abs(self.sigma)
@@ -202,6 +277,8 @@ class Quadratic:
         at1 = self.h.copy()
         if self.J is not None:
             at1 += 2.0 * self.J.sum(axis=1)
+        if self.sparse is not None:
+            at1 += 2.0 * self._row_sums(self.sparse.data)
         if self.U is not None:
             q = (self.U**2) @ self.sigma
             p1 = self.U.sum(axis=0)
@@ -209,9 +286,18 @@ class Quadratic:
             at1 += 2.0 * (self.U * self.sigma) @ p1 - q
         return np.stack([at0, -at1])
 
-    def kernel_data(self) -> DenseData | LowRankData:
-        """The kernels' form: dense when ``J`` is given (a low-rank part is then folded into it),
-        low rank otherwise (also for a linear function, with rank 0)."""
+    def _row_sums(self, values) -> np.ndarray:
+        """Per row of the sparse couplings, the sum of ``values`` (one per stored coupling)."""
+        rows = np.repeat(np.arange(self.m), np.diff(self.sparse.indptr))
+        return np.bincount(rows, weights=values, minlength=self.m)
+
+    def kernel_data(self) -> DenseData | SparseData | LowRankData:
+        """The kernels' form: sparse when :meth:`pairwise_csr` gives one; dense when ``J`` is given (a
+        low-rank part is then folded into it); low rank otherwise (also for a linear function, with
+        rank 0)."""
+        csr = self.pairwise_csr()
+        if csr is not None:
+            return SparseData(self.c, self.h, *csr)
         if self.J is not None:
             dense = self.dense() if self.U is not None else self
             return DenseData(dense.c, dense.h, dense.J)
@@ -221,9 +307,86 @@ class Quadratic:
         return LowRankData(self.c, self.h, U, np.ascontiguousarray(U * sigma), (U**2) @ sigma, sigma)
 
     def kernel_aux(self) -> tuple:
-        """Buffers for the kernels: the fields ``g = h + 2Jx`` ``(m,)`` (dense) or the projections
-        ``p = Uᵀx`` ``(r,)`` (low rank)."""
-        return (np.zeros(self.m),) if self.J is not None else (np.zeros(self.rank),)
+        """Buffers for the kernels: the fields ``g = h + 2Jx`` ``(m,)`` (dense, sparse) or the
+        projections ``p = Uᵀx`` ``(r,)`` (low rank)."""
+        pairwise = self.J is not None or self.sparse is not None
+        return (np.zeros(self.m),) if pairwise else (np.zeros(self.rank),)
+
+
+def csr_from_entries(m, rows, cols, values, name="Quadratic") -> CSR:
+    """The symmetric :class:`CSR` of ``xᵀJx`` for the entries ``J[rows_e, cols_e] += values_e``:
+    each entry is split evenly between ``(i, j)`` and ``(j, i)``, repeats add up, zeros are dropped."""
+    rows = np.asarray(rows).reshape(-1)
+    cols = np.asarray(cols).reshape(-1)
+    values = np.asarray(values, dtype=np.float64).reshape(-1)
+    if not (rows.shape == cols.shape == values.shape):
+        raise ValueError(f"{name}: rows, cols and values must have the same length, got "
+                         f"{rows.shape[0]}, {cols.shape[0]} and {values.shape[0]}")
+    for label, idx in (("rows", rows), ("cols", cols)):
+        if idx.size and (not np.issubdtype(idx.dtype, np.integer) or idx.min() < 0 or idx.max() >= m):
+            raise ValueError(f"{name}: {label} must be integer indices in 0..{m - 1}")
+    _finite(name, values)
+    loops = np.flatnonzero(rows == cols)
+    if loops.size:
+        raise ValueError(f"{name}: entry {int(loops[0])} couples bit {int(rows[loops[0]])} with itself; "
+                         "put self-terms in h (x_i² = x_i)")
+    lo = np.minimum(rows, cols).astype(np.int64)
+    hi = np.maximum(rows, cols).astype(np.int64)
+    pairs, inverse = np.unique(lo * m + hi, return_inverse=True)  # one sum per coupling: exactly symmetric
+    summed = 0.5 * np.bincount(inverse.reshape(-1), weights=values, minlength=pairs.shape[0])
+    keep = summed != 0.0
+    pairs, summed = pairs[keep], summed[keep]
+    r = np.concatenate([pairs // m, pairs % m])
+    k = np.concatenate([pairs % m, pairs // m])
+    order = np.lexsort((k, r))  # by row, then column
+    indptr = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(np.bincount(r, minlength=m), out=indptr[1:])
+    return CSR(indptr, np.ascontiguousarray(k[order]), np.ascontiguousarray(np.concatenate([summed, summed])[order]))
+
+
+def _check_csr(csr, m) -> CSR:
+    """``csr`` as a :class:`CSR` of int64/float64 arrays, checked: ``m + 1`` row pointers, sorted unique
+    column indices in range, no diagonal, finite and symmetric values."""
+    try:
+        indptr, indices, data = csr
+    except (TypeError, ValueError):
+        raise ValueError("Quadratic: sparse must be a CSR (indptr, indices, data)") from None
+    indptr = np.ascontiguousarray(indptr, dtype=np.int64)
+    indices = np.ascontiguousarray(indices, dtype=np.int64)
+    data = np.ascontiguousarray(data, dtype=np.float64)
+    if indptr.shape != (m + 1,) or indptr[0] != 0 or np.any(np.diff(indptr) < 0) or indptr[-1] != indices.shape[0]:
+        raise ValueError(f"Quadratic: sparse.indptr must rise from 0 to len(indices) in {m + 1} entries")
+    if data.shape != indices.shape:
+        raise ValueError("Quadratic: sparse.indices and sparse.data must have the same length")
+    _finite("Quadratic", data)
+    rows = np.repeat(np.arange(m), np.diff(indptr))
+    if indices.size:
+        if indices.min() < 0 or indices.max() >= m:
+            raise ValueError(f"Quadratic: sparse.indices must lie in 0..{m - 1}")
+        if np.any(rows == indices):
+            raise ValueError("Quadratic: sparse couplings must have no diagonal; put self-terms in h")
+        same_row = rows[1:] == rows[:-1]
+        if np.any(same_row & (indices[1:] <= indices[:-1])):
+            raise ValueError("Quadratic: sparse.indices must be sorted and unique within each row")
+        order = np.lexsort((rows, indices))  # the transpose's entries, in row-major order
+        if not (np.array_equal(indices[order], rows) and np.array_equal(rows[order], indices)
+                and np.array_equal(data[order], data)):
+            raise ValueError("Quadratic: sparse couplings must be symmetric (use Quadratic.from_edges)")
+    return CSR(indptr, indices, data)
+
+
+@njit
+def _csr_pair_values(indptr, indices, data, X, out):
+    """``out[b] = X[b]ᵀ J X[b]`` for the CSR ``J``, rows of ``X`` float64 0/1 vectors."""
+    for b in range(X.shape[0]):
+        total = 0.0
+        for i in range(X.shape[1]):
+            if X[b, i] != 0.0:
+                row = 0.0
+                for p in range(indptr[i], indptr[i + 1]):
+                    row += data[p] * X[b, indices[p]]
+                total += X[b, i] * row
+        out[b] = total
 
 
 # Hot-path functions read every array they need from the data tuples once, at the top, and
@@ -286,6 +449,78 @@ def _dense_commit(D, aux, x, i, j):
     else:
         for t in range(m):
             g[t] += di * J[i, t]
+    x[i] = 1 - x[i]
+
+
+@jitable
+def _sparse_value(D, aux, x):
+    h, indptr, indices, data = D.h, D.indptr, D.indices, D.data
+    total = D.c
+    for i in range(x.shape[0]):
+        if x[i]:
+            row = h[i]
+            for p in range(indptr[i], indptr[i + 1]):
+                if x[indices[p]]:
+                    row += data[p]
+            total += row
+    return total
+
+
+@jitable
+def _sparse_reset(D, aux, x):
+    """The fields ``g = h + 2Jx`` from the set bits' rows; returns ``f(x)``."""
+    g = aux[0]
+    h, indptr, indices, data = D.h, D.indptr, D.indices, D.data
+    m = x.shape[0]
+    for i in range(m):
+        g[i] = h[i]
+    for j in range(m):
+        if x[j]:
+            for p in range(indptr[j], indptr[j + 1]):
+                g[indices[p]] += 2.0 * data[p]  # J is symmetric: row j is column j
+    return _sparse_value(D, aux, x)
+
+
+@jitable
+def _csr_entry(indptr, indices, data, i, j):
+    """``J[i, j]``: a binary search of row ``i``'s sorted column indices."""
+    lo = indptr[i]
+    hi = indptr[i + 1]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        col = indices[mid]
+        if col < j:
+            lo = mid + 1
+        elif col > j:
+            hi = mid
+        else:
+            return data[mid]
+    return 0.0
+
+
+@jitable
+def _sparse_delta(D, aux, x, f, i, j):
+    g = aux[0]
+    si = 1.0 - 2.0 * x[i]
+    d = si * g[i]
+    if j >= 0:
+        sj = 1.0 - 2.0 * x[j]
+        d += sj * g[j] + 2.0 * si * sj * _csr_entry(D.indptr, D.indices, D.data, i, j)
+    return d
+
+
+@jitable
+def _sparse_commit(D, aux, x, i, j):
+    g = aux[0]
+    indptr, indices, data = D.indptr, D.indices, D.data
+    di = 2.0 - 4.0 * x[i]
+    for p in range(indptr[i], indptr[i + 1]):
+        g[indices[p]] += di * data[p]
+    if j >= 0:
+        dj = 2.0 - 4.0 * x[j]
+        for p in range(indptr[j], indptr[j + 1]):
+            g[indices[p]] += dj * data[p]
+        x[j] = 1 - x[j]
     x[i] = 1 - x[i]
 
 
@@ -727,6 +962,7 @@ def _is(typ, cls) -> bool:
 
 _IMPLS = {
     DenseData: {"value": _dense_value, "reset": _dense_reset, "delta": _dense_delta, "commit": _dense_commit},
+    SparseData: {"value": _sparse_value, "reset": _sparse_reset, "delta": _sparse_delta, "commit": _sparse_commit},
     LowRankData: {"value": _lowrank_value, "reset": _lowrank_reset, "delta": _lowrank_delta, "commit": _lowrank_commit},
     MLPData: {"value": _mlp_value, "reset": _mlp_reset, "delta": _mlp_delta, "commit": _mlp_commit},
     ObjData: {"value": _obj_value, "reset": _obj_reset, "delta": _obj_delta, "commit": _obj_commit},

@@ -90,6 +90,7 @@ def knapsack_update(x, aux, params, i, j):
 FORMS = (
     "linear",
     "dense",
+    "sparse",
     "low-rank",
     "dense+low-rank",
     "mlp1",
@@ -98,7 +99,7 @@ FORMS = (
     "objective",
     "objective-plain",
 )
-QUADRATIC_FORMS = ("linear", "dense", "low-rank", "dense+low-rank")
+QUADRATIC_FORMS = ("linear", "dense", "sparse", "low-rank", "dense+low-rank")
 
 
 def make_landscape(form: str, m: int, seed: int, scale: float = 1.0):
@@ -116,7 +117,16 @@ def make_landscape(form: str, m: int, seed: int, scale: float = 1.0):
         if form in ("low-rank", "dense+low-rank"):
             r = int(rng.integers(1, 4))
             U, sigma = rng.normal(size=(m, r)), scale * rng.normal(size=r)
-        land = Quadratic(c, h, J, U=U, sigma=sigma)
+        if form == "sparse":  # random entries, either triangle, some repeated, some bits uncoupled
+            count = int(rng.integers(0, 2 * m + 1)) if m > 1 else 0
+            rows = rng.integers(0, m, size=count)
+            cols = (rows + rng.integers(1, m, size=count)) % max(m, 1) if m > 1 else rows
+            values = scale * rng.normal(size=count)
+            land = Quadratic.from_edges(c, h, rows, cols, values)
+            J = np.zeros((m, m))
+            np.add.at(J, (rows, cols), values)
+        else:
+            land = Quadratic(c, h, J, U=U, sigma=sigma)
         magnitude = 1.0 + abs(c) + np.abs(h).sum()
         if J is not None:
             magnitude += np.abs(J).sum()
@@ -382,6 +392,133 @@ def test_quadratic_form_names():
     assert Quadratic(0.0, np.zeros(m), np.zeros((m, m))).form == "dense"
     assert Quadratic.low_rank(0.0, np.zeros(m), np.ones((m, 1)), [1.0]).form == "low-rank"
     assert Quadratic(0.0, np.zeros(m), np.zeros((m, m)), U=np.ones((m, 1)), sigma=[1.0]).form == "dense+low-rank"
+
+
+# ================================================================== the sparse form
+
+
+@st.composite
+def edge_lists(draw, max_n: int = 8):
+    """``(m, rows, cols, values)``: entries of ``J`` off its diagonal, in either triangle, some
+    repeated (at the same place or mirrored), some cancelling, possibly none."""
+    m = draw(st.integers(1, max_n))
+    pairs = [(i, j) for i in range(m) for j in range(m) if i != j]
+    entries = draw(st.lists(st.tuples(st.sampled_from(pairs), COEF), max_size=3 * m)) if pairs else []
+    if entries and draw(st.booleans()):  # an entry cancelled by its mirror image
+        (i, j), v = entries[0]
+        entries.append(((j, i), -v))
+    rows = np.array([i for (i, _), _ in entries], dtype=np.int64)
+    cols = np.array([j for (_, j), _ in entries], dtype=np.int64)
+    values = np.array([v for _, v in entries], dtype=np.float64)
+    return m, rows, cols, values
+
+
+def raw_J(m, rows, cols, values) -> np.ndarray:
+    J = np.zeros((m, m))
+    np.add.at(J, (rows, cols), values)
+    return J
+
+
+@SETTINGS
+@given(edge_lists(), st.data())
+def test_sparse_quadratic_matches_the_formula_and_its_dense_twin(edges, data):
+    m, rows, cols, values = edges
+    h = np.array(data.draw(st.lists(COEF, min_size=m, max_size=m)))
+    q = Quadratic.from_edges(0.5, h, rows, cols, values)
+    assert q.form == "sparse" and q.J is None
+    indptr, indices, weights = q.sparse
+    J = raw_J(m, rows, cols, values)
+    # canonical: symmetric, no diagonal, no zeros, sorted unique columns per row
+    stored = np.zeros((m, m))
+    for i in range(m):
+        cols_i = indices[indptr[i] : indptr[i + 1]]
+        assert np.all(np.diff(cols_i) > 0) and i not in cols_i
+        stored[i, cols_i] = weights[indptr[i] : indptr[i + 1]]
+    assert np.all(weights != 0.0)
+    np.testing.assert_allclose(stored, 0.5 * (J + J.T), rtol=0, atol=1e-12 * scale(0.5, h, J))
+    xs = np.array(list(naive.all_actions(m)))
+    want = np.array([naive.quadratic_value(0.5, h, J, x) for x in xs])
+    tol = 1e-9 * scale(0.5, h, J)
+    np.testing.assert_allclose(q(xs), want, rtol=0, atol=tol)
+    np.testing.assert_allclose([q(x) for x in xs], want, rtol=0, atol=tol)
+    np.testing.assert_allclose(q.dense()(xs), want, rtol=0, atol=tol)
+    dense = Quadratic(0.5, h, J)
+    np.testing.assert_allclose(q.flip_bounds(), dense.flip_bounds(), rtol=0, atol=tol)
+    np.testing.assert_allclose(q.corner_deltas(), dense.corner_deltas(), rtol=0, atol=tol)
+
+
+def test_sparse_quadratic_takes_a_scipy_matrix_and_refuses_bad_input():
+    import scipy.sparse as sps
+
+    rng = np.random.default_rng(0)
+    m = 12
+    A = sps.random(m, m, density=0.3, random_state=1, format="csr")
+    A.setdiag(0.0)
+    A.eliminate_zeros()
+    h = rng.normal(size=m)
+    q = Quadratic(1.0, h, A)
+    assert q.form == "sparse" and q.J is None
+    xs = rng.integers(0, 2, size=(20, m))
+    np.testing.assert_allclose(q(xs), Quadratic(1.0, h, A.toarray())(xs), rtol=1e-12)
+    coo = A.tocoo()
+    np.testing.assert_allclose(Quadratic.from_edges(1.0, h, coo.row, coo.col, coo.data)(xs), q(xs), rtol=1e-12)
+    empty = Quadratic.from_edges(2.0, h, [], [], [])
+    assert empty.sparse.indices.size == 0 and empty(xs[0]) == pytest.approx(2.0 + h @ xs[0])
+    bad = [
+        (([1], [1], [2.0]), "couples bit 1 with itself"),
+        (([0], [m], [1.0]), "cols must be integer indices in 0..11"),
+        (([-1], [2], [1.0]), "rows must be integer indices in 0..11"),
+        (([0, 1], [2], [1.0]), "the same length"),
+        (([0.5], [2], [1.0]), "rows must be integer indices"),
+        (([0], [2], [np.nan]), "finite"),
+    ]
+    for (rows, cols, values), message in bad:
+        with pytest.raises(ValueError, match=message):
+            Quadratic.from_edges(0.0, h, rows, cols, values)
+    csr = q.sparse
+    with pytest.raises(ValueError, match="symmetric"):
+        Quadratic(0.0, h, sparse=(csr.indptr, csr.indices, csr.data * np.linspace(1, 2, csr.data.size)))
+    with pytest.raises(ValueError, match="sorted and unique"):  # row 0 lists bit 2 before bit 1
+        Quadratic(0.0, np.zeros(3), sparse=([0, 2, 3, 4], [2, 1, 0, 0], [1.0, 1.0, 1.0, 1.0]))
+    with pytest.raises(ValueError, match="no diagonal"):
+        Quadratic(0.0, np.zeros(2), sparse=([0, 1, 1], [0], [1.0]))
+    with pytest.raises(ValueError, match="once"):
+        Quadratic(0.0, h, np.zeros((m, m)), sparse=csr)
+    with pytest.raises(ValueError, match="low-rank"):
+        Quadratic(0.0, h, sparse=csr, U=np.ones((m, 1)), sigma=[1.0])
+
+
+def test_a_dense_J_with_few_couplings_is_searched_in_the_sparse_form_with_the_same_deltas(monkeypatch):
+    import search.landscapes as landscapes
+
+    rng = np.random.default_rng(3)
+    m = landscapes.SPARSE_MIN_M
+    J = np.where(rng.random((m, m)) < 0.03, rng.normal(size=(m, m)), 0.0)  # about 6% once symmetric
+    q = Quadratic(0.0, rng.normal(size=m), J)
+    assert q.form == "dense" and type(q.kernel_data()).__name__ == "SparseData"
+    full = Quadratic(0.0, rng.normal(size=m), rng.normal(size=(m, m)))
+    assert type(full.kernel_data()).__name__ == "DenseData"  # dense couplings stay dense
+    small = Quadratic(0.0, np.zeros(m - 1), J[1:, 1:])
+    assert type(small.kernel_data()).__name__ == "DenseData"  # below SPARSE_MIN_M: no gain
+    picks = rng.integers(0, 10**6, size=40)
+    for space in (Binary(m), KOfN(m, 5)):
+        x0 = naive.feasible_encodings(space)[0] if m <= 9 else _first_state(space)
+        sparse_walk = walk(q, space.moves(), x0, picks)
+        monkeypatch.setattr(landscapes, "SPARSE_MAX_DENSITY", 0.0)
+        dense_q = Quadratic(0.0, q.h, q.J)
+        assert type(dense_q.kernel_data()).__name__ == "DenseData"
+        dense_walk = walk(dense_q, space.moves(), x0, picks)
+        monkeypatch.undo()
+        np.testing.assert_array_equal(sparse_walk[0], dense_walk[0])  # the same states ...
+        np.testing.assert_allclose(sparse_walk[1], dense_walk[1], rtol=0, atol=1e-9 * scale(0, q.h, J))
+        for a, b in zip(sparse_walk[4], dense_walk[4], strict=True):  # ... and the same move deltas
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-9 * scale(0, q.h, J))
+
+
+def _first_state(space) -> np.ndarray:
+    x = np.zeros(space.m, dtype=np.int8)
+    x[: getattr(space, "k", 0)] = 1
+    return x
 
 
 # ================================================================== landscape deltas and move sets
