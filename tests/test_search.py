@@ -309,12 +309,12 @@ def test_budget_is_never_exceeded_and_trace_is_monotone(method, opts, budget, sp
     check_trace(res, budget, mag)
 
 
-@pytest.mark.parametrize("form", ["mlp2", "objective", "objective-plain"])
+@pytest.mark.parametrize("form", ["dense", "sparse", "low-rank", "mlp2", "objective", "objective-plain"])
 @pytest.mark.parametrize(
     "budget, restarts", [(1, 1), (3, 3), (11, 1), (12, 1), (13, 3), (37, 1), (37, 3), (1001, 3), (2500, 1)]
 )
 def test_anneal_budget_counts_the_temperature_walk(form, budget, restarts):
-    """Without a Quadratic, anneal spends evaluations on a random walk to size its temperatures."""
+    """anneal spends evaluations on a random walk to size its temperatures, on every landscape."""
     space = Binary(20)
     land, _, mag = make_landscape(form, space.m, seed=budget)
     res = maximize(land, space, "anneal", budget, seed=0, restarts=restarts)
@@ -506,6 +506,83 @@ def test_anneal_finds_the_optimum_of_landscape_env(reset_seed):
     assert res.score == pytest.approx(best.score, abs=1e-9)
     assert res.score == pytest.approx(0.0, abs=1e-9)
     np.testing.assert_array_equal(res.action, env.unwrapped.optimal_action())
+
+
+# ------------------------------------------------------------------ structured problems with a known optimum
+
+
+def ising(n, rows, cols, J) -> Quadratic:
+    """``−Σ_e J_e s_i s_j`` over spins ``s = 2x − 1``, as a sparse Quadratic in ``x`` (maximised)."""
+    rows, cols, J = np.asarray(rows), np.asarray(cols), np.asarray(J, dtype=np.float64)
+    h = np.bincount(rows, weights=2 * J, minlength=n) + np.bincount(cols, weights=2 * J, minlength=n)
+    return Quadratic.from_edges(-J.sum(), h, rows, cols, -4 * J)
+
+
+def planted(n, rows, cols, weights, seed) -> tuple[Quadratic, float]:
+    """An Ising problem whose ground state is a random spin state ``t`` (a ferromagnet seen through
+    the gauge ``s → t s``: no bond is frustrated), and its optimum ``Σ|w|``."""
+    t = np.random.default_rng(seed).choice([-1.0, 1.0], size=n)
+    rows, cols = np.asarray(rows), np.asarray(cols)
+    return ising(n, rows, cols, -np.asarray(weights) * t[rows] * t[cols]), float(np.sum(np.abs(weights)))
+
+
+def grid_edges(side):
+    idx = np.arange(side * side).reshape(side, side)
+    return (np.concatenate([idx[:, :-1].ravel(), idx[:-1, :].ravel()]),
+            np.concatenate([idx[:, 1:].ravel(), idx[1:, :].ravel()]))
+
+
+def known_optimum_cases():
+    """Structured families with a known optimum: a planted 10×10 grid with weights 1–3, a planted
+    chain of 40 unit bonds, and max-cut on a random bipartite graph (every edge cut)."""
+    rng = np.random.default_rng(0)
+    rows, cols = grid_edges(10)
+    grid = planted(100, rows, cols, rng.integers(1, 4, rows.size), seed=1)
+    chain = planted(40, np.arange(39), np.arange(1, 40), np.ones(39), seed=2)
+    n = 120
+    side = rng.integers(0, 2, n)
+    iu = np.triu_indices(n, 1)
+    keep = (side[iu[0]] != side[iu[1]]) & (rng.random(iu[0].size) < 0.1)
+    r, c = iu[0][keep], iu[1][keep]
+    h = np.bincount(r, minlength=n) + np.bincount(c, minlength=n)
+    cut = Quadratic.from_edges(0.0, h.astype(float), r, c, -2.0 * np.ones(r.size))
+    return {"planted grid": (*grid, 1000), "planted chain": (*chain, 10000), "bipartite max-cut": (cut, r.size, 100)}
+
+
+@pytest.mark.parametrize("method", ["anneal", "tabu"])
+@pytest.mark.parametrize("case", ["planted grid", "planted chain", "bipartite max-cut"])
+def test_anneal_and_tabu_find_known_ground_states_of_structured_problems(method, case):
+    """With the default settings and the budget named per case (sweeps of n evaluations), every one
+    of 5 seeds reaches the optimum: the schedule fits integer-weighted sparse problems too."""
+    q, optimum, sweeps = known_optimum_cases()[case]
+    for seed in range(5):
+        assert maximize(q, q.m, method, sweeps * q.m, seed=seed).score == pytest.approx(optimum, abs=1e-9)
+
+
+def test_anneal_temperatures_come_from_the_changes_a_run_meets():
+    """Max-cut with unit weights on a random graph of degree about 48: a flip changes the cut by at
+    most the degree and, at a typical state, by a few times its square root, in steps of 1 or 2. The
+    measured range starts near the changes seen and ends where a change of 2 is rare; the bounds from
+    the coefficients start 10× hotter and end where a change of 2 is accepted most of the time."""
+    from search.anneal import sampled_temperature_range, temperature_range
+
+    rng = np.random.default_rng(0)
+    n = 400
+    iu = np.triu_indices(n, 1)
+    keep = rng.random(iu[0].size) < 0.12
+    r, c = iu[0][keep], iu[1][keep]
+    deg = np.bincount(r, minlength=n) + np.bincount(c, minlength=n)
+    q = Quadratic.from_edges(0.0, deg.astype(float), r, c, -2.0 * np.ones(r.size))
+    moves = Binary(n).moves()
+    hot, cold = sampled_temperature_range(q, moves, 200, search._jit.rng_state(0))
+    bound_hot, bound_cold = temperature_range(q, moves)
+    assert hot * np.log(2) <= deg.max() and hot > 3 * np.sqrt(deg.mean()) / np.log(2) / 2
+    assert np.exp(-2.0 / cold) <= 0.01 + 1e-12  # a change of 2 is accepted at most 1% of the time at the end
+    assert bound_hot > 10 * hot and np.exp(-2.0 / bound_cold) > 0.5
+    # and at equal sweeps the measured range finds the better cut
+    measured = maximize(q, n, "anneal", 200 * n, seed=0).score
+    bounded = maximize(q, n, "anneal", 200 * n, seed=0, t_hot=bound_hot, t_cold=bound_cold).score
+    assert measured > 1.05 * bounded
 
 
 # ------------------------------------------------------------------ init, masks and spaces
