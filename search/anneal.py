@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from search._jit import kernel, njit, uniform
+from search._jit import jitable, kernel, njit, uniform
 from search.landscapes import Quadratic, ls_commit, ls_delta, ls_reset, ls_value
 from search.moves import buffers, copy_into, move_state, mv_apply, mv_count, mv_nth, mv_random, start_state
 from search.spaces import FLIP
@@ -146,8 +146,8 @@ def _low_rank_scale(h, U, sigma, allowed, pair):
     return top1, top2, (small if small < np.inf else 0.0)
 
 
-@kernel
-def _walk_deltas(D, M, aux, S, x, no_starts, rng, out):
+@jitable
+def _walk(D, M, aux, S, x, no_starts, rng, out):
     """Write into ``out`` the |changes| seen on a random walk of accepted moves from a random state;
     returns how many were written (0 when no move exists)."""
     start_state(M, S, no_starts, 0, x, rng)
@@ -164,29 +164,92 @@ def _walk_deltas(D, M, aux, S, x, no_starts, rng, out):
     return out.shape[0]
 
 
+@jitable
+def _select(a, count, k):
+    """The ``k``-th smallest (0-based) of ``a[:count]``, by quickselect in place (deterministic
+    middle pivots; ``a[:count]`` is reordered, ``a[k + 1:count]`` then holds the larger ones)."""
+    lo = 0
+    hi = count - 1
+    while lo < hi:
+        pivot = a[(lo + hi) >> 1]
+        i = lo
+        j = hi
+        while i <= j:
+            while a[i] < pivot:
+                i += 1
+            while a[j] > pivot:
+                j -= 1
+            if i <= j:
+                a[i], a[j] = a[j], a[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            break
+    return a[k]
+
+
+@jitable
+def _range_from_changes(seen, count):
+    """``(t_hot, t_cold)`` from the changes ``seen[:count]`` (see :func:`sampled_temperature_range`);
+    reorders ``seen``."""
+    top = 0.0
+    for t in range(count):
+        if seen[t] > top:
+            top = seen[t]
+    kept = 0
+    for t in range(count):  # drop zero changes and rounding (below 1e-9 of the largest)
+        if seen[t] > 1e-9 * top:
+            seen[kept] = seen[t]
+            kept += 1
+    if kept == 0:
+        return 1.0, 1e-3
+    # the 10th percentile, interpolated linearly between order statistics (numpy's default)
+    pos = 0.1 * (kept - 1)
+    k = int(pos)
+    low = _select(seen, kept, k)
+    q = low
+    if pos > k:
+        high = seen[k + 1]
+        for t in range(k + 2, kept):
+            if seen[t] < high:
+                high = seen[t]
+        q = low + (high - low) * (pos - k)
+    hot = top / math.log(2.0)
+    cold = q / math.log(100.0)
+    return hot, min(cold, hot)
+
+
+@kernel
+def _walk_range(D, M, aux, S, x, no_starts, rng, seen):
+    count = _walk(D, M, aux, S, x, no_starts, rng, seen)
+    return _range_from_changes(seen, count)
+
+
 def sampled_temperature_range(landscape, moves, steps: int, rng) -> tuple[float, float]:
     """``(t_hot, t_cold)`` from the changes seen on a random walk of ``steps`` moves.
 
     The hot end takes the largest change seen, the cold end the 10th percentile of the nonzero
     ones (the minimum of a sample is too noisy to set the end of a schedule; changes below 10⁻⁹ of
-    the largest are rounding, as when integer couplings cancel).
+    the largest are rounding, as when integer couplings cancel). :func:`anneal` runs the same walk
+    inside its kernel.
     """
     x, _ = buffers(moves)
-    seen = np.zeros(steps)
     no_starts = np.zeros((0, moves.m), dtype=np.int8)
     data, aux, S = landscape.kernel_data(), landscape.kernel_aux(), move_state(moves)
-    written = _walk_deltas(data, moves, aux, S, x, no_starts, rng, seen)
-    seen = seen[:written]
-    seen = seen[seen > 1e-9 * seen.max(initial=0.0)]
-    if seen.size == 0:
-        return 1.0, 1e-3
-    hot = float(seen.max()) / math.log(2.0)
-    cold = float(np.quantile(seen, 0.1)) / math.log(100.0)
-    return hot, min(cold, hot)
+    hot, cold = _walk_range(data, moves, aux, S, x, no_starts, rng, np.zeros(steps))
+    return float(hot), float(cold)
 
 
 @kernel
-def _anneal(D, M, aux, S, x, best_x, budget, restarts, t_hot, t_cold, sweep, starts, rng, marks, trace, evals):
+def _anneal(D, M, aux, S, x, best_x, budget, restarts, t_hot, t_cold, sweep, starts, rng, marks, trace, evals,
+            seen):
+    if seen.shape[0] > 0:  # measure the temperature range first: a walk of seen.shape[0] moves
+        t_hot, t_cold = _range_from_changes(seen, _walk(D, M, aux, S, x, starts[:0], rng, seen))
+        evals += seen.shape[0] + 1
     best = -np.inf
     pos = 0
     total = budget - evals
@@ -238,6 +301,7 @@ def _anneal(D, M, aux, S, x, best_x, budget, restarts, t_hot, t_cold, sweep, sta
 
 
 ORDERS = ("sweep", "random")
+_NO_WALK = np.zeros(0)
 
 
 def anneal(landscape, moves, budget, rng, marks, trace, starts, *, restarts=1, t_hot=None, t_cold=None, order=None):
@@ -256,24 +320,27 @@ def anneal(landscape, moves, budget, rng, marks, trace, starts, *, restarts=1, t
         raise ValueError(f"anneal: order must be one of {ORDERS}, got {order!r}")
     if isinstance(restarts, bool) or not isinstance(restarts, (int, np.integer)) or not 1 <= restarts <= budget:
         raise ValueError(f"anneal: restarts must be an integer in 1..budget ({budget}), got {restarts!r}")
-    used = 0
-    if t_hot is None or t_cold is None:
-        steps = walk_steps(budget, restarts)
-        if steps:  # a short random walk measures the changes the run will meet; its evaluations count
-            auto_hot, auto_cold = sampled_temperature_range(landscape, moves, steps, rng)
-            used = steps + 1
-        elif isinstance(landscape, Quadratic):
-            auto_hot, auto_cold = temperature_range(landscape, moves)
-        else:
-            auto_hot, auto_cold = 1.0, 1e-3
-        t_hot = auto_hot if t_hot is None else float(t_hot)
-        t_cold = min(auto_cold, t_hot) if t_cold is None else float(t_cold)
-    t_hot, t_cold = float(t_hot), float(t_cold)
-    if not (t_hot > 0 and t_cold > 0 and t_cold <= t_hot):
-        raise ValueError(f"anneal: need 0 < t_cold <= t_hot, got t_hot={t_hot}, t_cold={t_cold}")
+    steps = walk_steps(budget, restarts) if t_hot is None or t_cold is None else 0
+    if steps and t_hot is None and t_cold is None:  # the kernel walks first (its evaluations count)
+        seen, used, t_hot, t_cold = np.empty(steps), 0, 1.0, 1.0
+    else:
+        seen, used = _NO_WALK, 0
+        if t_hot is None or t_cold is None:
+            if steps:  # a short random walk measures the changes the run will meet
+                auto_hot, auto_cold = sampled_temperature_range(landscape, moves, steps, rng)
+                used = steps + 1
+            elif isinstance(landscape, Quadratic):
+                auto_hot, auto_cold = temperature_range(landscape, moves)
+            else:
+                auto_hot, auto_cold = 1.0, 1e-3
+            t_hot = auto_hot if t_hot is None else float(t_hot)
+            t_cold = min(auto_cold, t_hot) if t_cold is None else float(t_cold)
+        t_hot, t_cold = float(t_hot), float(t_cold)
+        if not (t_hot > 0 and t_cold > 0 and t_cold <= t_hot):
+            raise ValueError(f"anneal: need 0 < t_cold <= t_hot, got t_hot={t_hot}, t_cold={t_cold}")
     x, best_x = buffers(moves)
     score, evals = _anneal(
         landscape.kernel_data(), moves, landscape.kernel_aux(), move_state(moves), x, best_x,
-        budget, int(restarts), t_hot, t_cold, order == "sweep", starts, rng, marks, trace, used,
+        budget, int(restarts), t_hot, t_cold, order == "sweep", starts, rng, marks, trace, used, seen,
     )
     return best_x, score, evals

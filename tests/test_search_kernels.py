@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from search import MLP, Batch, Binary, Discrete, KOfN, Objective, Quadratic
 from search._jit import next_u64, randint, random_bits, rng_state, uniform
+from search.anneal import _range_from_changes
 from search.landscapes import DENSE_BUILD_MAX, ls_commit, ls_delta, ls_reset, ls_value
 from search.moves import move_state, mv_apply, mv_count, mv_nth, mv_random, mv_random_state, mv_reset, start_state
 from tests import naive
@@ -519,6 +520,31 @@ def _first_state(space) -> np.ndarray:
     x = np.zeros(space.m, dtype=np.int8)
     x[: getattr(space, "k", 0)] = 1
     return x
+
+
+# ================================================================== anneal's temperature range
+
+
+@numba.njit
+def _range_driver(seen):
+    return _range_from_changes(seen, seen.shape[0])
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.lists(st.one_of(st.just(0.0), st.just(1e-14), st.sampled_from([1.0, 2.0, 3.0]),
+                          st.floats(0.0, 1e6, allow_nan=False)), min_size=0, max_size=60))
+def test_temperature_range_from_changes_matches_numpy(changes):
+    """The kernel's range: the largest change accepted with 1/2 at the hot end, numpy's 10th percentile
+    of the changes above 1e-9 of the largest accepted with 1/100 at the cold end (never above hot)."""
+    seen = np.array(changes, dtype=np.float64)
+    hot, cold = _range_driver(seen.copy())
+    top = seen.max(initial=0.0)
+    kept = seen[seen > 1e-9 * top]
+    if kept.size == 0:
+        assert (hot, cold) == (1.0, 1e-3)
+        return
+    assert hot == pytest.approx(top / np.log(2.0), rel=1e-15)
+    assert cold == pytest.approx(min(np.quantile(kept, 0.1) / np.log(100.0), hot), rel=1e-12)
 
 
 # ================================================================== landscape deltas and move sets
