@@ -82,15 +82,29 @@ def njit(fn=None, **kwargs):
 NEEDS_NRT: set = set()
 
 
+#: Check every keyed call (see :func:`kernel`) against the full argument key; the tests set it.
+CHECK_KEYS = os.environ.get("STANDIN_CHECK_KERNEL_KEYS", "0") == "1"
+
+
 def kernel(fn):
     """A search kernel: :func:`njit` without reference counting, so it must not allocate.
 
     Kernels take the landscape's data tuple first. For the types in :data:`NEEDS_NRT` the call goes
     to a second compilation with reference counting (not cached: it embeds the user's functions).
+
+    Two ways to call one:
+
+    - ``k(*args)``: the compiled entry point is looked up by :func:`arg_key` of every argument
+      (about 15 µs for a search kernel's twenty-odd arrays and tuples).
+    - ``k.keyed(key, *args)``: by a key that the caller vouches determines every argument's numba
+      type: search builds everything but the landscape's data with fixed types, and a landscape's
+      :func:`~search.landscapes.kernel_args` key covers its data. With ``CHECK_KEYS`` every keyed call
+      is checked against the full key.
     """
     fast = njit(fn, _nrt=False)
     flexible = njit(fn, cache=False)
     entries: dict = {}  # argument key -> compiled entry point
+    vouched: dict = {}  # caller's key -> (full argument key, compiled entry point)
 
     @functools.wraps(fn)
     def call(*args):
@@ -106,7 +120,21 @@ def kernel(fn):
                 entries[(dispatcher, key)] = overload.entry_point
         return result
 
-    call.fast, call.flexible = fast, flexible
+    def keyed(key, *args):
+        found = vouched.get(key) if key is not None else None
+        if found is not None:
+            if CHECK_KEYS and arg_key(args) != found[0]:
+                raise AssertionError(f"{fn.__name__}: key {key!r} does not determine the argument types")
+            return found[1](*args)
+        result = call(*args)
+        full = arg_key(args) if key is not None else None
+        dispatcher = flexible if type(args[0]) in NEEDS_NRT else fast
+        entry = entries.get((dispatcher, full)) if full is not None else None
+        if entry is not None:
+            vouched[key] = (full, entry)
+        return result
+
+    call.fast, call.flexible, call.keyed = fast, flexible, keyed
     return call
 
 
@@ -123,7 +151,8 @@ def arg_key(value):
     t = type(value)
     if t is np.ndarray:
         f = value.flags
-        return (value.dtype, value.ndim, f.c_contiguous, f.f_contiguous, f.writeable, f.aligned)
+        layout = "C" if f.c_contiguous else "F" if f.f_contiguous else "A"  # numba's order of preference
+        return (value.dtype, value.ndim, layout, f.writeable, f.aligned)
     if isinstance(value, tuple):
         parts = tuple(arg_key(v) for v in value)
         return None if None in parts else (t, parts)
@@ -165,14 +194,27 @@ def rng_state(seed: int) -> np.ndarray:
     recommend (any integer seed; seeds are taken modulo 2^64). Cheap: it runs on every search."""
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
         raise ValueError(f"seed must be an integer, got {seed!r}")
-    z = int(seed) & _M64
-    words = []
-    for _ in range(4):  # splitmix64: the state advances by the golden-ratio constant per word
-        words.append(_splitmix64(z))
-        z = (z + 0x9E3779B97F4A7C15) & _M64
-    if not any(words):  # the all-zero state is the generator's one fixed point
-        words[0] = 1
-    return np.array(words, dtype=np.uint64)
+    state = np.empty(4, dtype=np.uint64)
+    _seed_into(np.uint64(int(seed) & _M64), state)
+    return state
+
+
+@njit
+def _seed_into(z, state):
+    """``rng_state``'s words, compiled (the Python integers took 3 µs a search): word ``w`` is
+    splitmix64 of ``z + (w + 1)·γ``, γ the golden-ratio constant, in wrapping uint64 arithmetic."""
+    gamma = np.uint64(0x9E3779B97F4A7C15)
+    any_set = False
+    for w in range(4):  # splitmix64: the state advances by γ per word
+        z = z + gamma
+        v = z
+        v = (v ^ (v >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        v = (v ^ (v >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        v = v ^ (v >> np.uint64(31))
+        state[w] = v
+        any_set = any_set or v != 0
+    if not any_set:  # the all-zero state is the generator's one fixed point
+        state[0] = np.uint64(1)
 
 
 @jitable

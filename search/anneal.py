@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 from search._jit import jitable, kernel, njit, uniform
-from search.landscapes import Quadratic, ls_commit, ls_delta, ls_reset, ls_value
+from search.landscapes import Quadratic, kernel_args, ls_commit, ls_delta, ls_reset, ls_value
 from search.moves import buffers, copy_into, move_state, mv_apply, mv_count, mv_nth, mv_random, start_state
 from search.spaces import FLIP
 from search.trace import next_mark, record
@@ -339,8 +339,9 @@ def anneal(landscape, moves, budget, rng, marks, trace, starts, *, restarts=1, t
         if not (t_hot > 0 and t_cold > 0 and t_cold <= t_hot):
             raise ValueError(f"anneal: need 0 < t_cold <= t_hot, got t_hot={t_hot}, t_cold={t_cold}")
     x, best_x = buffers(moves)
-    score, evals = _anneal(
-        landscape.kernel_data(), moves, landscape.kernel_aux(), move_state(moves), x, best_x,
+    D, aux, key = kernel_args(landscape)
+    score, evals = _anneal.keyed(
+        key, D, moves, aux, move_state(moves), x, best_x,
         budget, int(restarts), t_hot, t_cold, order == "sweep", starts, rng, marks, trace, used, seen,
     )
     return best_x, score, evals

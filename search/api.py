@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -137,7 +138,8 @@ def maximize(
         raise ValueError("maximize: proposal must be callable as proposal(count, rng)")
 
     marks = checkpoints(budget)
-    trace = np.full(marks.shape[0], np.nan)
+    trace = np.empty(marks.shape[0])
+    trace.fill(np.nan)
     info: dict = {}
     start = time.perf_counter()
     if method == "exact":
@@ -167,9 +169,15 @@ def _starts(sp, moves, proposal, init, count, seed) -> np.ndarray:
     if init is not None:
         return init[None, :].copy()
     if proposal is None:
-        return np.zeros((0, sp.m), dtype=np.int8)
+        return _no_starts(sp.m)
     X, _ = sampling.propose(proposal, sp, moves, count, np.random.default_rng(seed))
-    return np.ascontiguousarray(X)
+    return np.require(X, np.int8, ["C", "A", "W"])  # the types the kernels' keyed calls vouch for
+
+
+@functools.lru_cache(maxsize=64)
+def _no_starts(m: int) -> np.ndarray:
+    """An empty ``(0, m)`` start set (shared: kernels never write it)."""
+    return np.zeros((0, m), dtype=np.int8)
 
 
 def _local(landscape, sp, moves, method, budget, seed, marks, trace, proposal, init, opts):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from search._jit import jitable, kernel
-from search.landscapes import ls_commit, ls_delta, ls_reset, ls_value
+from search.landscapes import kernel_args, ls_commit, ls_delta, ls_reset, ls_value
 from search.moves import buffers, copy_into, move_state, mv_reset
 from search.spaces import FLIP, SWAP
 from search.trace import record
@@ -120,8 +120,9 @@ def exhaustive(landscape, moves, marks, trace):
     x, best_x = buffers(moves)
     digits = np.zeros(moves.m + 1, dtype=np.int64)
     step = np.zeros(moves.m + 1, dtype=np.int64)
-    score, evals = _exhaustive(
-        landscape.kernel_data(), moves, landscape.kernel_aux(), move_state(moves), x, best_x, digits, step,
+    D, aux, key = kernel_args(landscape)
+    score, evals = _exhaustive.keyed(
+        key, D, moves, aux, move_state(moves), x, best_x, digits, step,
         marks, trace,
     )
     return best_x, score, evals

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from search._jit import kernel, randint
-from search.landscapes import ls_commit, ls_delta, ls_reset, ls_value
+from search.landscapes import kernel_args, ls_commit, ls_delta, ls_reset, ls_value
 from search.moves import buffers, copy_into, improves, move_state, mv_apply, mv_count, mv_nth, start_state
 from search.trace import record
 
@@ -97,8 +97,9 @@ def greedy(landscape, moves, budget, rng, marks, trace, starts, *, improvement="
     if improvement not in IMPROVEMENT:
         raise ValueError(f"greedy: improvement must be one of {IMPROVEMENT}, got {improvement!r}")
     x, best_x = buffers(moves)
-    score, evals = _greedy(
-        landscape.kernel_data(), moves, landscape.kernel_aux(), move_state(moves), x, best_x,
+    D, aux, key = kernel_args(landscape)
+    score, evals = _greedy.keyed(
+        key, D, moves, aux, move_state(moves), x, best_x,
         budget, improvement == "first", starts, rng, marks, trace,
     )
     return best_x, score, evals

@@ -33,7 +33,7 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-from search._jit import NEEDS_NRT, jitable, kernel, njit
+from search._jit import NEEDS_NRT, arg_key, jitable, kernel, njit
 
 DENSE_BUILD_MAX = 2**23
 """``Quadratic.from_factors`` builds the dense ``m×m`` matrix only when it costs at most this many
@@ -53,6 +53,12 @@ LowRankData = namedtuple("LowRankData", ["c", "h", "U", "W", "q", "sigma"])
 MLPData = namedtuple("MLPData", ["W1T", "b1", "weights", "biases", "dims"])
 ObjData = namedtuple("ObjData", ["value", "delta", "update", "init", "params", "has_delta", "aux_size"])
 NEEDS_NRT.add(ObjData)
+
+
+def _std(a: np.ndarray) -> np.ndarray:
+    """``a`` as kernels take it: C-contiguous, aligned and writeable (a copy only when it is not)."""
+    f = a.flags
+    return a if f.c_contiguous and f.aligned and f.writeable else np.array(a, order="C")
 
 
 def _finite(name, *arrays):
@@ -297,14 +303,14 @@ class Quadratic:
         rank 0)."""
         csr = self.pairwise_csr()
         if csr is not None:
-            return SparseData(self.c, self.h, *csr)
+            return SparseData(self.c, _std(self.h), *(_std(a) for a in csr))
         if self.J is not None:
             dense = self.dense() if self.U is not None else self
-            return DenseData(dense.c, dense.h, dense.J)
+            return DenseData(dense.c, _std(dense.h), _std(dense.J))
         m = self.m
-        U = np.zeros((m, 0)) if self.U is None else self.U
-        sigma = np.zeros(0) if self.sigma is None else self.sigma
-        return LowRankData(self.c, self.h, U, np.ascontiguousarray(U * sigma), (U**2) @ sigma, sigma)
+        U = np.zeros((m, 0)) if self.U is None else _std(self.U)
+        sigma = np.zeros(0) if self.sigma is None else _std(self.sigma)
+        return LowRankData(self.c, _std(self.h), U, np.ascontiguousarray(U * sigma), (U**2) @ sigma, sigma)
 
     def kernel_aux(self) -> tuple:
         """Buffers for the kernels: the fields ``g = h + 2Jx`` ``(m,)`` (dense, sparse) or the
@@ -664,7 +670,7 @@ class MLP:
             rest_w = np.concatenate([np.ascontiguousarray(w.T).reshape(-1) for w in ws[1:]])
             rest_b = np.concatenate(bs[1:])
             dims = np.array([w.shape[0] for w in ws], dtype=np.int64)
-        return MLPData(np.ascontiguousarray(ws[0].T), bs[0], rest_w, rest_b, dims)
+        return MLPData(_std(np.ascontiguousarray(ws[0].T)), _std(bs[0]), rest_w, rest_b, dims)
 
     def kernel_aux(self) -> tuple:
         """Buffers for the kernels: the first layer's pre-activation, a candidate's, and scratch."""
@@ -994,6 +1000,21 @@ def _ov_delta(D, aux, x, f, i, j):
 @overload(ls_commit)
 def _ov_commit(D, aux, x, i, j):
     return _impl(D, "commit")
+
+
+def kernel_args(landscape) -> tuple:
+    """``(D, aux, key)`` for a kernel call: the landscape's kernel data (built once per landscape
+    object and kept on it), fresh buffers, and a key that determines the data's numba types (see
+    :func:`search._jit.kernel`): the data's class for a Quadratic or an MLP, whose arrays are
+    float64 or int64, C-contiguous and writeable by construction; the full argument key for an
+    Objective, whose parameters are the user's."""
+    cached = landscape.__dict__.get("_kernel_args")
+    if cached is None:
+        data = landscape.kernel_data()
+        key = type(data).__name__ if isinstance(landscape, (Quadratic, MLP)) else arg_key(data)
+        cached = (data, key)
+        object.__setattr__(landscape, "_kernel_args", cached)
+    return cached[0], landscape.kernel_aux(), cached[1]
 
 
 @kernel

@@ -27,10 +27,12 @@ import numpy as np
 from search._jit import jitable, randint, random_bits
 from search.spaces import CHANGE, FLIP, SWAP
 
+_EMPTY = np.zeros(0, dtype=np.int64)  # the unused slots of a move state (never written: size 0)
+
 
 def move_state(M) -> tuple:
     """Allocate the move state for ``M`` and fill its static part."""
-    empty = np.zeros(0, dtype=np.int64)
+    empty = _EMPTY
     allowed = np.nonzero(M.allowed)[0].astype(np.int64)
     if M.kind == FLIP:
         return (allowed, empty, empty, empty, empty, empty, empty)

@@ -28,6 +28,7 @@ only which bits may be set.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import namedtuple
 from dataclasses import dataclass
@@ -73,7 +74,10 @@ class _Space:
         pass
 
     def moves(self, mask=None) -> Moves:
-        """The kernel-side move set under ``mask``."""
+        """The kernel-side move set under ``mask`` (without one, shared between calls: kernels only
+        read it)."""
+        if mask is None:
+            return _unmasked_moves(self)
         return Moves(self.kind, self.m, getattr(self, "k", 0), self.allowed(mask), self.offsets)
 
     @property
@@ -237,6 +241,16 @@ class Discrete(_Space):
         return all(int(np.sum(x[s:e])) == 1 for s, e in zip(self.offsets[:-1], self.offsets[1:], strict=True))
 
 
+@functools.lru_cache(maxsize=64)
+def _binary(n: int) -> Binary:
+    return Binary(n)
+
+
+@functools.lru_cache(maxsize=64)
+def _unmasked_moves(space) -> Moves:
+    return Moves(space.kind, space.m, getattr(space, "k", 0), space.allowed(None), space.offsets)
+
+
 def _as_01(arr, name) -> np.ndarray:
     if not np.isin(arr, (0, 1)).all():
         bad = sorted(set(np.unique(arr).tolist()) - {0, 1})
@@ -255,7 +269,7 @@ def as_space(space) -> Binary | KOfN | Discrete:
     if isinstance(space, (Binary, KOfN, Discrete)):
         return space
     if isinstance(space, (int, np.integer)) and not isinstance(space, (bool, np.bool_)):
-        return Binary(int(space))
+        return _binary(int(space))
     names = {c.__name__ for c in type(space).__mro__}
     shape = getattr(space, "shape", None)
     if "MultiBinary" in names and shape is not None:

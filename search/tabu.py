@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from search._jit import kernel, randint
-from search.landscapes import ls_commit, ls_delta, ls_reset, ls_value
+from search.landscapes import kernel_args, ls_commit, ls_delta, ls_reset, ls_value
 from search.moves import buffers, copy_into, improves, move_state, mv_apply, mv_count, mv_nth, start_state
 from search.trace import record
 
@@ -128,8 +128,9 @@ def tabu(landscape, moves, budget, rng, marks, trace, starts, *, tenure=None, re
         raise ValueError(f"tabu: restarts must be an integer in 1..budget ({budget}), got {restarts!r}")
     x, best_x = buffers(moves)
     until = np.zeros(moves.m, dtype=np.int64)
-    score, evals = _tabu(
-        landscape.kernel_data(), moves, landscape.kernel_aux(), move_state(moves), x, best_x, until,
+    D, aux, key = kernel_args(landscape)
+    score, evals = _tabu.keyed(
+        key, D, moves, aux, move_state(moves), x, best_x, until,
         budget, int(tenure), int(restarts), int(patience), starts, rng, marks, trace,
     )
     return best_x, score, evals

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# every keyed kernel call is checked against its full argument key (search._jit.kernel)
+os.environ.setdefault("STANDIN_CHECK_KERNEL_KEYS", "1")
 
 
 @pytest.fixture
