@@ -189,6 +189,27 @@ def derive_seed(seed: int, index: int) -> int:
     return _splitmix64((int(seed) & _M64) ^ _splitmix64(int(index) + 0x632BE59BD9B4E019))
 
 
+def derive_states(seed: int, count: int) -> np.ndarray:
+    """``rng_state(derive_seed(seed, b))`` for ``b`` in ``0..count-1``, as rows of one ``(count, 4)`` array."""
+    states = np.empty((count, 4), dtype=np.uint64)
+    _derive_into(np.uint64(int(seed) & _M64), states)
+    return states
+
+
+@njit
+def _mix(z):
+    z = z + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@njit
+def _derive_into(seed, states):
+    for b in range(states.shape[0]):
+        _seed_into(_mix(seed ^ _mix(np.uint64(b) + np.uint64(0x632BE59BD9B4E019))), states[b])
+
+
 def rng_state(seed: int) -> np.ndarray:
     """A fresh xoshiro256** state (``uint64[4]``) from ``seed``, by splitmix64 as its authors
     recommend (any integer seed; seeds are taken modulo 2^64). Cheap: it runs on every search."""

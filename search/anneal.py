@@ -20,8 +20,18 @@ import math
 import numpy as np
 
 from search._jit import jitable, kernel, njit, uniform
-from search.landscapes import Quadratic, kernel_args, ls_commit, ls_delta, ls_reset, ls_value
-from search.moves import buffers, copy_into, move_state, mv_apply, mv_count, mv_nth, mv_random, start_state
+from search.landscapes import Quadratic, kernel_args, ls_commit, ls_delta, ls_nth, ls_reset, ls_value
+from search.moves import (
+    buffers,
+    copy_into,
+    move_state,
+    mv_apply,
+    mv_count,
+    mv_nth,
+    mv_random,
+    reset_state,
+    start_state,
+)
 from search.spaces import FLIP
 from search.trace import next_mark, record
 
@@ -244,9 +254,10 @@ def sampled_temperature_range(landscape, moves, steps: int, rng) -> tuple[float,
     return float(hot), float(cold)
 
 
-@kernel
-def _anneal(D, M, aux, S, x, best_x, budget, restarts, t_hot, t_cold, sweep, starts, rng, marks, trace, evals,
-            seen):
+@jitable
+def _anneal_run(D, M, aux, S, x, best_x, budget, restarts, t_hot, t_cold, sweep, starts, rng, marks, trace, evals,
+                seen):
+    """One annealing search of the landscape ``D`` (see :func:`anneal`); returns ``(score, evaluations)``."""
     if seen.shape[0] > 0:  # measure the temperature range first: a walk of seen.shape[0] moves
         t_hot, t_cold = _range_from_changes(seen, _walk(D, M, aux, S, x, starts[:0], rng, seen))
         evals += seen.shape[0] + 1
@@ -298,6 +309,24 @@ def _anneal(D, M, aux, S, x, best_x, budget, restarts, t_hot, t_cold, sweep, sta
             copy_into(best_x, x)
     # the running sum drifts by rounding; report the exact value of the best action
     return ls_value(D, aux, best_x), evals
+
+
+@kernel
+def _anneal(D, M, aux, S, x, best_x, budget, restarts, t_hot, t_cold, sweep, starts, rng, marks, trace, evals,
+            seen):
+    return _anneal_run(D, M, aux, S, x, best_x, budget, restarts, t_hot, t_cold, sweep, starts, rng, marks, trace,
+                       evals, seen)
+
+
+@kernel
+def _anneal_batch(BD, M, aux, S, S0, x, best_X, budget, restarts, t_hot, t_cold, sweep, starts, rngs, marks,
+                  traces, evals, seen, scores, used):
+    """:func:`_anneal_run` on each landscape of the stacked data ``BD``, as separate calls would run it:
+    the move state restarts from ``S0`` and landscape ``b`` draws from ``rngs[b]``."""
+    for b in range(best_X.shape[0]):
+        reset_state(S, S0)
+        scores[b], used[b] = _anneal_run(ls_nth(BD, b), M, aux, S, x, best_X[b], budget, restarts, t_hot, t_cold,
+                                         sweep, starts, rngs[b], marks, traces[b], evals, seen)
 
 
 ORDERS = ("sweep", "random")

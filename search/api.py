@@ -5,19 +5,30 @@ from __future__ import annotations
 import functools
 import os
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from search import sampling
-from search._jit import derive_seed, rng_state
-from search.anneal import anneal
+from search._jit import derive_seed, derive_states, rng_state
+from search.anneal import _NO_WALK, _anneal_batch, anneal, walk_steps
 from search.exhaustive import MAX_CANDIDATES, exhaustive
-from search.greedy import greedy
-from search.landscapes import JITTED, LANDSCAPES, Batch, Quadratic, evaluator, move_evaluator
-from search.spaces import as_space
-from search.tabu import tabu
+from search.greedy import _greedy_batch, greedy
+from search.landscapes import (
+    JITTED,
+    LANDSCAPES,
+    Batch,
+    Quadratic,
+    evaluator,
+    move_evaluator,
+    slice_batch,
+    stack_kernel_data,
+)
+from search.moves import move_state
+from search.spaces import FLIP, as_space
+from search.tabu import _tabu_batch, default_patience, default_tenure, tabu
 from search.trace import checkpoints
 
 
@@ -228,22 +239,32 @@ PARALLEL_BUDGET = 10_000
 
 def maximize_batch(
     landscapes, space, method: str, budget: int | None, *, seed: int, masks=None, workers: int | None = None, **opts
-) -> list[SearchResult]:
-    """:func:`maximize` over many landscapes (one per state), in parallel threads.
+) -> BatchResult:
+    """:func:`maximize` over many landscapes (one per state), as one batch.
 
-    The kernels release the GIL, so the searches run in parallel on ``workers`` threads, whatever
-    the landscape form or method; each thread takes a contiguous chunk. Each call also spends about
-    30 µs in Python, which holds the GIL, so threads pay only for longer searches: with 2 threads on
-    2 cores, 1.46× at a budget of 20 000 anneal evaluations (n = 64), but 0.5× at 1 000. The default
-    is therefore the CPU count for budgets of at least :data:`PARALLEL_BUDGET`, else one thread.
-    Landscape ``b`` is searched with its own seed, derived from ``(seed, b)``, so results do not
-    depend on the number of workers.
+    Landscape ``b`` is searched with its own seed, derived from ``(seed, b)``; the results are those
+    of ``maximize(landscapes[b], ..., seed=derive_seed(seed, b))``, bit for bit, however the batch is
+    run:
+
+    - **fused**: Quadratics of one storage form and size, or MLPs of one shape, searched by
+      ``anneal``, ``greedy`` or ``tabu`` under one mask (or none) and without ``init`` or
+      ``proposal``, go to the kernel stacked, in one call per thread: no per-search cost in Python.
+    - otherwise one :func:`maximize` per landscape, each spending its fixed cost in Python.
+
+    The kernels release the GIL, so both run on ``workers`` threads, each taking a contiguous chunk.
+    Threads pay only for longer searches (with 2 threads on 2 cores, 1.46× at 20 000 anneal
+    evaluations at n = 64, but 0.5× at 1 000 when each search paid its fixed cost): the default is
+    the CPU count from a budget of :data:`PARALLEL_BUDGET`, else one thread.
 
     Args:
         landscapes: a sequence of landscapes over ``space``.
         masks: None, or one mask per landscape.
         workers: threads to use.
         **opts: passed to :func:`maximize` (method options, ``proposal``, ``init``).
+
+    Returns:
+        a :class:`BatchResult`: a sequence of :class:`SearchResult`, with the scores and evaluations
+        also as arrays.
     """
     landscapes = list(landscapes)
     if masks is not None and len(masks) != len(landscapes):
@@ -252,6 +273,11 @@ def maximize_batch(
         workers = (os.cpu_count() or 1) if budget is None or budget >= PARALLEL_BUDGET else 1
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"maximize_batch: workers must be a positive integer, got {workers!r}")
+    if not landscapes:
+        return BatchResult.of([], space)
+    fused = _fused_batch(landscapes, space, method, budget, seed, masks, workers, opts)
+    if fused is not None:
+        return fused
     results: list = [None] * len(landscapes)
 
     def run(indices):
@@ -259,16 +285,137 @@ def maximize_batch(
             mask = None if masks is None else masks[b]
             results[b] = maximize(landscapes[b], space, method, budget, seed=derive_seed(seed, b), mask=mask, **opts)
 
-    if not landscapes:
-        return []
-    run([0])  # compiles (or loads) the kernel once, before threads race for it
+    run([0])  # checks the arguments, and compiles (or loads) the kernel once before threads race for it
     chunks = [c for c in np.array_split(np.arange(1, len(landscapes)), workers) if c.size]
     if len(chunks) <= 1:
         run(range(1, len(landscapes)))
     else:
         with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
             list(pool.map(run, chunks))
-    return results
+    return BatchResult.of(results, space)
+
+
+class BatchResult(Sequence):
+    """What :func:`maximize_batch` found: ``result[b]`` is landscape ``b``'s :class:`SearchResult`.
+
+    Attributes:
+        scores: float64 ``(B,)``, each search's best score.
+        evaluations: int64 ``(B,)``, each search's evaluations.
+        seconds: wall time of the whole batch.
+    """
+
+    def __init__(self, space, encodings, scores, evaluations, seconds, marks, traces, method, results=None):
+        self._space, self._encodings = space, encodings
+        self.scores, self.evaluations, self.seconds = scores, evaluations, seconds
+        self._marks, self._traces, self._method = marks, traces, method
+        self._results = results
+
+    @classmethod
+    def of(cls, results: list, space) -> BatchResult:
+        scores = np.array([r.score for r in results], dtype=np.float64)
+        evaluations = np.array([r.evaluations for r in results], dtype=np.int64)
+        seconds = float(sum(r.seconds for r in results))
+        return cls(space, None, scores, evaluations, seconds, None, None, None, results=list(results))
+
+    def __len__(self) -> int:
+        return self.scores.shape[0]
+
+    def __eq__(self, other) -> bool:  # as the list of results it stands for
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None
+
+    def __getitem__(self, b):
+        if isinstance(b, slice):
+            return [self[i] for i in range(*b.indices(len(self)))]
+        if self._results is not None:
+            return self._results[b]
+        b = range(len(self))[b]
+        reached = self._marks <= self.evaluations[b]
+        return SearchResult(
+            action=self._space.decode(self._encodings[b]), score=float(self.scores[b]),
+            evaluations=int(self.evaluations[b]), seconds=self.seconds / len(self),
+            trace=(self._marks[reached], self._traces[b][reached]), method=self._method,
+        )
+
+
+def _fused_batch(landscapes, space, method, budget, seed, masks, workers, opts):
+    """:func:`maximize_batch`'s fused path, or None where it doesn't apply (see there)."""
+    if method not in ("anneal", "greedy", "tabu") or "proposal" in opts or "init" in opts:
+        return None
+    if masks is not None and any(not np.array_equal(np.asarray(masks[0]), np.asarray(mk)) for mk in masks[1:]):
+        return None
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, (bool, np.bool_)):
+        return None  # maximize reports the error
+    if method == "anneal" and (opts.get("t_hot") is None) != (opts.get("t_cold") is None):
+        return None
+    stacked = stack_kernel_data(landscapes)
+    if stacked is None:
+        return None
+    # the first search goes through maximize: it checks every argument, and its result is landscape 0's
+    first = maximize(landscapes[0], space, method, budget, seed=derive_seed(seed, 0),
+                     mask=None if masks is None else masks[0], **opts)
+    sp = as_space(space)
+    moves = sp.moves(None if masks is None else masks[0])
+    budget = int(budget)
+    if method == "anneal" and opts.get("t_hot") is None and not walk_steps(budget, opts.get("restarts", 1)):
+        return None  # too small for a walk: the range comes from each landscape's coefficients
+    BD, _, key = stacked
+    count = len(landscapes)
+    marks = checkpoints(budget)
+    encodings = np.zeros((count, sp.m), dtype=np.int8)
+    encodings[0] = sp.encode(first.action)
+    traces = np.full((count, marks.shape[0]), np.nan)
+    traces[0, : first.trace[1].shape[0]] = first.trace[1]
+    scores = np.empty(count)
+    evaluations = np.empty(count, dtype=np.int64)
+    scores[0], evaluations[0] = first.score, first.evaluations
+    rngs = derive_states(seed, count)
+    start = time.perf_counter()
+    chunks = [c for c in np.array_split(np.arange(1, count), workers) if c.size]
+
+    def run(chunk):
+        lo, hi = int(chunk[0]), int(chunk[-1]) + 1
+        _run_fused(method, slice_batch(BD, lo, hi), key, landscapes[0], moves, budget, opts, encodings[lo:hi],
+                   rngs[lo:hi], marks, traces[lo:hi], scores[lo:hi], evaluations[lo:hi])
+
+    if len(chunks) <= 1:
+        for chunk in chunks:
+            run(chunk)
+    else:
+        with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
+            list(pool.map(run, chunks))
+    seconds = first.seconds + time.perf_counter() - start
+    return BatchResult(sp, encodings, scores, evaluations, seconds, marks, traces, method)
+
+
+def _run_fused(method, BD, key, template, moves, budget, opts, best_X, rngs, marks, traces, scores, used):
+    """One fused kernel call over the stacked landscapes ``BD`` (buffers of its own: one per thread)."""
+    aux = template.kernel_aux()
+    S0 = move_state(moves)
+    S = tuple(a.copy() for a in S0)
+    x = np.zeros(moves.m, dtype=np.int8)
+    starts = _no_starts(moves.m)
+    if method == "anneal":
+        restarts = int(opts.get("restarts", 1))
+        order = opts.get("order") or ("sweep" if moves.kind == FLIP else "random")
+        if opts.get("t_hot") is None:
+            seen, t_hot, t_cold = np.empty(walk_steps(budget, restarts)), 1.0, 1.0
+        else:
+            seen, t_hot, t_cold = _NO_WALK, float(opts["t_hot"]), float(opts["t_cold"])
+        _anneal_batch.keyed(key, BD, moves, aux, S, S0, x, best_X, budget, restarts, t_hot, t_cold,
+                            order == "sweep", starts, rngs, marks, traces, 0, seen, scores, used)
+    elif method == "greedy":
+        first = opts.get("improvement", "first") == "first"
+        _greedy_batch.keyed(key, BD, moves, aux, S, S0, x, best_X, budget, first, starts, rngs, marks, traces,
+                            scores, used)
+    else:
+        restarts = int(opts.get("restarts", 1))
+        tenure = default_tenure(moves) if opts.get("tenure") is None else int(opts["tenure"])
+        patience = default_patience(moves) if opts.get("patience") is None else int(opts["patience"])
+        until = np.zeros(moves.m, dtype=np.int64)
+        _tabu_batch.keyed(key, BD, moves, aux, S, S0, x, best_X, until, budget, tenure, restarts, patience,
+                          starts, rngs, marks, traces, scores, used)
 
 
 def warmup(landscape=None, space=None, methods=("exhaustive", "random", "greedy", "anneal", "tabu")) -> None:
@@ -291,4 +438,4 @@ def warmup(landscape=None, space=None, methods=("exhaustive", "random", "greedy"
         maximize(landscape, sp, method, 64 if method != "exhaustive" else None, seed=0)
 
 
-__all__ = ["METHODS", "OPTIONS", "SAMPLING", "SearchResult", "maximize", "maximize_batch", "warmup"]
+__all__ = ["METHODS", "OPTIONS", "SAMPLING", "BatchResult", "SearchResult", "maximize", "maximize_batch", "warmup"]

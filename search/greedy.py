@@ -11,16 +11,27 @@ from __future__ import annotations
 
 import numpy as np
 
-from search._jit import kernel, randint
-from search.landscapes import kernel_args, ls_commit, ls_delta, ls_reset, ls_value
-from search.moves import buffers, copy_into, improves, move_state, mv_apply, mv_count, mv_nth, start_state
+from search._jit import jitable, kernel, randint
+from search.landscapes import kernel_args, ls_commit, ls_delta, ls_nth, ls_reset, ls_value
+from search.moves import (
+    buffers,
+    copy_into,
+    improves,
+    move_state,
+    mv_apply,
+    mv_count,
+    mv_nth,
+    reset_state,
+    start_state,
+)
 from search.trace import record
 
 IMPROVEMENT = ("first", "best")
 
 
-@kernel
-def _greedy(D, M, aux, S, x, best_x, budget, first, starts, rng, marks, trace):
+@jitable
+def _greedy_run(D, M, aux, S, x, best_x, budget, first, starts, rng, marks, trace):
+    """One hill-climbing search of the landscape ``D`` (see :func:`greedy`); returns ``(score, evaluations)``."""
     best = -np.inf
     evals = 0
     pos = 0
@@ -86,6 +97,20 @@ def _greedy(D, M, aux, S, x, best_x, budget, first, starts, rng, marks, trace):
                     copy_into(best_x, x)
                 pos = record(trace, marks, pos, evals, best)
     return ls_value(D, aux, best_x), evals
+
+
+@kernel
+def _greedy(D, M, aux, S, x, best_x, budget, first, starts, rng, marks, trace):
+    return _greedy_run(D, M, aux, S, x, best_x, budget, first, starts, rng, marks, trace)
+
+
+@kernel
+def _greedy_batch(BD, M, aux, S, S0, x, best_X, budget, first, starts, rngs, marks, traces, scores, used):
+    """:func:`_greedy_run` on each landscape of the stacked data ``BD`` (see ``anneal._anneal_batch``)."""
+    for b in range(best_X.shape[0]):
+        reset_state(S, S0)
+        scores[b], used[b] = _greedy_run(ls_nth(BD, b), M, aux, S, x, best_X[b], budget, first, starts, rngs[b],
+                                         marks, traces[b])
 
 
 def greedy(landscape, moves, budget, rng, marks, trace, starts, *, improvement="first"):

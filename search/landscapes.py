@@ -47,6 +47,12 @@ SPARSE_MIN_M = 64
 DenseData = namedtuple("DenseData", ["c", "h", "J"])
 SparseData = namedtuple("SparseData", ["c", "h", "indptr", "indices", "data"])
 CSR = namedtuple("CSR", ["indptr", "indices", "data"])
+# The same forms stacked over a batch of landscapes (see stack_kernel_data): one kernel call searches
+# them all; ls_nth(BD, b) gives landscape b's data as views.
+DenseBatch = namedtuple("DenseBatch", ["c", "h", "J"])
+SparseBatch = namedtuple("SparseBatch", ["c", "h", "indptr", "indices", "data"])
+LowRankBatch = namedtuple("LowRankBatch", ["c", "h", "U", "W", "q", "sigma"])
+MLPBatch = namedtuple("MLPBatch", ["W1T", "b1", "weights", "biases", "dims"])
 CSR.__doc__ = """Sparse symmetric couplings in compressed-row form: row ``i``'s neighbours are
 ``indices[indptr[i]:indptr[i + 1]]`` (sorted, no duplicates, no diagonal) with weights ``data``."""
 LowRankData = namedtuple("LowRankData", ["c", "h", "U", "W", "q", "sigma"])
@@ -982,6 +988,42 @@ def _impl(D, op):
     return None
 
 
+def ls_nth(BD, b):
+    """Landscape ``b``'s kernel data, as views into the stacked data ``BD``."""
+    raise NotImplementedError("ls_nth is only callable from jitted code")
+
+
+@jitable
+def _nth_dense(BD, b):
+    return DenseData(BD.c[b], BD.h[b], BD.J[b])
+
+
+@jitable
+def _nth_sparse(BD, b):
+    return SparseData(BD.c[b], BD.h[b], BD.indptr[b], BD.indices, BD.data)
+
+
+@jitable
+def _nth_low_rank(BD, b):
+    return LowRankData(BD.c[b], BD.h[b], BD.U[b], BD.W[b], BD.q[b], BD.sigma[b])
+
+
+@jitable
+def _nth_mlp(BD, b):
+    return MLPData(BD.W1T[b], BD.b1[b], BD.weights[b], BD.biases[b], BD.dims)
+
+
+_NTH = {DenseBatch: _nth_dense, SparseBatch: _nth_sparse, LowRankBatch: _nth_low_rank, MLPBatch: _nth_mlp}
+
+
+@overload(ls_nth)
+def _ov_nth(BD, b):
+    for cls, impl in _NTH.items():
+        if _is(BD, cls):
+            return impl
+    return None
+
+
 @overload(ls_value)
 def _ov_value(D, aux, x):
     return _impl(D, "value")
@@ -1000,6 +1042,57 @@ def _ov_delta(D, aux, x, f, i, j):
 @overload(ls_commit)
 def _ov_commit(D, aux, x, i, j):
     return _impl(D, "commit")
+
+
+def stack_kernel_data(landscapes) -> tuple | None:
+    """``(BD, aux, key)``: the kernel data of ``landscapes`` stacked into one batch tuple, buffers
+    for any one of them, and the batch's key; None when they don't share one form and shape (or are
+    not Quadratics and MLPs). Copies every array once."""
+    if not landscapes or not all(isinstance(q, (Quadratic, MLP)) for q in landscapes):
+        return None
+    datas = [kernel_args(q)[0] for q in landscapes]
+    cls = type(datas[0])
+    if any(type(d) is not cls for d in datas):
+        return None
+    first = datas[0]
+    if cls is SparseData:  # one array of couplings; each landscape's row pointers offset into it
+        if any(d.h.shape != first.h.shape for d in datas):
+            return None
+        starts = np.cumsum([0] + [d.indices.shape[0] for d in datas[:-1]])
+        BD = SparseBatch(np.array([d.c for d in datas]), np.stack([d.h for d in datas]),
+                         np.stack([d.indptr + o for d, o in zip(datas, starts, strict=True)]),
+                         np.concatenate([d.indices for d in datas]), np.concatenate([d.data for d in datas]))
+    else:
+        fields = list(first._fields)
+        shared = ("dims",) if cls is MLPData else ()
+        for name in fields:
+            if name in shared or name == "c":
+                continue
+            if any(getattr(d, name).shape != getattr(first, name).shape for d in datas):
+                return None
+        if cls is MLPData and any(not np.array_equal(d.dims, first.dims) for d in datas):
+            return None
+        batch_cls = {DenseData: DenseBatch, LowRankData: LowRankBatch, MLPData: MLPBatch}[cls]
+        parts = []
+        for name in fields:
+            if name == "c":
+                parts.append(np.array([d.c for d in datas], dtype=np.float64))
+            elif name in shared:
+                parts.append(first.dims)
+            else:
+                parts.append(np.stack([getattr(d, name) for d in datas]))
+        BD = batch_cls(*parts)
+    return BD, landscapes[0].kernel_aux(), type(BD).__name__
+
+
+def slice_batch(BD, lo: int, hi: int):
+    """Landscapes ``lo..hi-1`` of the stacked data ``BD`` (views; a sparse batch keeps its couplings
+    whole, its row pointers are absolute)."""
+    if isinstance(BD, SparseBatch):
+        return SparseBatch(BD.c[lo:hi], BD.h[lo:hi], BD.indptr[lo:hi], BD.indices, BD.data)
+    if isinstance(BD, MLPBatch):
+        return MLPBatch(BD.W1T[lo:hi], BD.b1[lo:hi], BD.weights[lo:hi], BD.biases[lo:hi], BD.dims)
+    return type(BD)(*(a[lo:hi] for a in BD))
 
 
 def kernel_args(landscape) -> tuple:

@@ -186,6 +186,25 @@ def buffers(moves) -> tuple:
 
 
 @jitable
+def reset_state(S, S0):
+    """Copy the move state ``S0`` into ``S`` (same shapes): a fresh state for the next search."""
+    for t in range(S0[0].shape[0]):
+        S[0][t] = S0[0][t]
+    for t in range(S0[1].shape[0]):
+        S[1][t] = S0[1][t]
+    for t in range(S0[2].shape[0]):
+        S[2][t] = S0[2][t]
+    for t in range(S0[3].shape[0]):
+        S[3][t] = S0[3][t]
+    for t in range(S0[4].shape[0]):
+        S[4][t] = S0[4][t]
+    for t in range(S0[5].shape[0]):
+        S[5][t] = S0[5][t]
+    for t in range(S0[6].shape[0]):
+        S[6][t] = S0[6][t]
+
+
+@jitable
 def copy_into(dst, src):
     """``dst[:] = src`` without allocating."""
     for i in range(src.shape[0]):

@@ -16,9 +16,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from search._jit import kernel, randint
-from search.landscapes import kernel_args, ls_commit, ls_delta, ls_reset, ls_value
-from search.moves import buffers, copy_into, improves, move_state, mv_apply, mv_count, mv_nth, start_state
+from search._jit import jitable, kernel, randint
+from search.landscapes import kernel_args, ls_commit, ls_delta, ls_nth, ls_reset, ls_value
+from search.moves import (
+    buffers,
+    copy_into,
+    improves,
+    move_state,
+    mv_apply,
+    mv_count,
+    mv_nth,
+    reset_state,
+    start_state,
+)
 from search.trace import record
 
 
@@ -27,8 +37,9 @@ def default_tenure(moves) -> int:
     return int(min(20, max(1, int(moves.allowed.sum()) // 4)))
 
 
-@kernel
-def _tabu(D, M, aux, S, x, best_x, until, budget, tenure, restarts, patience, starts, rng, marks, trace):
+@jitable
+def _tabu_run(D, M, aux, S, x, best_x, until, budget, tenure, restarts, patience, starts, rng, marks, trace):
+    """One tabu search of the landscape ``D`` (see :func:`tabu`); returns ``(score, evaluations)``."""
     best = -np.inf
     evals = 0
     pos = 0
@@ -102,6 +113,21 @@ def _tabu(D, M, aux, S, x, best_x, until, budget, tenure, restarts, patience, st
                 elif it - last_gain >= patience:
                     break  # no gain for `patience` iterations: start afresh
     return ls_value(D, aux, best_x), evals
+
+
+@kernel
+def _tabu(D, M, aux, S, x, best_x, until, budget, tenure, restarts, patience, starts, rng, marks, trace):
+    return _tabu_run(D, M, aux, S, x, best_x, until, budget, tenure, restarts, patience, starts, rng, marks, trace)
+
+
+@kernel
+def _tabu_batch(BD, M, aux, S, S0, x, best_X, until, budget, tenure, restarts, patience, starts, rngs, marks,
+                traces, scores, used):
+    """:func:`_tabu_run` on each landscape of the stacked data ``BD`` (see ``anneal._anneal_batch``)."""
+    for b in range(best_X.shape[0]):
+        reset_state(S, S0)
+        scores[b], used[b] = _tabu_run(ls_nth(BD, b), M, aux, S, x, best_X[b], until, budget, tenure, restarts,
+                                       patience, starts, rngs[b], marks, traces[b])
 
 
 def default_patience(moves) -> int:

@@ -418,6 +418,29 @@ def test_maximize_batch_equals_maximize_with_derived_seeds_for_any_worker_count(
     assert maximize_batch([], space, method, 400, seed=7) == []
 
 
+@pytest.mark.parametrize("form", ["dense", "sparse", "low-rank", "dense+low-rank", "mlp2"])
+@pytest.mark.parametrize("method, opts", [("anneal", {}), ("anneal", {"restarts": 3, "t_hot": 2.0, "t_cold": 0.1}),
+                                          ("greedy", {"improvement": "best"}), ("tabu", {"restarts": 2})])
+def test_a_fused_batch_equals_single_searches_bit_for_bit(form, method, opts):
+    """Landscapes of one form and size under one mask go to the kernel stacked, in one call per
+    thread; each result is the single search's with the derived seed: action, score, evaluations and
+    trace."""
+    from search._jit import derive_seed
+
+    for space_name, (space, mask) in SPACES.items():
+        lands = [make_landscape(form, space.m, seed=10 * s + len(space_name))[0] for s in range(7)]
+        for masks in (None, [np.array(mask)] * len(lands)):
+            want = [maximize(land, space, method, 300, seed=derive_seed(3, b),
+                             mask=None if masks is None else masks[b], **opts) for b, land in enumerate(lands)]
+            for workers in (1, 2):
+                got = maximize_batch(lands, space, method, 300, seed=3, masks=masks, workers=workers, **opts)
+                assert type(got).__name__ == "BatchResult" and len(got) == len(lands)
+                np.testing.assert_array_equal(got.scores, [w.score for w in want])
+                np.testing.assert_array_equal(got.evaluations, [w.evaluations for w in want])
+                for g, w in zip(got, want, strict=True):
+                    same_bits(g, w)
+
+
 def test_maximize_batch_derives_different_seeds_per_landscape():
     land = make_landscape("dense", 30, seed=0)[0]
     got = maximize_batch([land] * 4, Binary(30), "random", 50, seed=1, workers=2)
