@@ -440,12 +440,12 @@ class ValueSearchAgent:
             return out
         opts = {"restarts": min(cfg.restarts, cfg.target_budget)} if cfg.method in ("anneal", "tabu") else {}
         budget = None if cfg.method == "exhaustive" else cfg.target_budget
-        for i, landscape in zip(rows, target.landscapes(next_obs[rows]), strict=True):
-            mask = None if next_mask is None else next_mask[i]
-            result = search.maximize(landscape, self.codec.search_space, cfg.method, budget,
-                                     seed=int(self.rng.integers(2**63)), mask=mask, **opts)
-            out[i] = result.score
-            self.cost.search_evaluations += result.evaluations
+        masks = None if next_mask is None else [next_mask[i] for i in rows]
+        # one batch: landscapes of one form and size go to the search kernel in one call
+        results = search.maximize_batch(target.landscapes(next_obs[rows]), self.codec.search_space, cfg.method,
+                                        budget, seed=int(self.rng.integers(2**63)), masks=masks, workers=1, **opts)
+        out[rows] = results.scores
+        self.cost.search_evaluations += int(results.evaluations.sum())
         return out
 
     def _train(self, env, steps, log):
