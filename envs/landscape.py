@@ -11,6 +11,26 @@ from search import Quadratic
 from search._jit import njit, normal
 
 MAX_N = 4096
+GRAM_MAX_N = 2048
+"""Up to this n, :meth:`LandscapeEnv.landscape` builds the dense form from the Gram matrix ``W Wᵀ`` kept
+on the env (n² floats: 32 MiB at 2048) wherever the dense form is the cheaper one to search."""
+
+
+@njit
+def _gram_couplings(G, u, t, k, inv_n, scale, J, h):
+    """``J = scale · (G − (u tᵀ + t uᵀ)/n + k t tᵀ)`` off the diagonal, the diagonal added to ``h``
+    (``a_i² = a_i``) and set to 0. ``G`` is symmetric and ``t`` is ±1, so every product with ``t`` is
+    exact and ``J`` comes out exactly symmetric."""
+    n = G.shape[0]
+    un = u * inv_n
+    for i in range(n):
+        for j in range(n):
+            value = scale * (G[i, j] - (un[i] * t[j] + t[i] * un[j]) + (k * t[i]) * t[j])
+            if i == j:
+                h[i] += value
+                J[i, j] = 0.0
+            else:
+                J[i, j] = value
 
 
 @njit
@@ -185,6 +205,7 @@ class LandscapeEnv(CoreEnv):
         params = np.random.default_rng(self.instance_seed)
         self._P = params.standard_normal((self.n, self.context_dim))
         self._W = params.standard_normal((self.n, self.M))
+        self._gram = None  # W Wᵀ, for the dense form of landscape()
 
         self.action_space = spaces.MultiBinary(self.n)
         self.observation_space = spaces.Box(-np.inf, np.inf, (self.context_dim,), np.float32)
@@ -224,11 +245,31 @@ class LandscapeEnv(CoreEnv):
         if self.alpha is None:
             return Quadratic(-(n + t.sum()) / (2.0 * n), t / n)
         nm = n * self.M
+        if 5 * self.M > n and n <= GRAM_MAX_N:  # dense is the cheaper form to search: build it from W Wᵀ
+            return self._dense_landscape(t, tW)
         Wt = self._W - np.outer(t, tW) / n
         v = Wt.sum(axis=0)  # W_tᵀ 1
         h = 4.0 * (Wt @ v) / nm + self.field * t / n
         c = -float(v @ v) / nm - self.field * (n + t.sum()) / (2.0 * n)
         return Quadratic.from_factors(c, h, Wt, np.full(self.M, -4.0 / nm))
+
+    def _dense_landscape(self, t, tW) -> Quadratic:
+        """:meth:`landscape` in the dense form, in O(n² + nM) per context: ``W_t = W − t tWᵀ/n`` is a
+        rank-one change of ``W``, so ``W_t W_tᵀ = G − (u tᵀ + t uᵀ)/n + ‖tW‖² t tᵀ/n²`` with the Gram
+        matrix ``G = W Wᵀ`` (computed once per env) and ``u = W tW``; its diagonal goes into ``h``."""
+        n = self.n
+        nm = n * self.M
+        if self._gram is None:
+            G = self._W @ self._W.T
+            self._gram = 0.5 * (G + G.T)  # exactly symmetric (a product's blocks may round apart)
+        u = self._W @ tW
+        v = self._W.sum(axis=0) - tW * (t.sum() / n)  # W_tᵀ 1
+        wtv = self._W @ v - t * (float(tW @ v) / n)  # W_t v
+        h = 4.0 * wtv / nm + self.field * t / n
+        c = -float(v @ v) / nm - self.field * (n + t.sum()) / (2.0 * n)
+        J = np.empty((n, n))
+        _gram_couplings(self._gram, u, t, float(tW @ tW) / (n * n), 1.0 / n, -4.0 / nm, J, h)
+        return Quadratic.from_symmetric(c, h, J)
 
 
 class LandscapeVectorEnv(CoreVectorEnv):

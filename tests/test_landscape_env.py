@@ -33,6 +33,31 @@ def test_landscape_and_step_reward_agree_with_naive_reward(n, alpha, field):
         assert from_landscape == pytest.approx(want, rel=1e-9, abs=1e-12)
 
 
+@pytest.mark.parametrize("n, alpha", [(80, 0.25), (80, 1.0), (150, 2.0)])
+def test_the_dense_landscape_from_the_gram_matrix_is_the_factored_one(n, alpha, monkeypatch):
+    """Where the dense form is the cheaper to search, landscape() builds it from ``W Wᵀ`` (kept on
+    the env) in O(n²): the same function as the factors give, exactly symmetric."""
+    import envs.landscape as module
+
+    env = make(n=n, alpha=alpha, field=0.2, horizon=100)
+    env.reset(seed=1)
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        dense = env.unwrapped.landscape()
+        assert dense.form == "dense" and env.unwrapped._gram is not None
+        np.testing.assert_array_equal(dense.J, dense.J.T)
+        assert not np.diagonal(dense.J).any()
+        with monkeypatch.context() as patch:
+            patch.setattr(module, "GRAM_MAX_N", 0)
+            factored = env.unwrapped.landscape()
+        actions = rng.integers(0, 2, size=(40, n))
+        scale = np.abs(factored(actions)).max()
+        np.testing.assert_allclose(dense(actions), factored(actions), rtol=0, atol=1e-12 * scale)
+        np.testing.assert_allclose(dense(actions[:3]), [env.unwrapped.reward(a) for a in actions[:3]],
+                                   rtol=0, atol=1e-12 * scale)
+        env.step(actions[0])
+
+
 def test_reward_method_agrees_with_naive_reward_on_a_batch_of_actions():
     env = make(n=10, alpha=0.5, field=0.2)
     obs, _ = env.reset(seed=3)
