@@ -447,7 +447,17 @@ def _dense_reset(D, aux, x):
         if x[j]:
             for i in range(m):
                 g[i] += 2.0 * J[j, i]  # J is symmetric: read row j, contiguous
-    return _dense_value(D, aux, x)
+    return _value_from_fields(D.c, h, g, x)
+
+
+@jitable
+def _value_from_fields(c, h, g, x):
+    """``f(x)`` from the fields ``g = h + 2Jx`` in O(m): ``xᵀJx = Σ_i x_i (g_i − h_i)/2``."""
+    total = c
+    for i in range(x.shape[0]):
+        if x[i]:
+            total += 0.5 * (h[i] + g[i])
+    return total
 
 
 @jitable
@@ -504,7 +514,7 @@ def _sparse_reset(D, aux, x):
         if x[j]:
             for p in range(indptr[j], indptr[j + 1]):
                 g[indices[p]] += 2.0 * data[p]  # J is symmetric: row j is column j
-    return _sparse_value(D, aux, x)
+    return _value_from_fields(D.c, h, g, x)
 
 
 @jitable
@@ -578,7 +588,14 @@ def _lowrank_reset(D, aux, x):
         if x[i]:
             for k in range(p.shape[0]):
                 p[k] += U[i, k]
-    return _lowrank_value(D, aux, x)
+    total = D.c
+    h, sigma = D.h, D.sigma
+    for i in range(x.shape[0]):
+        if x[i]:
+            total += h[i]
+    for k in range(p.shape[0]):
+        total += sigma[k] * p[k] * p[k]
+    return total
 
 
 @jitable
