@@ -198,6 +198,7 @@ def derive_states(seed: int, count: int) -> np.ndarray:
 
 @njit
 def _mix(z):
+    """splitmix64's output for the state ``z`` (it adds γ, then mixes), in wrapping uint64 arithmetic."""
     z = z + np.uint64(0x9E3779B97F4A7C15)
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
@@ -224,14 +225,10 @@ def rng_state(seed: int) -> np.ndarray:
 def _seed_into(z, state):
     """``rng_state``'s words, compiled (the Python integers took 3 µs a search): word ``w`` is
     splitmix64 of ``z + (w + 1)·γ``, γ the golden-ratio constant, in wrapping uint64 arithmetic."""
-    gamma = np.uint64(0x9E3779B97F4A7C15)
     any_set = False
     for w in range(4):  # splitmix64: the state advances by γ per word
-        z = z + gamma
-        v = z
-        v = (v ^ (v >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        v = (v ^ (v >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        v = v ^ (v >> np.uint64(31))
+        v = _mix(z)
+        z = z + np.uint64(0x9E3779B97F4A7C15)
         state[w] = v
         any_set = any_set or v != 0
     if not any_set:  # the all-zero state is the generator's one fixed point

@@ -349,6 +349,10 @@ def _fused_batch(landscapes, space, method, budget, seed, masks, workers, opts):
         return None  # maximize reports the error
     if method == "anneal" and (opts.get("t_hot") is None) != (opts.get("t_cold") is None):
         return None
+    restarts = opts.get("restarts", 1)
+    if method == "anneal" and opts.get("t_hot") is None and isinstance(budget, (int, np.integer)) \
+            and isinstance(restarts, (int, np.integer)) and not walk_steps(int(budget), int(restarts)):
+        return None  # too small for a walk: the range comes from each landscape's coefficients
     stacked = stack_kernel_data(landscapes)
     if stacked is None:
         return None
@@ -358,8 +362,6 @@ def _fused_batch(landscapes, space, method, budget, seed, masks, workers, opts):
     sp = as_space(space)
     moves = sp.moves(None if masks is None else masks[0])
     budget = int(budget)
-    if method == "anneal" and opts.get("t_hot") is None and not walk_steps(budget, opts.get("restarts", 1)):
-        return None  # too small for a walk: the range comes from each landscape's coefficients
     BD, _, key = stacked
     count = len(landscapes)
     marks = checkpoints(budget)
