@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 from torch import nn
@@ -9,7 +11,6 @@ from torch import nn
 import search
 
 
-@torch.no_grad()
 def mlp_landscape(net: nn.Sequential, obs) -> search.MLP:
     """``Q(obs, ·)`` of a ReLU network on ``[obs, action encoding]`` as a :class:`search.MLP`.
 
@@ -18,6 +19,13 @@ def mlp_landscape(net: nn.Sequential, obs) -> search.MLP:
     observation's part of the first layer is folded into that layer's bias, ``b₁ + W₁[:, :S] obs``, so
     local search updates only the action part, O(H₁) per move.
     """
+    return mlp_stack(net, np.reshape(np.asarray(obs, dtype=np.float64), (1, -1)))[0]
+
+
+@torch.no_grad()
+def mlp_stack(net: nn.Sequential, obs) -> search.MLPStack:
+    """:func:`mlp_landscape` for a batch of observations ``(B, S)``, as one :class:`search.MLPStack`:
+    the first layer's action part is shared, each state's part is in its bias (one matmul)."""
     layers = list(net)
     linears = layers[0::2]
     relus = layers[1::2]
@@ -28,20 +36,19 @@ def mlp_landscape(net: nn.Sequential, obs) -> search.MLP:
         raise ValueError("mlp_landscape: net must end with an nn.Linear (the value), not an activation")
     if linears[-1].out_features != 1:
         raise ValueError(f"mlp_landscape: the last layer must have one output, got {linears[-1].out_features}")
-    obs = torch.as_tensor(np.asarray(obs, dtype=np.float64).reshape(-1), dtype=torch.float64)
+    obs = torch.as_tensor(np.asarray(obs, dtype=np.float64), dtype=torch.float64).reshape(len(obs), -1)
     first = linears[0]
-    S = obs.shape[0]
+    S = obs.shape[1]
     if first.in_features <= S:
         raise ValueError(f"mlp_landscape: the first layer takes {first.in_features} inputs, not more than obs ({S})")
     W = first.weight.detach().double()
     b = first.bias.detach().double() if first.bias is not None else torch.zeros(W.shape[0], dtype=torch.float64)
-    weights = [W[:, S:].numpy()]
-    biases = [(b + W[:, :S] @ obs).numpy()]
+    weights, biases = [], []
     for layer in linears[1:]:
         weights.append(layer.weight.detach().double().numpy())
         bias = layer.bias if layer.bias is not None else torch.zeros(layer.out_features)
         biases.append(bias.detach().double().numpy())
-    return search.MLP(tuple(weights), tuple(biases))
+    return search.MLPStack(W[:, S:].numpy(), (b + obs @ W[:, :S].T).numpy(), tuple(weights), tuple(biases))
 
 
 def mean_landscape(landscapes: list) -> search.Quadratic | search.MLP:
@@ -117,6 +124,8 @@ class MeanEnsemble(nn.Module):
     def landscape(self, obs, *args):
         return mean_landscape([m.landscape(obs, *args) for m in self.members])
 
-    def landscapes(self, obs, *args) -> list:
+    def landscapes(self, obs, *args) -> Sequence:
+        if len(self.members) == 1:  # as the member exports them (a stack)
+            return self.members[0].landscapes(obs, *args)
         per_member = [m.landscapes(obs, *args) for m in self.members]
         return [mean_landscape(list(group)) for group in zip(*per_member, strict=True)]

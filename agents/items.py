@@ -248,11 +248,12 @@ class ItemQuadraticQ(_ItemQ):
         return self.landscapes(np.asarray(obs)[None], nvec)[0]
 
     @torch.no_grad()
-    def landscapes(self, obs: np.ndarray, nvec: Sequence[int] | None = None) -> list[search.Quadratic]:
-        """The values of a batch of observations ``(B, n, d)`` or ``(B, n·d)``, from one forward pass."""
+    def landscapes(self, obs: np.ndarray, nvec: Sequence[int] | None = None) -> search.QuadraticStack:
+        """The values of a batch of observations ``(B, n, d)`` or ``(B, n·d)``, from one forward pass,
+        stacked."""
         b, h, U = self.parts(self._obs_batch(obs), nvec)
         b, h, U, sigma = b.double().numpy(), h.double().numpy(), U.double().numpy(), self.sigma.double().numpy()
-        return [search.Quadratic.from_factors(float(b[i]), h[i], U[i], sigma) for i in range(len(b))]
+        return search.QuadraticStack.from_factors(b, h, U, sigma)
 
 
 class ItemMLPQ(_ItemQ):
@@ -312,8 +313,9 @@ class ItemMLPQ(_ItemQ):
         return self.landscapes(np.asarray(obs)[None], nvec)[0]
 
     @torch.no_grad()
-    def landscapes(self, obs: np.ndarray, nvec: Sequence[int] | None = None) -> list[search.MLP]:
-        """The values of a batch of observations ``(B, n, d)`` or ``(B, n·d)``, from one forward pass."""
+    def landscapes(self, obs: np.ndarray, nvec: Sequence[int] | None = None) -> search.MLPStack:
+        """The values of a batch of observations ``(B, n, d)`` or ``(B, n·d)``, from one forward pass,
+        stacked."""
         z0, D, ctx = (t.double() for t in self.parts(self._obs_batch(obs), nvec))
         linears = [layer for layer in self.rho if isinstance(layer, nn.Linear)]
         W = linears[0].weight.detach().double()
@@ -322,7 +324,7 @@ class ItemMLPQ(_ItemQ):
         first_b = (z0 @ Wz.T + ctx @ Wc.T + b1).numpy()  # (B, H)
         rest_w = tuple(layer.weight.detach().double().numpy() for layer in linears[1:])
         rest_b = tuple(layer.bias.detach().double().numpy() for layer in linears[1:])
-        return [search.MLP((first_w[i], *rest_w), (first_b[i], *rest_b)) for i in range(len(first_b))]
+        return search.MLPStack(first_w, first_b, rest_w, rest_b)
 
 
 __all__ = ["ItemMLPQ", "ItemPolicy", "ItemQuadraticQ", "ItemTorso", "as_items", "layer_init"]

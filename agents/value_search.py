@@ -43,7 +43,7 @@ from torch import nn
 
 import search
 from agents.common import ActionCodec, NullLogger, TrainingCost, sample_action, seed_everything, tick
-from agents.export import MeanEnsemble, mlp_landscape
+from agents.export import MeanEnsemble, mlp_landscape, mlp_stack
 from agents.items import ItemMLPQ, ItemQuadraticQ
 from agents.layout import choose_torso
 from search.sampling import neighbours
@@ -218,11 +218,11 @@ class LowRankQuadraticQ(nn.Module):
         return self.landscapes(np.reshape(obs, (1, -1)))[0]
 
     @torch.no_grad()
-    def landscapes(self, obs: np.ndarray) -> list[search.Quadratic]:
-        """The values of a batch of observations ``(B, obs_dim)``, from one forward pass."""
+    def landscapes(self, obs: np.ndarray) -> search.QuadraticStack:
+        """The values of a batch of observations ``(B, obs_dim)``, from one forward pass, stacked."""
         b, h, U = self.parts(torch.as_tensor(obs, dtype=torch.float32).reshape(len(obs), -1))
         b, h, U, sigma = b.double().numpy(), h.double().numpy(), U.double().numpy(), self.sigma.double().numpy()
-        return [search.Quadratic.from_factors(float(b[i]), h[i], U[i], sigma) for i in range(len(b))]
+        return search.QuadraticStack.from_factors(b, h, U, sigma)
 
 
 class MLPQ(nn.Module):
@@ -241,9 +241,9 @@ class MLPQ(nn.Module):
         """The value of one observation as a ``search.MLP`` over the action bits."""
         return mlp_landscape(self.net, obs)
 
-    def landscapes(self, obs: np.ndarray) -> list[search.MLP]:
-        """The values of a batch of observations ``(B, obs_dim)``."""
-        return [mlp_landscape(self.net, o) for o in obs]
+    def landscapes(self, obs: np.ndarray) -> search.MLPStack:
+        """The values of a batch of observations ``(B, obs_dim)``, stacked."""
+        return mlp_stack(self.net, obs)
 
 
 def value_network(kind: str, codec, obs_dim: int, items, rank: int, context_rank: int, hidden: int) -> nn.Module:

@@ -6,11 +6,13 @@ Entry points: :func:`maximize` and :func:`maximize_batch`.
 
 from search.api import METHODS, OPTIONS, SAMPLING, SearchResult, maximize, maximize_batch, warmup
 from search.landscapes import MLP, Batch, Objective, Quadratic
+from search.stacks import MLPStack, QuadraticStack
 from search.spaces import Binary, Discrete, KOfN, as_space, log2_size
 
 __all__ = [
     "METHODS",
     "MLP",
+    "MLPStack",
     "OPTIONS",
     "SAMPLING",
     "Batch",
@@ -19,6 +21,7 @@ __all__ = [
     "KOfN",
     "Objective",
     "Quadratic",
+    "QuadraticStack",
     "SearchResult",
     "as_space",
     "log2_size",

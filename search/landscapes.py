@@ -1041,7 +1041,10 @@ def _nth_low_rank(BD, b):
 
 @jitable
 def _nth_mlp(BD, b):
-    return MLPData(BD.W1T[b], BD.b1[b], BD.weights[b], BD.biases[b], BD.dims)
+    # a single row is shared by the whole batch (search.MLPStack: the deeper layers, maybe the first)
+    first = min(b, BD.W1T.shape[0] - 1)
+    rest = min(b, BD.weights.shape[0] - 1)
+    return MLPData(BD.W1T[first], BD.b1[b], BD.weights[rest], BD.biases[rest], BD.dims)
 
 
 _NTH = {DenseBatch: _nth_dense, SparseBatch: _nth_sparse, LowRankBatch: _nth_low_rank, MLPBatch: _nth_mlp}
@@ -1078,7 +1081,10 @@ def _ov_commit(D, aux, x, i, j):
 def stack_kernel_data(landscapes) -> tuple | None:
     """``(BD, aux, key)``: the kernel data of ``landscapes`` stacked into one batch tuple, buffers
     for any one of them, and the batch's key; None when they don't share one form and shape (or are
-    not Quadratics and MLPs). Copies every array once."""
+    not Quadratics and MLPs). Copies every array once; a stack (:mod:`search.stacks`) gives its own."""
+    kernel_batch = getattr(landscapes, "kernel_batch", None)
+    if kernel_batch is not None:
+        return kernel_batch()
     if not landscapes or not all(isinstance(q, (Quadratic, MLP)) for q in landscapes):
         return None
     datas = [kernel_args(q)[0] for q in landscapes]
@@ -1122,7 +1128,10 @@ def slice_batch(BD, lo: int, hi: int):
     if isinstance(BD, SparseBatch):
         return SparseBatch(BD.c[lo:hi], BD.h[lo:hi], BD.indptr[lo:hi], BD.indices, BD.data)
     if isinstance(BD, MLPBatch):
-        return MLPBatch(BD.W1T[lo:hi], BD.b1[lo:hi], BD.weights[lo:hi], BD.biases[lo:hi], BD.dims)
+        def rows(a):  # a single row is shared by the whole batch: keep it
+            return a if a.shape[0] == 1 < BD.b1.shape[0] else a[lo:hi]
+
+        return MLPBatch(rows(BD.W1T), BD.b1[lo:hi], rows(BD.weights), rows(BD.biases), BD.dims)
     return type(BD)(*(a[lo:hi] for a in BD))
 
 
