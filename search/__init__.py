@@ -6,8 +6,8 @@ Entry points: :func:`maximize` and :func:`maximize_batch`.
 
 from search.api import METHODS, OPTIONS, SAMPLING, SearchResult, maximize, maximize_batch, warmup
 from search.landscapes import MLP, Batch, Objective, Quadratic
-from search.stacks import MLPStack, QuadraticStack
 from search.spaces import Binary, Discrete, KOfN, as_space, log2_size
+from search.stacks import MLPStack, QuadraticStack
 
 __all__ = [
     "METHODS",
