@@ -277,8 +277,8 @@ def _anneal_run(D, M, aux, S, x, best_x, budget, restarts, t_hot, t_cold, sweep,
         steps = share - 1
         count = mv_count(M, S)
         if steps > 0 and count > 0:
-            temp = t_hot
-            factor = (t_cold / t_hot) ** (1.0 / (steps - 1)) if steps > 1 else 1.0
+            beta = 1.0 / t_hot  # the inverse temperature: a product per proposal, not a division
+            factor = (t_hot / t_cold) ** (1.0 / (steps - 1)) if steps > 1 else 1.0
             idx = -1
             nxt = next_mark(marks, pos)
             for _ in range(steps):
@@ -290,7 +290,7 @@ def _anneal_run(D, M, aux, S, x, best_x, budget, restarts, t_hot, t_cold, sweep,
                 else:
                     i, j = mv_random(M, S, rng)
                 d = ls_delta(D, aux, x, f, i, j)
-                if d >= 0.0 or (d > -_REJECT * temp and uniform(rng) < math.exp(d / temp)):
+                if d >= 0.0 or (d * beta > -_REJECT and uniform(rng) < math.exp(d * beta)):
                     if at_best and d < 0.0:  # leaving the best state: keep a copy (lazily, once)
                         copy_into(best_x, x)
                         at_best = False
@@ -304,7 +304,7 @@ def _anneal_run(D, M, aux, S, x, best_x, budget, restarts, t_hot, t_cold, sweep,
                 if evals >= nxt:
                     pos = record(trace, marks, pos, evals, best)
                     nxt = next_mark(marks, pos)
-                temp *= factor
+                beta *= factor
         if at_best:
             copy_into(best_x, x)
     # the running sum drifts by rounding; report the exact value of the best action
