@@ -79,7 +79,10 @@ class Agent(Protocol):
     - ``state_dict()`` / ``load_state_dict(state)``: trained weights, saved as a checkpoint
       (``agents.checkpoint``) and restored after ``fit(env, 0)``;
     - ``shortfall(obs, info, action) -> dict | None``: the split of one decision's shortfall into
-      ``search_error`` and ``value_error`` (``value-search`` with a learned value);
+      ``search_error`` and ``value_error`` (``value-search`` with a learned value); with
+      ``shortfall_capture(obs, info, action)`` (what the split needs from the env's current state, or
+      None) and ``shortfall_batch(captures) -> list[dict]``, the runner splits a few decisions at a
+      time, their searches as one batch;
     - ``teacher``: another agent evaluated beside this one (``distill``);
     - ``audit(env, seed) -> dict``: extra measurements after evaluation, recorded with the metrics
       (``filtered``'s red-teaming by search, ``adversary_*``);

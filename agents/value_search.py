@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -557,26 +558,38 @@ class ValueSearchAgent:
 
     # ----------------------------------------------------------- shortfall split
 
-    def _maximum(self, landscape, mask) -> tuple[np.ndarray, str]:
-        """The best encoding of ``landscape`` found by the surest affordable method, and its name:
-        ``exhaustive`` (exact), ``exact`` (certified by the MIP solver) or ``100x budget``."""
+    def _maxima(self, landscapes: Sequence, masks: list) -> tuple[list[np.ndarray], list[str]]:
+        """The best encoding of each landscape found by the surest affordable method, and its name:
+        ``exhaustive`` (exact), ``exact`` (certified by the MIP solver) or ``100x budget``. The
+        ``100x budget`` searches run as one :func:`search.maximize_batch` (on threads: they are long)."""
         space = self.codec.search_space
-        if space.count(space.allowed(mask)) <= SPLIT_EXHAUSTIVE:
-            result = search.maximize(landscape, space, "exhaustive", None, seed=0, mask=mask)
-            return space.encode(result.action), "exhaustive"
-        if isinstance(landscape, search.Quadratic) and space.m <= SPLIT_EXACT_BITS:
-            try:
-                result = search.maximize(landscape, space, "exact", None, seed=0, mask=mask,
-                                         time_limit=SPLIT_EXACT_SECONDS)
-                if result.info.get("proven"):
-                    return space.encode(result.action), "exact"
-            except ImportError:  # the optional solver is not installed
-                pass
-        cfg = self.config
-        opts = {"restarts": cfg.restarts} if cfg.method in ("anneal", "tabu") else {}
-        result = search.maximize(landscape, space, cfg.method, 100 * cfg.budget, seed=int(self.rng.integers(2**63)),
-                                 mask=mask, **opts)
-        return space.encode(result.action), "100x budget"
+        best: list = [None] * len(masks)
+        how: list = [None] * len(masks)
+        rest = []
+        for b, mask in enumerate(masks):
+            if space.count(space.allowed(mask)) <= SPLIT_EXHAUSTIVE:
+                result = search.maximize(landscapes[b], space, "exhaustive", None, seed=0, mask=mask)
+                best[b], how[b] = space.encode(result.action), "exhaustive"
+                continue
+            if isinstance(landscapes[b], search.Quadratic) and space.m <= SPLIT_EXACT_BITS:
+                try:
+                    result = search.maximize(landscapes[b], space, "exact", None, seed=0, mask=mask,
+                                             time_limit=SPLIT_EXACT_SECONDS)
+                    if result.info.get("proven"):
+                        best[b], how[b] = space.encode(result.action), "exact"
+                        continue
+                except ImportError:  # the optional solver is not installed
+                    pass
+            rest.append(b)
+        if rest:
+            cfg = self.config
+            opts = {"restarts": cfg.restarts} if cfg.method in ("anneal", "tabu") else {}
+            rest_masks = None if all(masks[b] is None for b in rest) else [masks[b] for b in rest]
+            results = search.maximize_batch([landscapes[b] for b in rest], space, cfg.method, 100 * cfg.budget,
+                                            seed=int(self.rng.integers(2**63)), masks=rest_masks, **opts)
+            for b, result in zip(rest, results, strict=True):
+                best[b], how[b] = space.encode(result.action), "100x budget"
+        return best, how
 
     def shortfall(self, obs, info, action) -> dict | None:
         """Split one decision's shortfall into search error and value error.
@@ -591,7 +604,9 @@ class ValueSearchAgent:
         ``split_by`` names how ``a*_Q̂`` was found: ``exhaustive``, ``exact`` or ``100x budget``
         (then the split is an estimate and ``search_error`` can come out negative). None for the
         oracle and heuristic values (no value error by definition) and for envs without an oracle
-        landscape. Not part of ``act``: the runner calls it, untimed, on a sample of decisions.
+        landscape. Not part of ``act``: the runner calls it, untimed, on a sample of decisions, as
+        :meth:`shortfall_capture` at each decision and :meth:`shortfall_batch` on a few at a time
+        (their searches in one batch); this is the two for one decision.
 
         Where training saw only one-step episodes (a bandit: ``Q = r``), it also measures how well
         the value fits, in reward units: ``fit_error_uniform``, the root mean square of ``Q̂ − r`` over
@@ -601,26 +616,50 @@ class ValueSearchAgent:
         mean error on uniform actions says by how much. None on multi-step envs, whose ``Q`` is not
         the one-step reward.
         """
+        capture = self.shortfall_capture(obs, info, action)
+        return None if capture is None else self.shortfall_batch([capture])[0]
+
+    def shortfall_capture(self, obs, info, action) -> tuple | None:
+        """What :meth:`shortfall` needs from the env at this decision (its true landscape, its
+        optimum where it has one, the uniform actions of the fit), kept for :meth:`shortfall_batch`;
+        None where there is no split."""
         if self.q is None or getattr(self.env, "landscape_kind", None) != "oracle":
             return None
-        mask = self.codec.search_mask(info)
-        learned, true = self.q.landscape(obs), self.env.landscape()
-        taken = self.codec.encode(action)
-        best_learned, how = self._maximum(learned, mask)
+        mask, true = self.codec.search_mask(info), self.env.landscape()
         try:
             best_true = self.codec.encode(self.env.optimal_action())
         except (AttributeError, RuntimeError):  # no known optimum for this env or instance
-            best_true, _ = self._maximum(true, mask)
-        out = {
-            "search_error": float(learned(best_learned) - learned(taken)) * self.reward_scale,
-            "value_error": float(true(best_true) - true(best_learned)),
-            "split_by": how,
-            "fit_error_uniform": None, "fit_error_search": None, "overestimation": None,
-        }
-        if self.bandit:
-            uniform = [self.codec.encode(sample_action(self.space, info)) for _ in range(FIT_ACTIONS)]
-            errors = [learned(x) * self.reward_scale - true(x) for x in uniform]
-            over = float(learned(taken) * self.reward_scale - true(taken))
-            out.update(fit_error_uniform=float(np.sqrt(np.mean(np.square(errors)))), fit_error_search=abs(over),
-                       overestimation=over)
+            best_true = None
+        uniform = ([self.codec.encode(sample_action(self.space, info)) for _ in range(FIT_ACTIONS)] if self.bandit
+                   else None)
+        return np.array(obs, copy=True), mask, true, best_true, self.codec.encode(action), uniform
+
+    def shortfall_batch(self, captures: list) -> list[dict]:
+        """The splits of the decisions captured by :meth:`shortfall_capture`: the learned values of
+        their states from one forward pass (a stack), and their searches as one batch."""
+        if not captures:
+            return []
+        obs, masks, trues, best_trues, taken, uniforms = zip(*captures, strict=True)
+        learned = self.q.landscapes(np.stack(obs))
+        best_learned, how = self._maxima(learned, list(masks))
+        unknown = [b for b, best in enumerate(best_trues) if best is None]
+        found, _ = self._maxima([trues[b] for b in unknown], [masks[b] for b in unknown]) if unknown else ([], [])
+        best_trues = list(best_trues)
+        for b, best in zip(unknown, found, strict=True):
+            best_trues[b] = best
+        out = []
+        for b, true in enumerate(trues):
+            q = learned[b]
+            part = {
+                "search_error": float(q(best_learned[b]) - q(taken[b])) * self.reward_scale,
+                "value_error": float(true(best_trues[b]) - true(best_learned[b])),
+                "split_by": how[b],
+                "fit_error_uniform": None, "fit_error_search": None, "overestimation": None,
+            }
+            if uniforms[b] is not None:
+                errors = [q(x) * self.reward_scale - true(x) for x in uniforms[b]]
+                over = float(q(taken[b]) * self.reward_scale - true(taken[b]))
+                part.update(fit_error_uniform=float(np.sqrt(np.mean(np.square(errors)))), fit_error_search=abs(over),
+                            overestimation=over)
+            out.append(part)
         return out

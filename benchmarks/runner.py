@@ -42,6 +42,9 @@ AGREEMENT_DECISIONS = 50
 """Evaluation decisions (the first ones) on which a student's action is compared with its teacher's."""
 SPLIT_DECISIONS = 50
 """Evaluation decisions (the first ones) whose shortfall an agent with ``shortfall()`` splits."""
+SPLIT_BATCH = 10
+"""Decisions captured (``shortfall_capture``) before their splits run as one batch (``shortfall_batch``):
+each capture holds the env's true landscape of its state, so a few at a time."""
 OPTIMAL_RTOL = 1e-9
 
 
@@ -86,6 +89,14 @@ def evaluate(env, agent, episodes: int, seed: int, diagnostics: bool = True) -> 
     ref = getattr(env.unwrapped, "reference", None)
     exact = bool(getattr(ref, "high_is_optimum", False)) and getattr(ref, "per", "decision") == "decision"
     split, splits = getattr(agent, "shortfall", None) if diagnostics else None, []
+    capture, batch, captured = getattr(agent, "shortfall_capture", None), getattr(agent, "shortfall_batch", None), []
+    if capture is None or batch is None:
+        capture = None
+
+    def split_captured():
+        splits.extend(p for p in batch(captured) if p is not None)
+        captured.clear()
+
     teacher, agreed = getattr(agent, "teacher", None) if diagnostics else None, []
     if teacher is not None:
         from agents.imitation import agreement
@@ -104,9 +115,16 @@ def evaluate(env, agent, episodes: int, seed: int, diagnostics: bool = True) -> 
             act_seconds += time.perf_counter() - t0
             evaluations += int(getattr(agent, "last_evaluations", 0))
             if split is not None and decisions < SPLIT_DECISIONS:  # untimed: not part of the decision
-                part = split(obs, info, action)
-                if part is not None:
-                    splits.append(part)
+                if capture is not None:  # the state's part now, the searches a batch at a time
+                    kept = capture(obs, info, action)
+                    if kept is not None:
+                        captured.append(kept)
+                        if len(captured) >= SPLIT_BATCH:
+                            split_captured()
+                else:
+                    part = split(obs, info, action)
+                    if part is not None:
+                        splits.append(part)
             if teacher is not None and decisions < AGREEMENT_DECISIONS:  # untimed, like the split
                 agreed.append(agreement(action, teacher.act(obs, info), env.action_space))
             opt, rnd = info.get("optimal_value"), info.get("random_value")
@@ -129,6 +147,8 @@ def evaluate(env, agent, episodes: int, seed: int, diagnostics: bool = True) -> 
         highs.append(high)
         lows.append(low)
         obs, info = env.reset()
+    if captured:
+        split_captured()
     mean_ret, mean_high, mean_low = float(np.mean(returns)), float(np.mean(highs)), float(np.mean(lows))
     span = mean_high - mean_low
     return {
