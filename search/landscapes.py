@@ -335,10 +335,10 @@ class Quadratic:
         return LowRankData(self.c, _std(self.h), U, np.ascontiguousarray(U * sigma), (U**2) @ sigma, sigma)
 
     def kernel_aux(self) -> tuple:
-        """Buffers for the kernels: the fields ``g = h + 2Jx`` ``(m,)`` (dense, sparse) or the
-        projections ``p = Uᵀx`` ``(r,)`` (low rank)."""
+        """Buffers for the kernels: the fields ``g = h + 2Jx`` ``(m,)`` and scratch ``(m,)`` (dense,
+        sparse) or the projections ``p = Uᵀx`` ``(r,)`` (low rank)."""
         pairwise = self.J is not None or self.sparse is not None
-        return (np.zeros(self.m),) if pairwise else (np.zeros(self.rank),)
+        return (np.zeros(self.m), np.zeros(self.m)) if pairwise else (np.zeros(self.rank),)
 
 
 def csr_from_entries(m, rows, cols, values, name="Quadratic") -> CSR:
@@ -423,15 +423,20 @@ def _csr_pair_values(indptr, indices, data, X, out):
 
 @jitable
 def _dense_value(D, aux, x):
-    h, J = D.h, D.J
+    """``f(x)`` from ``t = Jx``, built in the scratch ``aux[1]`` by adding the set bits' rows (vector
+    adds; a row-by-row dot product is one serial chain of m² adds, 4 µs at m = 64)."""
+    h, J, t = D.h, D.J, aux[1]
     m = x.shape[0]
+    for i in range(m):
+        t[i] = 0.0
+    for j in range(m):
+        if x[j]:
+            for i in range(m):
+                t[i] += J[j, i]  # J is symmetric: row j is column j
     total = D.c
     for i in range(m):
         if x[i]:
-            row = h[i]
-            for j in range(m):
-                row += J[i, j] * x[j]  # a product, not a branch: x is random, a branch mispredicts half the time
-            total += row
+            total += h[i] + t[i]
     return total
 
 

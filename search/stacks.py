@@ -149,8 +149,8 @@ class QuadraticStack(Sequence):
     def kernel_batch(self) -> tuple:
         """``(BD, aux, key)`` as :func:`search.landscapes.stack_kernel_data` gives them, without copies."""
         D = self._data
-        aux_size = self.m if isinstance(D, DenseBatch) else D.U.shape[2]
-        return D, (np.zeros(aux_size),), type(D).__name__
+        aux = (np.zeros(self.m), np.zeros(self.m)) if isinstance(D, DenseBatch) else (np.zeros(D.U.shape[2]),)
+        return D, aux, type(D).__name__  # the buffers Quadratic.kernel_aux gives its form
 
     def __repr__(self) -> str:
         return f"QuadraticStack({len(self)} × m={self.m}, {self.form})"
