@@ -347,7 +347,7 @@ def anneal(landscape, moves, budget, rng, marks, trace, starts, *, restarts=1, t
     order = ("sweep" if moves.kind == FLIP else "random") if order is None else order
     if order not in ORDERS:
         raise ValueError(f"anneal: order must be one of {ORDERS}, got {order!r}")
-    if isinstance(restarts, bool) or not isinstance(restarts, (int, np.integer)) or not 1 <= restarts <= budget:
+    if not (type(restarts) is int or isinstance(restarts, np.integer)) or not 1 <= restarts <= budget:
         raise ValueError(f"anneal: restarts must be an integer in 1..budget ({budget}), got {restarts!r}")
     steps = walk_steps(budget, restarts) if t_hot is None or t_cold is None else 0
     if steps and t_hot is None and t_cold is None:  # the kernel walks first (its evaluations count)

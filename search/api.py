@@ -27,7 +27,7 @@ from search.landscapes import (
     stack_kernel_data,
 )
 from search.moves import move_state
-from search.spaces import FLIP, as_space
+from search.spaces import CHANGE, FLIP, as_space
 from search.stacks import STACKS
 from search.tabu import _tabu_batch, default_patience, default_tenure, tabu
 from search.trace import checkpoints
@@ -179,7 +179,13 @@ def maximize(
     else:
         reached = marks <= evals
         traced = (marks[reached], trace[reached])
-    return SearchResult._of(sp.decode(x), float(score), evals, seconds, traced, method, info)
+    # the local searches' best state is a fresh int8 buffer: a binary or k-of-N action needs no copy
+    action = x if method in _OWN_BUFFER and sp.kind != CHANGE else sp.decode(x)
+    return SearchResult._of(action, float(score), evals, seconds, traced, method, info)
+
+
+_OWN_BUFFER = ("greedy", "anneal", "tabu", "exhaustive")
+"""Methods whose result is a buffer of their own (``search.moves.buffers``), never the caller's."""
 
 
 def _starts(sp, moves, proposal, init, count, seed) -> np.ndarray:

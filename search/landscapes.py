@@ -337,8 +337,10 @@ class Quadratic:
     def kernel_aux(self) -> tuple:
         """Buffers for the kernels: the fields ``g = h + 2Jx`` ``(m,)`` and scratch ``(m,)`` (dense,
         sparse) or the projections ``p = Uᵀx`` ``(r,)`` (low rank)."""
-        pairwise = self.J is not None or self.sparse is not None
-        return (np.zeros(self.m), np.zeros(self.m)) if pairwise else (np.zeros(self.rank),)
+        if self.J is not None or self.sparse is not None:
+            g, scratch = np.zeros((2, self.m))  # one allocation; each row is C-contiguous
+            return g, scratch
+        return (np.zeros(self.rank),)
 
 
 def csr_from_entries(m, rows, cols, values, name="Quadratic") -> CSR:

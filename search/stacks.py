@@ -149,7 +149,7 @@ class QuadraticStack(Sequence):
     def kernel_batch(self) -> tuple:
         """``(BD, aux, key)`` as :func:`search.landscapes.stack_kernel_data` gives them, without copies."""
         D = self._data
-        aux = (np.zeros(self.m), np.zeros(self.m)) if isinstance(D, DenseBatch) else (np.zeros(D.U.shape[2]),)
+        aux = tuple(np.zeros((2, self.m))) if isinstance(D, DenseBatch) else (np.zeros(D.U.shape[2]),)
         return D, aux, type(D).__name__  # the buffers Quadratic.kernel_aux gives its form
 
     def __repr__(self) -> str:
