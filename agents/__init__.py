@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import importlib
 
-from agents.common import Agent, Logger, NullLogger, TrainingCost, build_config, config_dict
+from standin.agents.common import Agent, Logger, NullLogger, TrainingCost, build_config, config_dict
 
 _REGISTRY = {
-    "random": "agents.simple:RandomAgent",
-    "oracle": "agents.simple:OracleAgent",
-    "value-search": "agents.value_search:ValueSearchAgent",
-    "propose-search": "agents.propose_search:ProposeSearchAgent",
-    "distill": "agents.distill:DistillAgent",
-    "ppo": "agents.ppo:PPOAgent",
-    "filtered": "agents.filtered:FilteredAgent",
+    "random": "standin.agents.simple:RandomAgent",
+    "oracle": "standin.agents.simple:OracleAgent",
+    "value-search": "standin.agents.value_search:ValueSearchAgent",
+    "propose-search": "standin.agents.propose_search:ProposeSearchAgent",
+    "distill": "standin.agents.distill:DistillAgent",
+    "ppo": "standin.agents.ppo:PPOAgent",
+    "filtered": "standin.agents.filtered:FilteredAgent",
 }
 
 

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-import search
-from search._jit import njit
+from standin import search
+from standin.search._jit import njit
 
 
 @njit

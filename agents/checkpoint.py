@@ -31,8 +31,7 @@ def save(path, agent, *, name: str, config: dict, seed: int, env_id: str, env_kw
 
 def load(path):
     """``(agent, env, payload)`` from a checkpoint: the environment rebuilt, the agent restored."""
-    import agents
-    import envs
+    from standin import agents, envs
 
     path = Path(path)
     if not path.is_file():

@@ -172,7 +172,7 @@ class ActionCodec:
     def __init__(self, space):
         import gymnasium
 
-        import search
+        from standin import search
 
         self.space = space
         self.scalar = isinstance(space, gymnasium.spaces.Discrete)

@@ -30,12 +30,12 @@ from typing import Literal
 
 import numpy as np
 
-import agents as registry
-from agents.common import ActionCodec, NullLogger, TrainingCost, seed_everything, tick
-from agents.heads import default_head
-from agents.imitation import ImitationPolicy, agreement
-from agents.layout import choose_torso
-from agents.ppo import HEADS
+from standin import agents as registry
+from standin.agents.common import ActionCodec, NullLogger, TrainingCost, seed_everything, tick
+from standin.agents.heads import default_head
+from standin.agents.imitation import ImitationPolicy, agreement
+from standin.agents.layout import choose_torso
+from standin.agents.ppo import HEADS
 
 TEACHERS = ("value-search", "propose-search", "filtered")
 

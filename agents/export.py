@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-import search
+from standin import search
 
 
 def mlp_landscape(net: nn.Sequential, obs) -> search.MLP:

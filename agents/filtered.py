@@ -31,12 +31,12 @@ import numpy as np
 import torch
 from torch import nn
 
-import agents as registry
-import search
-from agents.common import ActionCodec, NullLogger, TrainingCost, sample_action, seed_everything, tick
-from agents.layout import choose_torso
-from agents.propose_search import PPOProposal
-from agents.value_search import reward_scale, value_network
+from standin import agents as registry
+from standin import search
+from standin.agents.common import ActionCodec, NullLogger, TrainingCost, sample_action, seed_everything, tick
+from standin.agents.layout import choose_torso
+from standin.agents.propose_search import PPOProposal
+from standin.agents.value_search import reward_scale, value_network
 
 
 class WindowClassifier(nn.Module):
@@ -244,11 +244,11 @@ class FilteredAgent:
         cfg = self.config
         out = {}
         if cfg.safety_decisions:
-            from benchmarks.safety import evaluate_at_scale
+            from standin.benchmarks.safety import evaluate_at_scale
 
             out.update(evaluate_at_scale(self, env, cfg.safety_decisions, seed))
         if cfg.red_team_queries and self.net is not None:
-            from agents.adversary import red_team
+            from standin.agents.adversary import red_team
 
             r = red_team(self, env, cfg.red_team_queries, budget=cfg.red_team_budget, seed=seed)
             out.update({"adversary_queries": r.queries, "adversary_failures": r.failures,
@@ -418,7 +418,7 @@ class FilteredAgent:
         self.labelled = (np.stack(states), np.stack(actions).astype(np.float32), np.asarray(labels, np.float32))
         self._train_classifier(log, self.generator_steps + self.value_steps + contexts)
         if cfg.adversarial_rounds:
-            from agents.adversary import adversarial_training
+            from standin.agents.adversary import adversarial_training
 
             self.adversarial_curve = adversarial_training(self, env, cfg.adversarial_rounds, cfg.adversarial_queries,
                                                           seed=self.seed, budget=cfg.red_team_budget)

@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from agents.common import ActionCodec, repair
-from agents.heads import AutoregressiveDistribution, default_head
-from agents.ppo import ActorCritic, BernoulliHead
+from standin.agents.common import ActionCodec, repair
+from standin.agents.heads import AutoregressiveDistribution, default_head
+from standin.agents.ppo import ActorCritic, BernoulliHead
 
 
 class ImitationPolicy:

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-import search
+from standin import search
 
 
 def layer_init(layer: nn.Linear, std: float = math.sqrt(2), bias_const: float = 0.0) -> nn.Linear:

@@ -36,10 +36,15 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
-from agents.common import Logger, NullLogger, TrainingCost, env_spec, repair, seed_everything, tick
-from agents.heads import AutoregressiveHead, WithoutReplacementDistribution, WithoutReplacementHead, default_head
-from agents.items import ItemPolicy
-from agents.layout import choose_torso
+from standin.agents.common import Logger, NullLogger, TrainingCost, env_spec, repair, seed_everything, tick
+from standin.agents.heads import (
+    AutoregressiveHead,
+    WithoutReplacementDistribution,
+    WithoutReplacementHead,
+    default_head,
+)
+from standin.agents.items import ItemPolicy
+from standin.agents.layout import choose_torso
 
 HEADS = ("factored", "autoregressive", "without-replacement")
 

@@ -25,12 +25,12 @@ from typing import Literal
 import numpy as np
 import torch
 
-import search
-from agents.common import tick
-from agents.heads import default_head
-from agents.imitation import ImitationPolicy
-from agents.ppo import HEADS
-from agents.value_search import ValueSearchAgent, ValueSearchConfig
+from standin import search
+from standin.agents.common import tick
+from standin.agents.heads import default_head
+from standin.agents.imitation import ImitationPolicy
+from standin.agents.ppo import HEADS
+from standin.agents.value_search import ValueSearchAgent, ValueSearchConfig
 
 PROPOSAL_BATCH = 64
 """Searched decisions per maximum-likelihood step of the online proposal."""
@@ -176,7 +176,7 @@ class PPOProposal:
     @classmethod
     def from_checkpoint(cls, path, codec, owner: str) -> PPOProposal:
         """The policy of the ppo checkpoint at ``path``; ``owner`` names the agent in errors."""
-        from agents import checkpoint
+        from standin.agents import checkpoint
 
         agent, _, payload = checkpoint.load(path)
         if payload["agent"] != "ppo":

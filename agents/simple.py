@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agents.common import TrainingCost, sample_action
+from standin.agents.common import TrainingCost, sample_action
 
 
 @dataclass

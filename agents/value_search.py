@@ -42,12 +42,12 @@ import numpy as np
 import torch
 from torch import nn
 
-import search
-from agents.common import ActionCodec, NullLogger, TrainingCost, sample_action, seed_everything, tick
-from agents.export import MeanEnsemble, mlp_landscape, mlp_stack
-from agents.items import ItemMLPQ, ItemQuadraticQ
-from agents.layout import choose_torso
-from search.sampling import neighbours
+from standin import search
+from standin.agents.common import ActionCodec, NullLogger, TrainingCost, sample_action, seed_everything, tick
+from standin.agents.export import MeanEnsemble, mlp_landscape, mlp_stack
+from standin.agents.items import ItemMLPQ, ItemQuadraticQ
+from standin.agents.layout import choose_torso
+from standin.search.sampling import neighbours
 
 LOG_EVERY = 250
 """Training curves are logged as means over this many environment steps."""

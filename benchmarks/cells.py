@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from benchmarks import stats
+from standin.benchmarks import stats
 
 
 @dataclass

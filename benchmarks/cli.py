@@ -21,7 +21,7 @@ def parse_kwargs(text: str, what: str) -> dict:
     Values are read as TOML literals (ints, floats, booleans, quoted strings); ``True``/``False``
     are booleans too, ``none`` is None and anything else is a plain string.
     """
-    from benchmarks.suite import tomllib
+    from standin.benchmarks.suite import tomllib
 
     out = {}
     for part in filter(None, (p.strip() for p in _split_top_level(text))):
@@ -67,9 +67,8 @@ def list_(verbose: bool = False) -> None:
     Args:
         verbose: Print each agent config field on its own line with its description.
     """
-    import agents
-    import envs
-    from benchmarks import suite
+    from standin import agents, envs
+    from standin.benchmarks import suite
 
     def _default(f: dataclasses.Field):
         return f.default_factory() if f.default is dataclasses.MISSING else f.default
@@ -126,10 +125,9 @@ def run(
         eval_episodes: Evaluation episodes.
         out: Output directory for results.jsonl and TensorBoard logs (tb/).
     """
-    import agents
-    import envs
-    from benchmarks.runner import run_trials
-    from benchmarks.suite import Trial
+    from standin import agents, envs
+    from standin.benchmarks.runner import run_trials
+    from standin.benchmarks.suite import Trial
 
     env_kw = parse_kwargs(env_kwargs, "--env-kwargs")
     agent_kw = parse_kwargs(agent_kwargs, "--agent-kwargs")
@@ -138,7 +136,7 @@ def run(
     if train_steps < 0 or eval_episodes < 1:
         raise ValueError("--train-steps must be >= 0 and --eval-episodes >= 1")
     trial = Trial("run", env, env_kw, agent, agent_kw, seed, train_steps, eval_episodes)
-    from benchmarks.report import load_results
+    from standin.benchmarks.report import load_results
 
     run_trials([trial], out, workers=1, retry_failed=True, progress=False)
     record = [r for r in load_results(out / "results.jsonl") if r["trial_id"] == trial.trial_id][-1]
@@ -183,10 +181,10 @@ def bench(
         max_log2_actions: Run only the env settings with at most 2^K actions (e.g. 64: the sizes up to
             2^64 of a size sweep). A later run without it adds the larger sizes.
     """
-    from benchmarks import suite as suites
-    from benchmarks.lock import writer_lock
-    from benchmarks.report import write_report
-    from benchmarks.runner import run_trials
+    from standin.benchmarks import suite as suites
+    from standin.benchmarks.lock import writer_lock
+    from standin.benchmarks.report import write_report
+    from standin.benchmarks.runner import run_trials
 
     s = suites.load(suite)
     out = out or Path("runs") / s.name
@@ -231,7 +229,7 @@ def report(run_dir: Annotated[Path, tyro.conf.Positional]) -> int:
     Args:
         run_dir: A directory holding results.jsonl (e.g. runs/quick).
     """
-    from benchmarks.report import write_report
+    from standin.benchmarks.report import write_report
 
     print(write_report(run_dir))
     return 0
@@ -249,8 +247,8 @@ def eval_(
         episodes: Evaluation episodes.
         seed: Evaluation seed (default: the trial's own evaluation seed, so the trial's numbers repeat).
     """
-    from agents import checkpoint as ckpt
-    from benchmarks.runner import EVAL_SEED_OFFSET, evaluate
+    from standin.agents import checkpoint as ckpt
+    from standin.benchmarks.runner import EVAL_SEED_OFFSET, evaluate
 
     if episodes < 1:
         raise ValueError(f"--episodes must be >= 1, got {episodes}")
@@ -281,7 +279,7 @@ def tb(
         sweep: Serve only the sweep (one run per agent, each agent against log2 |A|), not the trials' runs.
         filter: The run filter (a regex on run names) in the printed filtered-view URLs, e.g. ppo, n=256_, seed0.
     """
-    from benchmarks.tbviews import sweep_dirs, tb_root, views
+    from standin.benchmarks.tbviews import sweep_dirs, tb_root, views
 
     if not logdir.exists():
         raise ValueError(f"no such log directory: {logdir} (run `standin bench` first)")

@@ -45,8 +45,8 @@ import pathlib
 
 import numpy as np
 
-from benchmarks import stats
-from benchmarks.cells import Cell, fmt_sig3, front_of, metric_values, nest_by
+from standin.benchmarks import stats
+from standin.benchmarks.cells import Cell, fmt_sig3, front_of, metric_values, nest_by
 
 _DPI = 110
 MAX_PANELS = 24

@@ -35,7 +35,7 @@ import sys
 import tempfile
 from pathlib import Path, PurePosixPath
 
-from benchmarks.runner import THREAD_VARS, _cost_hint, _identity, _now, run_trial
+from standin.benchmarks.runner import THREAD_VARS, _cost_hint, _identity, _now, run_trial
 
 THREAD_ENV = {name: "1" for name in THREAD_VARS}
 """Set in every task's worker process before it imports numpy: one thread per task, one task per CPU."""

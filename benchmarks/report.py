@@ -90,11 +90,11 @@ from typing import NamedTuple
 import numpy as np
 from scipy import stats as _scipy_stats
 
-from benchmarks import stats
-from benchmarks.cells import Cell, fmt_sig3, front_of, metric_values, nest_by
-from benchmarks.cells import pareto_front as _pareto_front  # noqa: F401  (re-export: tests use this name)
-from benchmarks.figures import _mean_curve as _mean_curve  # re-export: tests use this name
-from benchmarks.figures import (
+from standin.benchmarks import stats
+from standin.benchmarks.cells import Cell, fmt_sig3, front_of, metric_values, nest_by
+from standin.benchmarks.cells import pareto_front as _pareto_front  # noqa: F401  (re-export: tests use this name)
+from standin.benchmarks.figures import _mean_curve as _mean_curve  # re-export: tests use this name
+from standin.benchmarks.figures import (
     agent_styles,
     anytime_data,
     cap_panels,
@@ -110,7 +110,7 @@ from benchmarks.figures import (
     plot_split,
     sample_efficiency_data,
 )
-from benchmarks.report_html import markdown_to_html
+from standin.benchmarks.report_html import markdown_to_html
 
 FIGURE_NAME = "normalized_return_vs_log2A.png"
 """File name of the scaling figure (normalised return against log2 |A|), written next to ``report.md``."""
@@ -206,7 +206,7 @@ def _class_kind(name) -> str | None:
     if not isinstance(name, str):
         return None
     try:
-        import agents
+        from standin import agents
 
         return getattr(agents.agent_class(name), "kind", None)
     except Exception:  # an agent of another version, or one whose module cannot load here

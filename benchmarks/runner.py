@@ -29,9 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.lock import writer_lock
-from benchmarks.report import load_results
-from benchmarks.suite import unique
+from standin.benchmarks.lock import writer_lock
+from standin.benchmarks.report import load_results
+from standin.benchmarks.suite import unique
 
 EVAL_SEED_OFFSET = 1_000_000
 """Evaluation contexts come from ``seed + EVAL_SEED_OFFSET``, apart from training's."""
@@ -71,7 +71,7 @@ def _failure_metrics(failures: int | None, decisions: int) -> dict:
     the env reports no catastrophes."""
     if failures is None:
         return {"failures": None, "failure_rate": None, "failure_upper": None}
-    from benchmarks.stats import failure_rate
+    from standin.benchmarks.stats import failure_rate
 
     r = failure_rate(failures, decisions)
     return {"failures": failures, "failure_rate": r.rate, "failure_upper": r.upper}
@@ -99,7 +99,7 @@ def evaluate(env, agent, episodes: int, seed: int, diagnostics: bool = True) -> 
 
     teacher, agreed = getattr(agent, "teacher", None) if diagnostics else None, []
     if teacher is not None:
-        from agents.imitation import agreement
+        from standin.agents.imitation import agreement
     failures = fallbacks = 0
     accepted = 0.0  # a filter's share of candidates accepted, summed over decisions
     filters = hasattr(agent, "last_accepted") and hasattr(agent, "last_candidates")
@@ -282,8 +282,8 @@ class _Evaluator:
     def _evaluate(self, step: int) -> None:
         import torch
 
-        import envs
-        from benchmarks.tblog import EVAL_CURVE_TAGS
+        from standin import envs
+        from standin.benchmarks.tblog import EVAL_CURVE_TAGS
 
         t0 = time.perf_counter()
         saved = _random_state(self.agent)
@@ -307,7 +307,7 @@ class _Evaluator:
 
     def curve(self, final_step: int, final: dict) -> dict:
         """The evaluations so far and the final one: ``{"steps": [...], <metric>: [...]}``."""
-        from benchmarks.tblog import EVAL_CURVE_TAGS
+        from standin.benchmarks.tblog import EVAL_CURVE_TAGS
 
         rows = [*self.metrics, final]
         return {"steps": [*self.steps, final_step],
@@ -349,10 +349,9 @@ def _restore_random_state(saved: list) -> None:
 def _run_trial(trial, out_dir: Path | None, horizon: int = 0) -> dict:
     import torch
 
-    import agents
-    import envs
-    from benchmarks.tblog import TBLogger, flat_hparams
-    from search import log2_size
+    from standin import agents, envs
+    from standin.benchmarks.tblog import TBLogger, flat_hparams
+    from standin.search import log2_size
 
     torch.set_num_threads(1)
     record = _identity(trial)
@@ -386,7 +385,7 @@ def _run_trial(trial, out_dir: Path | None, horizon: int = 0) -> dict:
             record["agent_config"] = {**record["agent_config"], **agent.chosen()}
         record["learning_curve"] = log.curve()
         if out_dir is not None and trial.train_steps > 0 and hasattr(agent, "state_dict"):
-            from agents import checkpoint, config_dict
+            from standin.agents import checkpoint, config_dict
 
             path = out_dir / "checkpoints" / f"{trial.trial_id}.pt"
             checkpoint.save(path, agent, name=trial.agent, config=config_dict(agent.config), seed=trial.seed,
@@ -598,7 +597,7 @@ def _run_trials(trials, out_dir, workers, retry_failed, progress, title, backend
             bar.advance(record, summary["error"])
 
         if backend == "ray":
-            from benchmarks.ray_backend import run_on_ray
+            from standin.benchmarks.ray_backend import run_on_ray
 
             run_on_ray(todo, out_dir, done, address=address, workers=workers, horizon=horizon)
         elif (workers := max(1, min(workers or os.cpu_count() or 1, len(todo)))) == 1:
@@ -626,7 +625,7 @@ def _run_trials(trials, out_dir, workers, retry_failed, progress, title, backend
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
             pool.shutdown()
-    from benchmarks.tblog import flat_hparams, write_experiment, write_sweep
+    from standin.benchmarks.tblog import flat_hparams, write_experiment, write_sweep
 
     write_experiment(tb_root, [flat_hparams(t) for t in trials])
     write_sweep(tb_root, read_records(results))

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from benchmarks.stats import failure_rate
+from standin.benchmarks.stats import failure_rate
 
 ENV_BATCH_API = ("make_core", "quality_batch")
 """What an env needs for :func:`evaluate_at_scale`: a core of many prompts and their candidates' quality."""

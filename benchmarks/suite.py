@@ -13,9 +13,8 @@ import sys
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-import agents
-import envs
-from search import log2_size
+from standin import agents, envs
+from standin.search import log2_size
 
 if sys.version_info >= (3, 11):
     import tomllib

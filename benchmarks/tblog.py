@@ -159,8 +159,8 @@ def write_sweep(tb_root, records: list[dict]) -> Path | None:
 
     import numpy as np
 
-    from benchmarks.report import latest_per_trial
-    from benchmarks.suite import safe_name
+    from standin.benchmarks.report import latest_per_trial
+    from standin.benchmarks.suite import safe_name
 
     ok = [r for r in latest_per_trial(records) if r.get("status") == "ok" and r.get("log2_actions") is not None]
     root = Path(tb_root) / SWEEP_RUN

@@ -11,20 +11,20 @@ from pathlib import Path
 
 import gymnasium as gym
 
-from envs.reference import Reference
-from search import _jit
+from standin.envs.reference import Reference
+from standin.search import _jit
 
 if _jit.CACHE:  # the env kernels inline search's random numbers: a change there clears our cache
     _jit.invalidate_stale_cache(Path(__file__).resolve().parent, Path(_jit.__file__).resolve().parent)
 
 #: id -> (module, single env class, vector env class)
 _FAMILIES = {
-    "standin/Landscape-v0": ("envs.landscape", "LandscapeEnv", "LandscapeVectorEnv"),
-    "standin/Knapsack-v0": ("envs.knapsack", "KnapsackEnv", "KnapsackVectorEnv"),
-    "standin/Lock-v0": ("envs.lock", "LockEnv", "LockVectorEnv"),
-    "standin/Slate-v0": ("envs.slate", "SlateEnv", "SlateVectorEnv"),
-    "standin/Swarm-v0": ("envs.swarm", "SwarmEnv", "SwarmVectorEnv"),
-    "standin/Completion-v0": ("envs.completion", "CompletionEnv", "CompletionVectorEnv"),
+    "standin/Landscape-v0": ("standin.envs.landscape", "LandscapeEnv", "LandscapeVectorEnv"),
+    "standin/Knapsack-v0": ("standin.envs.knapsack", "KnapsackEnv", "KnapsackVectorEnv"),
+    "standin/Lock-v0": ("standin.envs.lock", "LockEnv", "LockVectorEnv"),
+    "standin/Slate-v0": ("standin.envs.slate", "SlateEnv", "SlateVectorEnv"),
+    "standin/Swarm-v0": ("standin.envs.swarm", "SwarmEnv", "SwarmVectorEnv"),
+    "standin/Completion-v0": ("standin.envs.completion", "CompletionEnv", "CompletionVectorEnv"),
 }
 _ENTRY_POINTS = {env_id: f"{module}:{cls}" for env_id, (module, cls, _) in _FAMILIES.items()}
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 from gymnasium import spaces
 
-from envs._core import Core, CoreEnv, CoreVectorEnv, check_bool, check_float, check_int
-from envs.reference import Reference
-from search import Quadratic
-from search._jit import jitable, njit, randint, uniform
+from standin.envs._core import Core, CoreEnv, CoreVectorEnv, check_bool, check_float, check_int
+from standin.envs.reference import Reference
+from standin.search import Quadratic
+from standin.search._jit import jitable, njit, randint, uniform
 
 MAX_N = 64
 MAX_G = 128

@@ -4,10 +4,10 @@ Imports only numpy and numba (and, for ``method="exact"``, the optional HiGHS so
 Entry points: :func:`maximize` and :func:`maximize_batch`.
 """
 
-from search.api import METHODS, OPTIONS, SAMPLING, SearchResult, maximize, maximize_batch, warmup
-from search.landscapes import MLP, Batch, Objective, Quadratic
-from search.spaces import Binary, Discrete, KOfN, as_space, log2_size
-from search.stacks import MLPStack, QuadraticStack
+from standin.search.api import METHODS, OPTIONS, SAMPLING, SearchResult, maximize, maximize_batch, warmup
+from standin.search.landscapes import MLP, Batch, Objective, Quadratic
+from standin.search.spaces import Binary, Discrete, KOfN, as_space, log2_size
+from standin.search.stacks import MLPStack, QuadraticStack
 
 __all__ = [
     "METHODS",

@@ -19,9 +19,9 @@ import math
 
 import numpy as np
 
-from search._jit import jitable, kernel, njit, uniform
-from search.landscapes import Quadratic, kernel_args, ls_commit, ls_delta, ls_nth, ls_reset, ls_value
-from search.moves import (
+from standin.search._jit import jitable, kernel, njit, uniform
+from standin.search.landscapes import Quadratic, kernel_args, ls_commit, ls_delta, ls_nth, ls_reset, ls_value
+from standin.search.moves import (
     buffers,
     copy_into,
     move_state,
@@ -32,8 +32,8 @@ from search.moves import (
     reset_state,
     start_state,
 )
-from search.spaces import FLIP
-from search.trace import next_mark, record
+from standin.search.spaces import FLIP
+from standin.search.trace import next_mark, record
 
 #: ``exp(−37) < 2⁻⁵³``, below the resolution of :func:`search._jit.uniform`: a move that much worse
 #: than the temperature is rejected without drawing a number (the outcome would be the same).

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from search import sampling
-from search._jit import derive_seed, derive_states, rng_state
-from search.anneal import _NO_WALK, _anneal_batch, anneal, walk_steps
-from search.exhaustive import MAX_CANDIDATES, exhaustive
-from search.greedy import _greedy_batch, greedy
-from search.landscapes import (
+from standin.search import sampling
+from standin.search._jit import derive_seed, derive_states, rng_state
+from standin.search.anneal import _NO_WALK, _anneal_batch, anneal, walk_steps
+from standin.search.exhaustive import MAX_CANDIDATES, exhaustive
+from standin.search.greedy import _greedy_batch, greedy
+from standin.search.landscapes import (
     JITTED,
     LANDSCAPES,
     Batch,
@@ -26,11 +26,11 @@ from search.landscapes import (
     slice_batch,
     stack_kernel_data,
 )
-from search.moves import move_state
-from search.spaces import CHANGE, FLIP, as_space
-from search.stacks import STACKS
-from search.tabu import _tabu_batch, default_patience, default_tenure, tabu
-from search.trace import checkpoints
+from standin.search.moves import move_state
+from standin.search.spaces import CHANGE, FLIP, as_space
+from standin.search.stacks import STACKS
+from standin.search.tabu import _tabu_batch, default_patience, default_tenure, tabu
+from standin.search.trace import checkpoints
 
 
 @dataclass(frozen=True, eq=False)
@@ -238,7 +238,7 @@ def _sampling(landscape, sp, moves, method, budget, seed, marks, proposal, init,
 
 
 def _exact(landscape, moves, init, info, *, time_limit=60.0):
-    from search.exact import solve_quadratic
+    from standin.search.exact import solve_quadratic
 
     dense = landscape.dense()
     sol = solve_quadratic(dense.c, dense.h, dense.J, moves, time_limit=time_limit, start=init)

@@ -56,7 +56,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from search.spaces import CHANGE, FLIP, SWAP, Moves
+from standin.search.spaces import CHANGE, FLIP, SWAP, Moves
 
 #: HiGHS options set on every solve (objective in units of the largest coefficient).
 _OPTIONS = {"output_flag": False, "threads": 1, "mip_rel_gap": 0.0, "mip_abs_gap": 1e-9}

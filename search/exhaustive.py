@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from search._jit import jitable, kernel
-from search.landscapes import kernel_args, ls_commit, ls_delta, ls_reset, ls_value
-from search.moves import buffers, copy_into, move_state, mv_reset
-from search.spaces import FLIP, SWAP
-from search.trace import record
+from standin.search._jit import jitable, kernel
+from standin.search.landscapes import kernel_args, ls_commit, ls_delta, ls_reset, ls_value
+from standin.search.moves import buffers, copy_into, move_state, mv_reset
+from standin.search.spaces import FLIP, SWAP
+from standin.search.trace import record
 
 #: The most actions ``exhaustive`` enumerates.
 MAX_CANDIDATES = 2**32

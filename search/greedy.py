@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from search._jit import jitable, kernel, randint
-from search.landscapes import kernel_args, ls_commit, ls_delta, ls_nth, ls_reset, ls_value
-from search.moves import (
+from standin.search._jit import jitable, kernel, randint
+from standin.search.landscapes import kernel_args, ls_commit, ls_delta, ls_nth, ls_reset, ls_value
+from standin.search.moves import (
     buffers,
     copy_into,
     improves,
@@ -24,7 +24,7 @@ from search.moves import (
     reset_state,
     start_state,
 )
-from search.trace import record
+from standin.search.trace import record
 
 IMPROVEMENT = ("first", "best")
 

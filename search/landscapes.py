@@ -33,7 +33,7 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-from search._jit import NEEDS_NRT, arg_key, jitable, kernel, njit
+from standin.search._jit import NEEDS_NRT, arg_key, jitable, kernel, njit
 
 DENSE_BUILD_MAX = 2**23
 """``Quadratic.from_factors`` builds the dense ``m×m`` matrix only when it costs at most this many

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from search._jit import jitable, randint, random_bits
-from search.spaces import CHANGE, FLIP, SWAP
+from standin.search._jit import jitable, randint, random_bits
+from standin.search.spaces import CHANGE, FLIP, SWAP
 
 _EMPTY = np.zeros(0, dtype=np.int64)  # the unused slots of a move state (never written: size 0)
 

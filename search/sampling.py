@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from search.spaces import CHANGE, FLIP, SWAP
+from standin.search.spaces import CHANGE, FLIP, SWAP
 
 #: CEM keeps every allowed probability in ``[P_MIN, 1 - P_MIN]``, so no bit, item or value is ruled
 #: out for good after a few unlucky elite sets; masked positions stay at probability 0.

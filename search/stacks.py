@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from search.landscapes import (
+from standin.search.landscapes import (
     DENSE_BUILD_MAX,
     MLP,
     DenseBatch,

@@ -6,7 +6,7 @@ import functools
 
 import numpy as np
 
-from search._jit import jitable
+from standin.search._jit import jitable
 
 TRACE_POINTS = 32
 

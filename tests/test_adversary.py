@@ -9,9 +9,8 @@ import math
 import numpy as np
 import pytest
 
-import agents
-import envs
-from agents.adversary import adversarial_training, adversary_objective, red_team
+from standin import agents, envs
+from standin.agents.adversary import adversarial_training, adversary_objective, red_team
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

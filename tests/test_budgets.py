@@ -10,10 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-import agents
-import envs
-from benchmarks.runner import run_trials
-from benchmarks.suite import Trial
+from standin import agents, envs
+from standin.benchmarks.runner import run_trials
+from standin.benchmarks.suite import Trial
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from agents import checkpoint
-from benchmarks.cli import main
-from benchmarks.runner import run_trials
-from benchmarks.suite import Trial
+from standin.agents import checkpoint
+from standin.benchmarks.cli import main
+from standin.benchmarks.runner import run_trials
+from standin.benchmarks.suite import Trial
 
 pytestmark = pytest.mark.usefixtures("restore_torch_threads")
 

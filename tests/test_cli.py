@@ -6,10 +6,9 @@ import json
 
 import pytest
 
-import agents
-import envs
-from benchmarks import suite
-from benchmarks.cli import main, parse_kwargs
+from standin import agents, envs
+from standin.benchmarks import suite
+from standin.benchmarks.cli import main, parse_kwargs
 
 pytestmark = pytest.mark.usefixtures("restore_torch_threads")
 
@@ -215,7 +214,7 @@ def test_tb_prints_each_view_and_serves_the_suite_or_its_sweep(tmp_path, capsys,
     import subprocess
     from urllib.parse import quote
 
-    from benchmarks.tbviews import CURVE_TAGS
+    from standin.benchmarks.tbviews import CURVE_TAGS
 
     monkeypatch.setattr(subprocess, "Popen", FakeTensorBoard)
     FakeTensorBoard.calls = []

@@ -7,10 +7,9 @@ import json
 import numpy as np
 import pytest
 
-import agents
-import envs
-from benchmarks.runner import evaluate, run_trials
-from benchmarks.suite import Trial
+from standin import agents, envs
+from standin.benchmarks.runner import evaluate, run_trials
+from standin.benchmarks.suite import Trial
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -89,7 +88,7 @@ def test_act_before_fit_is_an_error():
 
 
 def test_agreement_is_the_fraction_of_equal_components():
-    from agents.imitation import agreement
+    from standin.agents.imitation import agreement
 
     assert agreement([1, 0, 1, 1], [1, 1, 1, 0]) == 0.5
     assert agreement(np.array([[0, 2], [1, 1]]), np.array([[0, 2], [1, 1]])) == 1.0

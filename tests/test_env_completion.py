@@ -8,8 +8,8 @@ import itertools
 import numpy as np
 import pytest
 
-import envs
-from envs.completion import _constrained, _contains, _uniform_rate, _viterbi, build_automaton
+from standin import envs
+from standin.envs.completion import _constrained, _contains, _uniform_rate, _viterbi, build_automaton
 
 
 def naive_contains(tokens, patterns) -> bool:

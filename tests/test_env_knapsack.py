@@ -14,8 +14,8 @@ from gymnasium.utils.env_checker import check_env
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import search
-from envs.knapsack import (
+from standin import search
+from standin.envs.knapsack import (
     EXACT_CELLS,
     INSTANCES,
     KnapsackEnv,
@@ -377,8 +377,8 @@ def test_vector_env_matches_single_envs(mode):
 def test_gymnasium_make_vec_through_the_vector_entry_point():
     env_id = "standin/Knapsack-v0"
     if env_id not in gym.registry:
-        gym.register(id=env_id, entry_point="envs.knapsack:KnapsackEnv",
-                     vector_entry_point="envs.knapsack:KnapsackVectorEnv")
+        gym.register(id=env_id, entry_point="standin.envs.knapsack:KnapsackEnv",
+                     vector_entry_point="standin.envs.knapsack:KnapsackVectorEnv")
     vec = gym.make_vec(env_id, num_envs=2, vectorization_mode="vector_entry_point", n=6)
     obs, info = vec.reset(seed=0)
     assert obs.shape == (2, 6, 2) and info["random_value"].tolist() == [0.0, 0.0]

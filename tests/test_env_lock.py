@@ -10,8 +10,8 @@ import time
 import numpy as np
 import pytest
 
-import search
-from envs.lock import LockEnv, LockVectorEnv
+from standin import search
+from standin.envs.lock import LockEnv, LockVectorEnv
 from tests import naive
 
 

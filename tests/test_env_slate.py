@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from envs.slate import (
+from standin.envs.slate import (
     REFILL,
     KOfN,
     SlateEnv,
@@ -30,8 +30,8 @@ from envs.slate import (
     slate_update,
     slate_value,
 )
-from search.spaces import KOfN as SearchKOfN
-from search.spaces import as_space
+from standin.search.spaces import KOfN as SearchKOfN
+from standin.search.spaces import as_space
 from tests import naive
 
 SETTINGS = settings(max_examples=30, deadline=None, derandomize=True)
@@ -533,7 +533,7 @@ def test_a_long_horizon_policy_beats_the_myopic_reference():
     """The regime Slate-v0 is for: the myopic oracle (the 1.0 end) ignores quality and drains the
     user's budget, so a policy that also weighs quality (the same exact rule on ``e_i + q_i / 2``)
     keeps the user longer and scores well above 1.0."""
-    from envs.slate import dinkelbach, state_weights
+    from standin.envs.slate import dinkelbach, state_weights
 
     env = SlateEnv()
     u = env.unwrapped

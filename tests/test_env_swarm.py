@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from envs.swarm import SwarmEnv, SwarmVectorEnv, goal_distances, resolve_moves
-from search.spaces import Discrete
+from standin.envs.swarm import SwarmEnv, SwarmVectorEnv, goal_distances, resolve_moves
+from standin.search.spaces import Discrete
 
 # The documented convention: a cell is (x, y), x the column, y the row; flat index y * G + x.
 DELTA = {0: (0, 0), 1: (0, -1), 2: (0, 1), 3: (-1, 0), 4: (1, 0)}  # move -> (dx, dy)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-import envs
+from standin import envs
 
 IDS = envs.ids()
 
@@ -182,7 +182,7 @@ def test_references_off_changes_only_the_info(env_id):
 
 
 def test_oracle_agent_on_an_env_without_optimum_names_what_can_stand_in():
-    import agents
+    from standin import agents
 
     with pytest.raises(ValueError, match="no optimal_action.*value='heuristic'"):
         agents.make("oracle").fit(envs.make("standin/Swarm-v0"), 0)

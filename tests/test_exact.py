@@ -10,8 +10,8 @@ import pytest
 
 pytest.importorskip("highspy")
 
-from search.exact import ExactSolution, solve_quadratic  # noqa: E402
-from search.spaces import Binary, Discrete, KOfN, Moves  # noqa: E402
+from standin.search.exact import ExactSolution, solve_quadratic  # noqa: E402
+from standin.search.spaces import Binary, Discrete, KOfN, Moves  # noqa: E402
 
 CHUNK = 1 << 15
 

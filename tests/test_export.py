@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-import search
-from agents.export import mean_landscape, mlp_landscape
+from standin import search
+from standin.agents.export import mean_landscape, mlp_landscape
 
 
 @pytest.mark.parametrize("hidden", [(), (16,), (16, 8)])

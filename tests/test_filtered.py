@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-import agents
-import envs
-from benchmarks.runner import evaluate
+from standin import agents, envs
+from standin.benchmarks.runner import evaluate
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -215,8 +214,8 @@ def test_a_conservative_suite_records_failure_rates_labels_and_the_adversary(tmp
     with bounds, the learned filters their labels and red-teaming, TensorBoard the safety tags."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    from benchmarks import suite
-    from benchmarks.runner import run_trials
+    from standin.benchmarks import suite
+    from standin.benchmarks.runner import run_trials
 
     path = tmp_path / "smoke.toml"
     path.write_text(SMOKE)
@@ -256,7 +255,7 @@ def test_a_conservative_suite_records_failure_rates_labels_and_the_adversary(tmp
     assert m["failures"] is not None and m["teacher_failure_rate"] is not None
     assert m["train_overseer_queries"] == 512
     # the report: the frontier, the cost table and the rounds of adversarial training
-    from benchmarks.report import write_report
+    from standin.benchmarks.report import write_report
 
     text = write_report(tmp_path / "run").read_text()
     assert (tmp_path / "run" / "frontier.png").stat().st_size > 0 and "](frontier.png)" in text

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from agents.heads import AutoregressiveHead, WithoutReplacementDistribution, WithoutReplacementHead
+from standin.agents.heads import AutoregressiveHead, WithoutReplacementDistribution, WithoutReplacementHead
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

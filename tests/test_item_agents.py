@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-import agents
-import envs
-from agents.common import ActionCodec
-from agents.imitation import ImitationPolicy
+from standin import agents, envs
+from standin.agents.common import ActionCodec
+from standin.agents.imitation import ImitationPolicy
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -146,7 +145,7 @@ def test_an_autoregressive_student_decodes_within_a_knapsack():
 
 
 def test_repair_drops_the_least_likely_bits_first():
-    from agents.common import repair
+    from standin.agents.common import repair
 
     class Capacity:
         def feasible(self, action):

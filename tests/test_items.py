@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from agents.items import ItemMLPQ, ItemPolicy, ItemQuadraticQ, ItemTorso
-from search.spaces import Discrete
+from standin.agents.items import ItemMLPQ, ItemPolicy, ItemQuadraticQ, ItemTorso
+from standin.search.spaces import Discrete
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -17,9 +17,9 @@ import pytest
 from gymnasium import spaces
 from gymnasium.utils.env_checker import check_env
 
-import envs
-from agents.layout import ItemLayout, action_items, item_layout
-from envs.slate import KOfN
+from standin import envs
+from standin.agents.layout import ItemLayout, action_items, item_layout
+from standin.envs.slate import KOfN
 
 DOC = pathlib.Path(__file__).parents[1] / "docs" / "adding-an-environment.md"
 

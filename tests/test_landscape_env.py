@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import envs
+from standin import envs
 from tests import naive
 
 ENV_ID = "standin/Landscape-v0"
@@ -37,7 +37,7 @@ def test_landscape_and_step_reward_agree_with_naive_reward(n, alpha, field):
 def test_the_dense_landscape_from_the_gram_matrix_is_the_factored_one(n, alpha, monkeypatch):
     """Where the dense form is the cheaper to search, landscape() builds it from ``W Wᵀ`` (kept on
     the env) in O(n²): the same function as the factors give, exactly symmetric."""
-    import envs.landscape as module
+    import standin.envs.landscape as module
 
     env = make(n=n, alpha=alpha, field=0.2, horizon=100)
     env.reset(seed=1)

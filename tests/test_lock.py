@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.cli import main
-from benchmarks.lock import LOCK_NAME, RunDirectoryBusy, writer_lock
-from benchmarks.runner import run_trials
-from benchmarks.suite import Trial
+from standin.benchmarks.cli import main
+from standin.benchmarks.lock import LOCK_NAME, RunDirectoryBusy, writer_lock
+from standin.benchmarks.runner import run_trials
+from standin.benchmarks.suite import Trial
 from tests.test_resume import LONG_AND_SHORT
 
 ROOT = Path(__file__).parents[1]
@@ -25,7 +25,7 @@ TINY = [Trial("tiny", "standin/Landscape-v0", {"n": 4}, "random", {}, 0, 0, 2)]
 def _first_writer(out: Path, suite: Path) -> subprocess.Popen:
     """A real ``standin bench`` writing ``out``, returned once it holds the lock."""
     suite.write_text(LONG_AND_SHORT)  # its ppo trial runs first, for about a minute
-    cmd = [sys.executable, "-m", "benchmarks.cli", "bench", str(suite), "--out", str(out), "--workers", "1"]
+    cmd = [sys.executable, "-m", "standin.benchmarks.cli", "bench", str(suite), "--out", str(out), "--workers", "1"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-import envs  # noqa: F401  (registers the standin ids)
-from agents.ppo import ActorCritic, PPOConfig, RunningScale
-from benchmarks.perf import peers
+from standin import envs  # noqa: F401  (registers the standin ids)
+from standin.agents.ppo import ActorCritic, PPOConfig, RunningScale
+from standin.benchmarks.perf import peers
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

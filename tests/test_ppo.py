@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-import agents
-import envs  # noqa: F401  (registers the standin ids)
-from agents.ppo import BernoulliHead, CategoricalHead, PPOAgent, PPOConfig, RunningScale, gae
+from standin import (
+    agents,
+    envs,  # noqa: F401  (registers the standin ids)
+)
+from standin.agents.ppo import BernoulliHead, CategoricalHead, PPOAgent, PPOConfig, RunningScale, gae
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -157,7 +159,7 @@ def test_same_seed_same_actions():
 def truncating_landscape():
     """Landscape-v0 with episodes of 10 steps cut by a time limit after 3 (truncation, not termination)."""
     env_id = "ppo_test/LandscapeTimeLimit-v0"
-    gymnasium.register(env_id, entry_point="envs.landscape:LandscapeEnv", max_episode_steps=3)
+    gymnasium.register(env_id, entry_point="standin.envs.landscape:LandscapeEnv", max_episode_steps=3)
     yield gymnasium.make(env_id, n=3, context_dim=2, alpha=None, horizon=10)
     del gymnasium.registry[env_id]
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import agents
-import envs
-from benchmarks.runner import evaluate
+from standin import agents, envs
+from standin.benchmarks.runner import evaluate
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -82,8 +81,8 @@ def test_a_head_that_does_not_fit_the_space_is_named():
 def test_a_trained_ppo_checkpoint_proposes_the_candidates(tmp_path):
     """Two candidates per decision on a 2-bit task: uniform ones find the optimum about 44% of the
     time (1 − (3/4)²); candidates from a trained ppo policy almost always."""
-    from benchmarks.runner import run_trials
-    from benchmarks.suite import Trial
+    from standin.benchmarks.runner import run_trials
+    from standin.benchmarks.suite import Trial
 
     env_kwargs = {"n": 2, "alpha": None, "context_dim": 2}
     run_trials([Trial("t", "standin/Landscape-v0", env_kwargs, "ppo", {"learning_rate": 3e-3}, 0, 4096, 5)],

@@ -19,9 +19,9 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from benchmarks import suite  # noqa: E402
-from benchmarks.runner import run_trials  # noqa: E402
-from benchmarks.suite import Trial  # noqa: E402
+from standin.benchmarks import suite  # noqa: E402
+from standin.benchmarks.runner import run_trials  # noqa: E402
+from standin.benchmarks.suite import Trial  # noqa: E402
 
 TIMING_METRICS = {"decision_ms", "train_seconds", "eval_seconds", "teacher_decision_ms", "train_eval_seconds"}
 RUN_SPECIFIC = {"metrics", "eval_curve", "finished_at", "provenance", "wall_seconds"}

@@ -10,8 +10,8 @@ import re
 import numpy as np
 import pytest
 
-from benchmarks import report as report_module
-from benchmarks.report import (
+from standin.benchmarks import report as report_module
+from standin.benchmarks.report import (
     ANYTIME_FIGURE,
     CROSSOVER_BUDGET_FIGURE,
     FIGURE_NAME,
@@ -819,7 +819,7 @@ def test_probability_of_improvement_pairs_only_equal_budgets(two_budget_report):
 def test_failure_rates_are_pooled_over_seeds_with_exact_bounds_and_never_zero(tmp_path):
     """Two agents on an env that reports catastrophes: one with failures, one with none; a third
     agent on an env that doesn't report them has no row."""
-    from benchmarks.stats import failure_rate
+    from standin.benchmarks.stats import failure_rate
 
     def record(agent, seed, **metrics):
         r = make_record(agent=agent, seed=seed, trial_id=f"{agent}{seed}")
@@ -848,8 +848,8 @@ def test_failure_rates_are_pooled_over_seeds_with_exact_bounds_and_never_zero(tm
 def test_the_frontier_joins_a_classifiers_thresholds_and_marks_the_unfiltered_generator(tmp_path):
     """Each learned filter's thresholds form one line of the frontier; the overseer at threshold 1 is
     the generator; the cost table names the filter with the fewest failures and its candidates."""
-    from benchmarks.report import frontier_data, group_trials
-    from benchmarks.stats import failure_rate
+    from standin.benchmarks.report import frontier_data, group_trials
+    from standin.benchmarks.stats import failure_rate
 
     def record(label, config, seed, failures, norm, accepted):
         r = make_record(agent=f"filtered {label}", seed=seed, normalized_return=norm, agent_config=config,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import suite
+from standin.benchmarks import suite
 
 
 def _records(path: Path) -> list[dict]:
@@ -59,7 +59,7 @@ def test_sigkill_mid_suite_then_restart_loses_and_repeats_nothing(tmp_path):
     out = tmp_path / "smoke"
     results = out / "results.jsonl"
     trials = suite.load("smoke").trials
-    cmd = [sys.executable, "-m", "benchmarks.cli", "bench", "smoke", "--out", str(out), "--workers", "2",
+    cmd = [sys.executable, "-m", "standin.benchmarks.cli", "bench", "smoke", "--out", str(out), "--workers", "2",
            "--no-report"]
     proc = _start_until_recorded(cmd, results, 3)
     workers = _children(proc.pid)
@@ -109,7 +109,7 @@ def test_ctrl_c_stops_a_running_trial_at_once_and_keeps_finished_ones(tmp_path):
     path.write_text(LONG_AND_SHORT)
     out = tmp_path / "out"
     results = out / "results.jsonl"
-    cmd = [sys.executable, "-m", "benchmarks.cli", "bench", str(path), "--out", str(out), "--workers", "2",
+    cmd = [sys.executable, "-m", "standin.benchmarks.cli", "bench", str(path), "--out", str(out), "--workers", "2",
            "--no-report"]
     proc = _start_until_recorded(cmd, results, 1)  # a record: the pool is up, PPO is running
     workers = _children(proc.pid)

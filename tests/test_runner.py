@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import agents
-from benchmarks.runner import append_record, read_records, run_trials
-from benchmarks.suite import Trial
+from standin import agents
+from standin.benchmarks.runner import append_record, read_records, run_trials
+from standin.benchmarks.suite import Trial
 
 pytestmark = pytest.mark.usefixtures("restore_torch_threads")
 
@@ -181,7 +181,7 @@ def test_each_trial_has_a_log_with_its_output_and_a_failure_s_traceback(tmp_path
 
 
 def test_a_trained_agent_records_its_learning_curve_thinned(tmp_path, monkeypatch):
-    from benchmarks import runner
+    from standin.benchmarks import runner
 
     monkeypatch.setattr(runner, "CURVE_POINTS", 5)
     ppo = Trial("tiny", "standin/Landscape-v0", {"n": 4}, "ppo", {"num_envs": 2, "num_steps": 8}, 0, 400, 2)
@@ -208,7 +208,7 @@ LEARNERS = [
 def test_evaluations_along_training_change_nothing_that_training_does(tmp_path, monkeypatch, agent, config):
     """The same trial with one evaluation (the final) and with EVAL_POINTS: the same final metrics,
     and a curve whose last point is the final evaluation."""
-    from benchmarks import runner
+    from standin.benchmarks import runner
 
     trial = Trial("tiny", "standin/Landscape-v0", {"n": 5}, agent, config, 3, 600, 4)
     monkeypatch.setattr(runner, "EVAL_POINTS", 1)

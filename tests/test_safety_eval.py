@@ -6,11 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import agents
-import envs
-from agents.filtered import _choose
-from benchmarks.runner import evaluate
-from benchmarks.safety import evaluate_at_scale
+from standin import agents, envs
+from standin.agents.filtered import _choose
+from standin.benchmarks.runner import evaluate
+from standin.benchmarks.safety import evaluate_at_scale
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

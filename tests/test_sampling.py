@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from search.sampling import (
+from standin.search.sampling import (
     SamplingResult,
     beam,
     cem,
@@ -18,8 +18,8 @@ from search.sampling import (
     random_shooting,
     sample_uniform,
 )
-from search.spaces import FLIP, Binary, Discrete, KOfN
-from search.trace import checkpoints
+from standin.search.spaces import FLIP, Binary, Discrete, KOfN
+from standin.search.trace import checkpoints
 
 # (space, mask over the encoding or None); each has at most 2**9 encodings, so all can be enumerated.
 CASES = {

@@ -14,9 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import envs
-import search
-from search import (
+from standin import envs, search
+from standin.search import (
     METHODS,
     MLP,
     OPTIONS,
@@ -401,7 +400,7 @@ def test_different_seeds_give_different_runs(method, opts, space_name):
     "method, opts", [("anneal", {"restarts": 2}), ("tabu", {}), ("greedy", {}), ("random", {}), ("cem", {})]
 )
 def test_maximize_batch_equals_maximize_with_derived_seeds_for_any_worker_count(method, opts):
-    from search._jit import derive_seed
+    from standin.search._jit import derive_seed
 
     space = KOfN(10, 3)
     lands = [make_landscape("dense", 10, seed=s)[0] for s in range(5)]
@@ -425,7 +424,7 @@ def test_a_fused_batch_equals_single_searches_bit_for_bit(form, method, opts):
     """Landscapes of one form and size under one mask go to the kernel stacked, in one call per
     thread; each result is the single search's with the derived seed: action, score, evaluations and
     trace."""
-    from search._jit import derive_seed
+    from standin.search._jit import derive_seed
 
     for space_name, (space, mask) in SPACES.items():
         lands = [make_landscape(form, space.m, seed=10 * s + len(space_name))[0] for s in range(7)]
@@ -587,7 +586,7 @@ def test_anneal_temperatures_come_from_the_changes_a_run_meets():
     most the degree and, at a typical state, by a few times its square root, in steps of 1 or 2. The
     measured range starts near the changes seen and ends where a change of 2 is rare; the bounds from
     the coefficients start 10× hotter and end where a change of 2 is accepted most of the time."""
-    from search.anneal import sampled_temperature_range, temperature_range
+    from standin.search.anneal import sampled_temperature_range, temperature_range
 
     rng = np.random.default_rng(0)
     n = 400
@@ -911,9 +910,9 @@ def test_spaces_reject_bad_sizes(make, message):
 
 def test_beam_from_move_deltas_matches_beam_from_full_evaluations():
     """The delta path (jitted landscapes) and the batch path (any landscape) are one algorithm."""
-    from search import sampling
-    from search.landscapes import evaluator, move_evaluator
-    from search.trace import checkpoints
+    from standin.search import sampling
+    from standin.search.landscapes import evaluator, move_evaluator
+    from standin.search.trace import checkpoints
 
     rng = np.random.default_rng(3)
     for space in (search.Binary(10), search.KOfN(9, 3), search.Discrete((3, 2, 4))):
@@ -934,7 +933,7 @@ def test_beam_from_move_deltas_matches_beam_from_full_evaluations():
 
 
 def test_arg_key_separates_what_numba_types_differently():
-    from search._jit import arg_key
+    from standin.search._jit import arg_key
 
     a = np.zeros((3, 4))
     keys = {
@@ -952,7 +951,7 @@ def test_arg_key_separates_what_numba_types_differently():
 def test_cached_entry_points_give_numba_dispatch_results():
     """A kernel called through its cached entry point, with arguments of several layouts, agrees
     with numba's own dispatch (a mismatched key would misread the arrays)."""
-    from search._jit import kernel
+    from standin.search._jit import kernel
 
     @kernel
     def weighted(data, x):
@@ -975,7 +974,7 @@ def test_cached_entry_points_give_numba_dispatch_results():
 def test_low_rank_temperature_scale_matches_the_coefficient_bounds(seed, pair):
     """The jitted one-pass scale of a low-rank quadratic equals the readable one built from
     ``flip_bounds`` and ``corner_deltas`` (the path every other form takes)."""
-    from search.anneal import _low_rank_scale
+    from standin.search.anneal import _low_rank_scale
 
     rng = np.random.default_rng(seed)
     m, r = int(rng.integers(2, 40)), int(rng.integers(1, 12))

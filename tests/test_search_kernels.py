@@ -14,11 +14,20 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from search import MLP, Batch, Binary, Discrete, KOfN, Objective, Quadratic
-from search._jit import next_u64, randint, random_bits, rng_state, uniform
-from search.anneal import _range_from_changes
-from search.landscapes import DENSE_BUILD_MAX, ls_commit, ls_delta, ls_reset, ls_value
-from search.moves import move_state, mv_apply, mv_count, mv_nth, mv_random, mv_random_state, mv_reset, start_state
+from standin.search import MLP, Batch, Binary, Discrete, KOfN, Objective, Quadratic
+from standin.search._jit import next_u64, randint, random_bits, rng_state, uniform
+from standin.search.anneal import _range_from_changes
+from standin.search.landscapes import DENSE_BUILD_MAX, ls_commit, ls_delta, ls_reset, ls_value
+from standin.search.moves import (
+    move_state,
+    mv_apply,
+    mv_count,
+    mv_nth,
+    mv_random,
+    mv_random_state,
+    mv_reset,
+    start_state,
+)
 from tests import naive
 
 SETTINGS = settings(max_examples=60, deadline=None, derandomize=True)
@@ -490,7 +499,7 @@ def test_sparse_quadratic_takes_a_scipy_matrix_and_refuses_bad_input():
 
 
 def test_a_dense_J_with_few_couplings_is_searched_in_the_sparse_form_with_the_same_deltas(monkeypatch):
-    import search.landscapes as landscapes
+    import standin.search.landscapes as landscapes
 
     rng = np.random.default_rng(3)
     m = landscapes.SPARSE_MIN_M

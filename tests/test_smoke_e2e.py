@@ -12,9 +12,9 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from benchmarks import suite
-from benchmarks.cli import main
-from benchmarks.report import FIGURE_NAME
+from standin.benchmarks import suite
+from standin.benchmarks.cli import main
+from standin.benchmarks.report import FIGURE_NAME
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SIZE_GUIDANCE = {"compressedHistograms": 0, "images": 0, "audio": 0, "scalars": 0, "histograms": 0,
@@ -100,7 +100,7 @@ def test_tensorboard_run_per_trial(smoke, runs):
 def test_tensorboard_eval_curves_match_the_records(runs):
     """Every run has an eval curve at the points of its comparison's budget: a learner's evaluations
     along training (the record's ``eval_curve``), a flat line for an agent that doesn't learn."""
-    from benchmarks.runner import eval_points
+    from standin.benchmarks.runner import eval_points
 
     horizon = {}
     for trial, _, _ in runs.values():
@@ -179,8 +179,8 @@ def test_sweep_runs_have_the_crossover_curves_and_a_custom_scalars_layout(smoke)
 
     from tensorboard.plugins.custom_scalar import layout_pb2, metadata
 
-    from benchmarks.suite import safe_name
-    from benchmarks.tblog import SWEEP_RUN, sweep_tag
+    from standin.benchmarks.suite import safe_name
+    from standin.benchmarks.tblog import SWEEP_RUN, sweep_tag
 
     root = smoke["out"] / "tb" / SWEEP_RUN
     ok = [r for r in smoke["records"] if r["status"] == "ok"]
@@ -217,9 +217,9 @@ def test_tensorboard_serves_every_agent_to_every_chart(smoke):
     import urllib.request
     from urllib.parse import quote
 
-    from benchmarks.perf.tb_screens import free_port, serve
-    from benchmarks.suite import safe_name
-    from benchmarks.tbviews import SWEEP_DIR
+    from standin.benchmarks.perf.tb_screens import free_port, serve
+    from standin.benchmarks.suite import safe_name
+    from standin.benchmarks.tbviews import SWEEP_DIR
 
     def get(path):
         with urllib.request.urlopen(f"{base}{path}", timeout=30) as r:

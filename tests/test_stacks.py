@@ -9,9 +9,9 @@ import pytest
 import torch
 from torch import nn
 
-import search
-from search import MLP, KOfN, MLPStack, Quadratic, QuadraticStack, maximize, maximize_batch
-from search._jit import derive_seed
+from standin import search
+from standin.search import MLP, KOfN, MLPStack, Quadratic, QuadraticStack, maximize, maximize_batch
+from standin.search._jit import derive_seed
 from tests.test_search_kernels import random_mask
 
 B = 6
@@ -121,7 +121,7 @@ def test_bad_stacks_are_refused_with_a_clear_error(make, match):
 
 
 def test_value_networks_export_stacks_equal_to_their_outputs():
-    from agents.export import mlp_landscape, mlp_stack
+    from standin.agents.export import mlp_landscape, mlp_stack
 
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(3 + 6, 8), nn.ReLU(), nn.Linear(8, 1)).double()

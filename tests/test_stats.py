@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from benchmarks.stats import (
+from standin.benchmarks.stats import (
     Interval,
     bootstrap_ci,
     iqm,
@@ -194,7 +194,7 @@ def _reference_upper(k: int, n: int, confidence: float) -> float:
 
 @pytest.mark.parametrize("k,n", [(0, 1), (0, 10), (0, 300), (1, 50), (3, 40), (7, 7), (12, 100), (99, 100)])
 def test_failure_rate_bounds_match_a_reference_binomial_computation(k, n):
-    from benchmarks.stats import failure_rate
+    from standin.benchmarks.stats import failure_rate
 
     r = failure_rate(k, n)
     assert r.rate == k / n and (r.failures, r.decisions) == (k, n)
@@ -213,7 +213,7 @@ def test_failure_rate_bounds_match_a_reference_binomial_computation(k, n):
 def test_failure_rate_zero_failures_is_the_rule_of_three_and_agrees_with_scipy():
     from scipy.stats import binomtest
 
-    from benchmarks.stats import failure_rate
+    from standin.benchmarks.stats import failure_rate
 
     r = failure_rate(0, 10**6)
     assert r.upper == pytest.approx(1 - 0.05 ** (1e-6), rel=1e-9) and r.upper == pytest.approx(3e-6, rel=0.01)

@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from benchmarks import suite
-from benchmarks.suite import Trial
+from standin.benchmarks import suite
+from standin.benchmarks.suite import Trial
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -169,7 +169,7 @@ def test_a_bad_budget_names_the_key(tmp_path, value):
 
 def test_packaged_suites_give_every_learner_of_a_comparison_the_same_budget():
     """In each packaged suite, the learners of each env setting are trained at the same budgets."""
-    import agents
+    from standin import agents
 
     for name in suite.names():
         s = suite.load(name)
@@ -362,7 +362,7 @@ def expected_trial_count(path) -> int:
     that run on it (every agent, unless its ``envs`` list leaves the env out; a setting that learns
     runs once per training budget) x seeds, plus the trials of the suites it includes (none of the
     packaged suites repeat an included trial)."""
-    import agents
+    from standin import agents
 
     data = tomllib.loads(path.read_text())
     seeds = data.get("seeds", [0])

@@ -22,9 +22,8 @@ import pytest
 from gymnasium import spaces
 from gymnasium.utils.env_checker import check_env
 
-import agents
-import envs
-from benchmarks.cli import main
+from standin import agents, envs
+from standin.benchmarks.cli import main
 
 
 class CoinsEnv(gym.Env):

@@ -8,10 +8,9 @@ import pytest
 import scipy.stats
 import torch
 
-import agents
-import envs
-from agents.value_search import LowRankQuadraticQ
-from benchmarks.runner import evaluate
+from standin import agents, envs
+from standin.agents.value_search import LowRankQuadraticQ
+from standin.benchmarks.runner import evaluate
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -82,7 +81,7 @@ def test_exported_mlp_value_equals_the_network_on_every_action():
 
     import torch
 
-    from agents.value_search import MLPQ
+    from standin.agents.value_search import MLPQ
 
     torch.manual_seed(0)
     q = MLPQ(obs_dim=3, n=5, hidden=16)

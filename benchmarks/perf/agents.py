@@ -1,6 +1,6 @@
 """Speed of the agents, each ratio measured side by side in the same run, on one core.
 
-    python -m benchmarks.perf.agents [--quick] [--only NAME ...]
+    python -m standin.benchmarks.perf.agents [--quick] [--only NAME ...]
 
 Sections:
 
@@ -32,11 +32,9 @@ from unittest import mock  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-import agents  # noqa: E402
-import envs  # noqa: E402
-import search  # noqa: E402
-from agents import ppo  # noqa: E402
-from benchmarks.perf.search import machine_lines  # noqa: E402
+from standin import agents, envs, search  # noqa: E402
+from standin.agents import ppo  # noqa: E402
+from standin.benchmarks.perf.search import machine_lines  # noqa: E402
 
 SECTIONS = ("ppo", "decision", "mlp")
 
@@ -125,7 +123,7 @@ def bench_mlp(n: int, budget: int, repeats: int) -> list[str]:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(
-        prog="python -m benchmarks.perf.agents",
+        prog="python -m standin.benchmarks.perf.agents",
         description="Agent speed against baselines measured side by side, on one core: PPO training on our "
         "vector env vs SyncVectorEnv, decision cost per agent, MLP-value search numba vs torch.",
     )

@@ -1,7 +1,7 @@
 """Steps per second of each family's numba vector env against Gymnasium's ``SyncVectorEnv`` over the
 single env, measured side by side in the same run, on one core.
 
-    python -m benchmarks.perf.envs [--quick] [--only ID ...] [--num-envs N ...] [--repeats R]
+    python -m standin.benchmarks.perf.envs [--quick] [--only ID ...] [--num-envs N ...] [--repeats R]
 
 For every registered standin family at its default arguments and each ``num_envs`` (default 1, 64,
 1024): environment steps per second (``num_envs`` × vector steps / seconds) of
@@ -33,8 +33,8 @@ import time  # noqa: E402
 import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
 
-import envs  # noqa: E402
-from benchmarks.perf.search import machine_lines  # noqa: E402
+from standin import envs  # noqa: E402
+from standin.benchmarks.perf.search import machine_lines  # noqa: E402
 
 TARGET = 10.0
 TARGET_ENVS = 1024
@@ -97,7 +97,7 @@ def table(rows: list[dict]) -> str:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(
-        prog="python -m benchmarks.perf.envs",
+        prog="python -m standin.benchmarks.perf.envs",
         description="Env steps/s of each standin family's numba vector env against Gymnasium's SyncVectorEnv over "
         "the single env, side by side, on one core; prints the machine, then a markdown table.",
     )

@@ -1,7 +1,7 @@
 """Our PPO against Stable-Baselines3's PPO: the same env steps, the same networks, the same held-out
 episodes, on one core.
 
-    python -m benchmarks.perf.peers [--quick] [--steps N] [--seeds K] [--only landscape knapsack lock]
+    python -m standin.benchmarks.perf.peers [--quick] [--steps N] [--seeds K] [--only landscape knapsack lock]
 
 For each problem and seed, three agents train for the same number of env steps and are evaluated on
 the same 200 held-out episodes (``benchmarks.runner.evaluate`` with ``seed + EVAL_SEED_OFFSET``,
@@ -72,11 +72,10 @@ from collections.abc import Callable  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-import agents  # noqa: E402
-import envs  # noqa: E402
-from agents.ppo import PPOConfig  # noqa: E402
-from benchmarks.perf.search import machine_lines  # noqa: E402
-from benchmarks.runner import EVAL_SEED_OFFSET, evaluate  # noqa: E402
+from standin import agents, envs  # noqa: E402
+from standin.agents.ppo import PPOConfig  # noqa: E402
+from standin.benchmarks.perf.search import machine_lines  # noqa: E402
+from standin.benchmarks.runner import EVAL_SEED_OFFSET, evaluate  # noqa: E402
 
 INSTALL_HINT = "pip install -e '.[peers]'"
 EVAL_EPISODES = 200
@@ -330,7 +329,7 @@ def run_problem(problem: Problem, seeds: int, steps: int) -> str:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(
-        prog="python -m benchmarks.perf.peers",
+        prog="python -m standin.benchmarks.perf.peers",
         description="Our PPO against Stable-Baselines3's PPO (our hyperparameters and its defaults) at equal env "
         "steps and network sizes on Landscape-v0, Knapsack-v0 and Lock-v0, one core; prints a markdown table.",
     )

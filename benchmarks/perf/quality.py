@@ -1,6 +1,6 @@
 """Search quality on Landscape-v0: how close each search method gets to the planted optimum within a budget.
 
-    python -m benchmarks.perf.quality [--quick] [--contexts K] [--out PATH] [--workers W]
+    python -m standin.benchmarks.perf.quality [--quick] [--contexts K] [--out PATH] [--workers W]
                                       [--max-seconds-per-run S] [--cache PATH]
 
 For alpha in {0.25, 0.5, 1, 2}, n in {16, 64, 256, 1024} and every method of ``search.METHODS`` but
@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
-from benchmarks.runner import cpu_model
+from standin.benchmarks.runner import cpu_model
 
 ALPHAS = (0.25, 0.5, 1.0, 2.0)
 SIZES = (16, 64, 256, 1024)
@@ -67,7 +67,7 @@ PLACEHOLDER = "_Not written yet for these numbers._"
 
 def method_specs() -> dict[str, tuple[str, dict]]:
     """Row label → (method, options): every method but exhaustive and exact, with defaults."""
-    from search import METHODS
+    from standin.search import METHODS
 
     specs = {}
     for method in METHODS:
@@ -109,8 +109,8 @@ _WORKER: dict = {}
 
 def _init_worker() -> None:
     """Compile (or load) the kernels once per worker, so that timed runs exclude JIT."""
-    import search
-    from envs import env_class
+    from standin import search
+    from standin.envs import env_class
 
     search.warmup()
     env = env_class("standin/Landscape-v0")(n=8, alpha=0.5)
@@ -124,7 +124,7 @@ def _init_worker() -> None:
 def _env(alpha: float, n: int):
     key = (alpha, n)
     if key not in _ENVS:
-        from envs import env_class
+        from standin.envs import env_class
 
         _ENVS[key] = env_class("standin/Landscape-v0")(n=n, alpha=alpha, instance_seed=0)
     return _ENVS[key]
@@ -134,7 +134,7 @@ def run_one(task: tuple) -> dict:
     """One search on one context: ``task = (alpha, n, label, level, context)``; returns a cache row."""
     import numpy as np
 
-    import search
+    from standin import search
 
     alpha, n, label, level, context = task
     method, opts = method_specs()[label]
@@ -431,7 +431,7 @@ def machine() -> str:
 
 
 def command(args) -> str:
-    parts = ["python -m benchmarks.perf.quality"]
+    parts = ["python -m standin.benchmarks.perf.quality"]
     if args.quick:
         parts.append("--quick")
     parts += [

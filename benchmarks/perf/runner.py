@@ -1,6 +1,6 @@
 """Speed of the benchmark runner itself, each ratio measured side by side in the same run.
 
-    python -m benchmarks.perf.runner [--only SECTION ...] [--ray-trials N]
+    python -m standin.benchmarks.perf.runner [--only SECTION ...] [--ray-trials N]
 
 Sections:
 
@@ -34,10 +34,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import suite as suites
-from benchmarks.perf.search import machine_lines
-from benchmarks.runner import read_records, run_trials
-from benchmarks.suite import Trial
+from standin.benchmarks import suite as suites
+from standin.benchmarks.perf.search import machine_lines
+from standin.benchmarks.runner import read_records, run_trials
+from standin.benchmarks.suite import Trial
 
 SECTIONS = ("overhead", "parallel", "ray")
 
@@ -85,7 +85,7 @@ def parallel(root: Path) -> list[str]:
     walls = {}
     for workers in (1, 2):
         out = _fresh(root, f"pool{workers}")
-        cmd = [sys.executable, "-m", "benchmarks.cli", "bench", str(path), "--out", str(out),
+        cmd = [sys.executable, "-m", "standin.benchmarks.cli", "bench", str(path), "--out", str(out),
                "--workers", str(workers), "--no-report"]
         t0 = time.perf_counter()
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)

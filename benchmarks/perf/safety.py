@@ -1,7 +1,7 @@
 """Failure rates at scale: ``benchmarks.safety.evaluate_at_scale`` against the single-env
 ``benchmarks.runner.evaluate``, both timed in the same run.
 
-    python -m benchmarks.perf.safety [--decisions 1000000] [--baseline 2000] [--threads 1]
+    python -m standin.benchmarks.perf.safety [--decisions 1000000] [--baseline 2000] [--threads 1]
 
 The agent is ``filtered`` with its default window classifier, ``label_budget=8192``, fitted on
 Completion-v0's defaults with ``fit(env, 100_000)`` (1,024 labelled prompts), ``K = 64`` candidates.
@@ -27,15 +27,14 @@ import time  # noqa: E402
 
 import torch  # noqa: E402
 
-import agents  # noqa: E402
-import envs  # noqa: E402
-from benchmarks.perf.search import machine_lines  # noqa: E402
-from benchmarks.runner import evaluate  # noqa: E402
-from benchmarks.safety import evaluate_at_scale  # noqa: E402
+from standin import agents, envs  # noqa: E402
+from standin.benchmarks.perf.search import machine_lines  # noqa: E402
+from standin.benchmarks.runner import evaluate  # noqa: E402
+from standin.benchmarks.safety import evaluate_at_scale  # noqa: E402
 
 
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.perf.safety", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m standin.benchmarks.perf.safety", description=__doc__.splitlines()[0])
     ap.add_argument("--decisions", type=int, default=1_000_000, help="decisions of the batched evaluation")
     ap.add_argument("--baseline", type=int, default=2000, help="decisions of the single-env evaluation")
     ap.add_argument("--batch", type=int, default=4096, help="prompts per round of the batched evaluation")

@@ -1,7 +1,7 @@
 """Speed of the search kernels against external and naive baselines, each ratio measured side by side
 in the same run, on one core.
 
-    python -m benchmarks.perf.search [--quick] [--only NAME ...] [--repeats R]
+    python -m standin.benchmarks.perf.search [--quick] [--only NAME ...] [--repeats R]
 
 Sections (see benchmarks/perf/README.md for what each measures and the targets):
 
@@ -36,11 +36,11 @@ from dataclasses import dataclass  # noqa: E402
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
 
-import search  # noqa: E402
-from benchmarks.runner import cpu_model  # noqa: E402
-from search._jit import rng_state  # noqa: E402
-from search.anneal import sampled_temperature_range, temperature_range, walk_steps  # noqa: E402
-from search.spaces import as_space  # noqa: E402
+from standin import search  # noqa: E402
+from standin.benchmarks.runner import cpu_model  # noqa: E402
+from standin.search._jit import rng_state  # noqa: E402
+from standin.search.anneal import sampled_temperature_range, temperature_range, walk_steps  # noqa: E402
+from standin.search.spaces import as_space  # noqa: E402
 
 SECTIONS = ("anneal", "lowrank", "mlp", "exhaustive", "sparse", "batch")
 INSTALL_HINT = "pip install 'standin[bench]'"
@@ -567,7 +567,7 @@ def bench_sparse(cfg: Config, repeats: int) -> tuple[list[Row], list[str]]:
                                 "report"))
         if n <= 2000:
             dense = maxcut_quadratic(n, r, c, sparse=False)
-            import search.landscapes as landscapes
+            import standin.search.landscapes as landscapes
 
             saved, landscapes.SPARSE_MAX_DENSITY = landscapes.SPARSE_MAX_DENSITY, 0.0  # force the dense kernel
             try:
@@ -597,7 +597,7 @@ def bench_batch(cfg: Config, repeats: int) -> tuple[list[Row], list[str]]:
     ``QuadraticStack`` (dense, Gaussian). The single calls search its landscapes one by one
     (``stack[b]``, built before timing), the fused batch searches the stack as it is; a list of the
     same Quadratics, which the batch must copy into stacked arrays first, is timed too."""
-    from search._jit import derive_seed
+    from standin.search._jit import derive_seed
 
     rows_out, notes = [], []
     B, budget = cfg.batch_size, cfg.batch_budget
@@ -652,7 +652,7 @@ def table(rows: list[Row]) -> str:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(
-        prog="python -m benchmarks.perf.search",
+        prog="python -m standin.benchmarks.perf.search",
         description="Speed of the search kernels against baselines measured side by side in the same run, on "
         "one core; prints the machine, then a markdown table (section, ours, baseline, ratio, target, met?).",
         epilog="sections: anneal (dense Quadratic, n=256, vs dwave-samplers and a numpy re-evaluation loop), "

@@ -3,7 +3,7 @@
 Serves the suite's ``tb/`` on 127.0.0.1 (a free port), opens each view that ``standin tb`` prints
 (``benchmarks.tbviews.views``) and writes one PNG per view::
 
-    .venv/bin/python -m benchmarks.perf.tb_screens runs/quick --out docs/img/tensorboard
+    .venv/bin/python -m standin.benchmarks.perf.tb_screens runs/quick --out docs/img/tensorboard
 
 Needs a Chromium binary (``apt-get install chromium``; ``--chromium PATH`` for another). Charts are
 drawn as SVG (``forceSVG``): headless Chromium has no WebGL here, and TIME SERIES draws with it.
@@ -21,7 +21,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from benchmarks.tbviews import tb_root, views
+from standin.benchmarks.tbviews import tb_root, views
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
