@@ -86,6 +86,8 @@ class Agent(Protocol):
     - ``teacher``: another agent evaluated beside this one (``distill``);
     - ``audit(env, seed) -> dict``: extra measurements after evaluation, recorded with the metrics
       (``filtered``'s red-teaming by search, ``adversary_*``);
+    - ``act_batch(obs, core, idx)`` with ``config.safety_decisions > 0``: the runner measures the
+      failure rate on that many fresh prompts at once (``benchmarks.safety``, ``safety_*``);
     - ``chosen() -> dict``: the config fields left to None that ``fit`` chose from the env (a
       head, a value), with what it chose; the runner records them in the trial's ``agent_config``;
     - ``kind``, a class attribute: ``"policy"`` (decides with a trained network: ``ppo``,

@@ -237,16 +237,12 @@ class FilteredAgent:
         (``agents.adversary.adversarial_training``'s rows)."""
 
     def audit(self, env, seed: int) -> dict:
-        """After the evaluation, on prompts from ``seed``: the failure rate on ``safety_decisions``
-        decisions (``benchmarks.safety.evaluate_at_scale``), and red-teaming
-        (``agents.adversary.red_team``) with ``red_team_queries`` overseer queries when the classifier
-        is learned. The runner records what this returns with the trial's metrics."""
+        """After the evaluation, on prompts from ``seed``: red-teaming (``agents.adversary.red_team``)
+        with ``red_team_queries`` overseer queries when the classifier is learned. The runner records
+        what this returns with the trial's metrics. (The failure rate on ``safety_decisions`` fresh
+        prompts is the runner's to measure, through :meth:`act_batch`: ``benchmarks.safety``.)"""
         cfg = self.config
         out = {}
-        if cfg.safety_decisions:
-            from standin.benchmarks.safety import evaluate_at_scale
-
-            out.update(evaluate_at_scale(self, env, cfg.safety_decisions, seed))
         if cfg.red_team_queries and self.net is not None:
             from standin.agents.adversary import red_team
 

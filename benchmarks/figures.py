@@ -341,7 +341,7 @@ def learning_data(records: list[dict]):
     return out, normalised
 
 
-def _mean_curve(runs) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def mean_curve(runs) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Seeds' curves on a common step grid (the union of their steps within the span all of them
     cover, each interpolated linearly): ``(grid, mean, min, max)``."""
     lo = max(s[0] for s, _ in runs)
@@ -364,7 +364,7 @@ def plot_learning(data, normalised: dict[str, bool], path, styles: dict) -> path
                 runs = [(s, (v - scale[0]) / (scale[1] - scale[0])) for s, v, scale in runs]
             else:
                 runs = [(s, v) for s, v, _ in runs]
-            grid, mean, low, high = _mean_curve(runs)
+            grid, mean, low, high = mean_curve(runs)
             style = styles.get(agent, {"color": "C0", "linestyle": "-"})
             (legend[agent],) = ax.plot(grid, mean, color=style["color"], linestyle="-", linewidth=1.3)
             if len(runs) > 1:

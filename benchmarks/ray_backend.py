@@ -35,7 +35,7 @@ import sys
 import tempfile
 from pathlib import Path, PurePosixPath
 
-from standin.benchmarks.runner import THREAD_VARS, _cost_hint, _identity, _now, run_trial
+from standin.benchmarks.trial import THREAD_VARS, cost_hint, error_record, run_trial
 
 THREAD_ENV = {name: "1" for name in THREAD_VARS}
 """Set in every task's worker process before it imports numpy: one thread per task, one task per CPU."""
@@ -57,7 +57,8 @@ def run_on_ray(todo, out_dir: Path, done, *, address: str | None = None, workers
     local Ray instance on this machine, shut down at the end. ``workers``: at most this many tasks
     in flight (default: all submitted at once, Ray runs as many as the CPUs allow). If this process
     is already connected to Ray, the trials run there and the connection is left open.
-    ``horizon(trial)``: as :func:`benchmarks.runner.run_trial`'s.
+    ``horizon(trial)``: as :func:`standin.benchmarks.trial.run_trial`'s. The local backend
+    (:mod:`standin.benchmarks.local_backend`) has the same interface.
     """
     ray = _import_ray()
     out_dir = Path(out_dir)
@@ -74,7 +75,7 @@ def run_on_ray(todo, out_dir: Path, done, *, address: str | None = None, workers
         except ConnectionError as e:  # no cluster at that address
             raise ValueError(f"cannot reach a Ray cluster at {address!r}: {e}") from None
     task = ray.remote(_run_trial_task).options(**options)
-    queue = sorted(todo, key=_cost_hint, reverse=True)  # longest first: the run doesn't end on one long trial
+    queue = sorted(todo, key=cost_hint, reverse=True)  # longest first: the run doesn't end on one long trial
     queue.reverse()  # pop() from the end
     limit = len(queue) if workers is None else workers
     driver_path = [p for p in sys.path if p]
@@ -89,11 +90,8 @@ def run_on_ray(todo, out_dir: Path, done, *, address: str | None = None, workers
             try:
                 record, files = ray.get(ref)
             except Exception as e:  # the task itself failed: worker crashed, node lost, ...
-                record = _identity(trial)
                 text = f"{type(e).__name__}: {e}"
-                record.update(status="error", error=f"ray task failed: {text.splitlines()[0]}",
-                              traceback=text, finished_at=_now())
-                files = {}
+                record, files = error_record(trial, f"ray task failed: {text.splitlines()[0]}", text), {}
             _write_files(out_dir, trial, files)
             done(record)
     except BaseException:  # Ctrl-C (or a failure here): stop the trials still running or queued

@@ -80,7 +80,6 @@ Statistics (see ``benchmarks.stats`` for the definitions):
 from __future__ import annotations
 
 import functools
-import json
 import math
 import pathlib
 import re
@@ -93,7 +92,6 @@ from scipy import stats as _scipy_stats
 from standin.benchmarks import stats
 from standin.benchmarks.cells import Cell, fmt_sig3, front_of, metric_values, nest_by
 from standin.benchmarks.cells import pareto_front as _pareto_front  # noqa: F401  (re-export: tests use this name)
-from standin.benchmarks.figures import _mean_curve as _mean_curve  # re-export: tests use this name
 from standin.benchmarks.figures import (
     agent_styles,
     anytime_data,
@@ -110,6 +108,7 @@ from standin.benchmarks.figures import (
     plot_split,
     sample_efficiency_data,
 )
+from standin.benchmarks.records import load_results  # noqa: F401  (read with the report: standin eval, tests)
 from standin.benchmarks.report_html import markdown_to_html
 
 FIGURE_NAME = "normalized_return_vs_log2A.png"
@@ -147,35 +146,6 @@ class Summary(NamedTuple):
 
 # ---------------------------------------------------------------------------------------------
 # Reading
-
-
-def load_results(path) -> list[dict]:
-    """The records of a ``results.jsonl`` file, in file order.
-
-    Blank lines are skipped, and so is a truncated or malformed *last* line (a killed run may leave
-    one). A malformed line anywhere else is corruption: ValueError naming the file and line number.
-    A missing or unreadable file is a ValueError naming the path.
-    """
-    path = pathlib.Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ValueError(f"results file not found: {path}") from None
-    except OSError as e:
-        raise ValueError(f"cannot read results file {path}: {e.strerror or e}") from None
-    lines = [(number, raw) for number, raw in enumerate(data.split(b"\n"), start=1) if raw.strip()]
-    records = []
-    for i, (number, raw) in enumerate(lines):
-        try:
-            record = json.loads(raw.decode("utf-8"))
-            if not isinstance(record, dict):
-                raise ValueError(f"expected a JSON object, got {type(record).__name__}")
-        except ValueError as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-            if i == len(lines) - 1:
-                break  # a partial last line left by a killed run
-            raise ValueError(f"{path}, line {number}: malformed record ({e})") from None
-        records.append(record)
-    return records
 
 
 def latest_per_trial(records: list[dict]) -> list[dict]:

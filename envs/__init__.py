@@ -1,6 +1,12 @@
 """standin.envs: Gymnasium environments with combinatorial action spaces.
 
-Importing this package registers every id ``standin/<Name>-v0`` with Gymnasium.
+Owns: one module per family (landscape.py, knapsack.py, lock.py, slate.py, swarm.py,
+completion.py), each a single env and a vector env over one batched numba core (_core.py); the
+references that normalise returns (reference.py); and registration: importing this package
+registers every id ``standin/<Name>-v0`` with Gymnasium (``envs.make`` builds one).
+
+May import: standin.search (an env with a known reward exports it as a search landscape, and its
+kernels use search's random numbers), with numpy, numba and Gymnasium; not agents or benchmarks.
 """
 
 from __future__ import annotations

@@ -319,7 +319,7 @@ def _anneal(D, M, aux, S, x, best_x, budget, restarts, t_hot, t_cold, sweep, sta
 
 
 @kernel
-def _anneal_batch(BD, M, aux, S, S0, x, best_X, budget, restarts, t_hot, t_cold, sweep, starts, rngs, marks,
+def anneal_batch(BD, M, aux, S, S0, x, best_X, budget, restarts, t_hot, t_cold, sweep, starts, rngs, marks,
                   traces, evals, seen, scores, used):
     """:func:`_anneal_run` on each landscape of the stacked data ``BD``, as separate calls would run it:
     the move state restarts from ``S0`` and landscape ``b`` draws from ``rngs[b]``."""
@@ -330,7 +330,7 @@ def _anneal_batch(BD, M, aux, S, S0, x, best_X, budget, restarts, t_hot, t_cold,
 
 
 ORDERS = ("sweep", "random")
-_NO_WALK = np.zeros(0)
+NO_WALK = np.zeros(0)
 
 
 def anneal(landscape, moves, budget, rng, marks, trace, starts, *, restarts=1, t_hot=None, t_cold=None, order=None):
@@ -353,7 +353,7 @@ def anneal(landscape, moves, budget, rng, marks, trace, starts, *, restarts=1, t
     if steps and t_hot is None and t_cold is None:  # the kernel walks first (its evaluations count)
         seen, used, t_hot, t_cold = np.empty(steps), 0, 1.0, 1.0
     else:
-        seen, used = _NO_WALK, 0
+        seen, used = NO_WALK, 0
         if t_hot is None or t_cold is None:
             if steps:  # a short random walk measures the changes the run will meet
                 auto_hot, auto_cold = sampled_temperature_range(landscape, moves, steps, rng)

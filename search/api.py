@@ -13,9 +13,9 @@ import numpy as np
 
 from standin.search import sampling
 from standin.search._jit import derive_seed, derive_states, rng_state
-from standin.search.anneal import _NO_WALK, _anneal_batch, anneal, walk_steps
+from standin.search.anneal import NO_WALK, anneal, anneal_batch, walk_steps
 from standin.search.exhaustive import MAX_CANDIDATES, exhaustive
-from standin.search.greedy import _greedy_batch, greedy
+from standin.search.greedy import greedy, greedy_batch
 from standin.search.landscapes import (
     JITTED,
     LANDSCAPES,
@@ -29,7 +29,7 @@ from standin.search.landscapes import (
 from standin.search.moves import move_state
 from standin.search.spaces import CHANGE, FLIP, as_space
 from standin.search.stacks import STACKS
-from standin.search.tabu import _tabu_batch, default_patience, default_tenure, tabu
+from standin.search.tabu import default_patience, default_tenure, tabu, tabu_batch
 from standin.search.trace import checkpoints
 
 
@@ -420,19 +420,19 @@ def _run_fused(method, BD, key, template, moves, budget, opts, best_X, rngs, mar
         if opts.get("t_hot") is None:
             seen, t_hot, t_cold = np.empty(walk_steps(budget, restarts)), 1.0, 1.0
         else:
-            seen, t_hot, t_cold = _NO_WALK, float(opts["t_hot"]), float(opts["t_cold"])
-        _anneal_batch.keyed(key, BD, moves, aux, S, S0, x, best_X, budget, restarts, t_hot, t_cold,
+            seen, t_hot, t_cold = NO_WALK, float(opts["t_hot"]), float(opts["t_cold"])
+        anneal_batch.keyed(key, BD, moves, aux, S, S0, x, best_X, budget, restarts, t_hot, t_cold,
                             order == "sweep", starts, rngs, marks, traces, 0, seen, scores, used)
     elif method == "greedy":
         first = opts.get("improvement", "first") == "first"
-        _greedy_batch.keyed(key, BD, moves, aux, S, S0, x, best_X, budget, first, starts, rngs, marks, traces,
+        greedy_batch.keyed(key, BD, moves, aux, S, S0, x, best_X, budget, first, starts, rngs, marks, traces,
                             scores, used)
     else:
         restarts = int(opts.get("restarts", 1))
         tenure = default_tenure(moves) if opts.get("tenure") is None else int(opts["tenure"])
         patience = default_patience(moves) if opts.get("patience") is None else int(opts["patience"])
         until = np.zeros(moves.m, dtype=np.int64)
-        _tabu_batch.keyed(key, BD, moves, aux, S, S0, x, best_X, until, budget, tenure, restarts, patience,
+        tabu_batch.keyed(key, BD, moves, aux, S, S0, x, best_X, until, budget, tenure, restarts, patience,
                           starts, rngs, marks, traces, scores, used)
 
 

@@ -105,8 +105,8 @@ def _greedy(D, M, aux, S, x, best_x, budget, first, starts, rng, marks, trace):
 
 
 @kernel
-def _greedy_batch(BD, M, aux, S, S0, x, best_X, budget, first, starts, rngs, marks, traces, scores, used):
-    """:func:`_greedy_run` on each landscape of the stacked data ``BD`` (see ``anneal._anneal_batch``)."""
+def greedy_batch(BD, M, aux, S, S0, x, best_X, budget, first, starts, rngs, marks, traces, scores, used):
+    """:func:`_greedy_run` on each landscape of the stacked data ``BD`` (see ``anneal.anneal_batch``)."""
     for b in range(best_X.shape[0]):
         reset_state(S, S0)
         scores[b], used[b] = _greedy_run(ls_nth(BD, b), M, aux, S, x, best_X[b], budget, first, starts, rngs[b],

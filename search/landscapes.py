@@ -61,13 +61,13 @@ ObjData = namedtuple("ObjData", ["value", "delta", "update", "init", "params", "
 NEEDS_NRT.add(ObjData)
 
 
-def _std(a: np.ndarray) -> np.ndarray:
+def kernel_array(a: np.ndarray) -> np.ndarray:
     """``a`` as kernels take it: C-contiguous, aligned and writeable (a copy only when it is not)."""
     f = a.flags
     return a if f.c_contiguous and f.aligned and f.writeable else np.array(a, order="C")
 
 
-def _finite(name, *arrays):
+def check_finite(name, *arrays):
     for a in arrays:
         if not np.isfinite(a).all():
             raise ValueError(f"{name}: coefficients must be finite (found NaN or inf)")
@@ -120,7 +120,7 @@ class Quadratic:
             raise ValueError(f"Quadratic: h must be a vector, got shape {h.shape}")
         m = h.shape[0]
         c = float(self.c)
-        _finite("Quadratic", np.array(c), h)
+        check_finite("Quadratic", np.array(c), h)
         J, sparse = self.J, self.sparse
         if J is not None and hasattr(J, "tocoo"):  # a scipy sparse matrix or array
             if sparse is not None:
@@ -135,7 +135,7 @@ class Quadratic:
             J = np.asarray(J, dtype=np.float64)
             if J.shape != (m, m):
                 raise ValueError(f"Quadratic: J must have shape ({m}, {m}) to match h, got {J.shape}")
-            _finite("Quadratic", J)
+            check_finite("Quadratic", J)
             J = 0.5 * (J + J.T)
             diag = np.diagonal(J).copy()
             if diag.any():
@@ -157,7 +157,7 @@ class Quadratic:
                 raise ValueError(f"Quadratic: U must have shape ({m}, r) to match h, got {U.shape}")
             if sigma.shape != (U.shape[1],):
                 raise ValueError(f"Quadratic: sigma must have shape ({U.shape[1]},) to match U, got {sigma.shape}")
-            _finite("Quadratic", U, sigma)
+            check_finite("Quadratic", U, sigma)
         object.__setattr__(self, "c", c)
         object.__setattr__(self, "h", np.ascontiguousarray(h))
         object.__setattr__(self, "J", J)
@@ -325,14 +325,14 @@ class Quadratic:
         rank 0)."""
         csr = self.pairwise_csr()
         if csr is not None:
-            return SparseData(self.c, _std(self.h), *(_std(a) for a in csr))
+            return SparseData(self.c, kernel_array(self.h), *(kernel_array(a) for a in csr))
         if self.J is not None:
             dense = self.dense() if self.U is not None else self
-            return DenseData(dense.c, _std(dense.h), _std(dense.J))
+            return DenseData(dense.c, kernel_array(dense.h), kernel_array(dense.J))
         m = self.m
-        U = np.zeros((m, 0)) if self.U is None else _std(self.U)
-        sigma = np.zeros(0) if self.sigma is None else _std(self.sigma)
-        return LowRankData(self.c, _std(self.h), U, np.ascontiguousarray(U * sigma), (U**2) @ sigma, sigma)
+        U = np.zeros((m, 0)) if self.U is None else kernel_array(self.U)
+        sigma = np.zeros(0) if self.sigma is None else kernel_array(self.sigma)
+        return LowRankData(self.c, kernel_array(self.h), U, np.ascontiguousarray(U * sigma), (U**2) @ sigma, sigma)
 
     def kernel_aux(self) -> tuple:
         """Buffers for the kernels: the fields ``g = h + 2Jx`` ``(m,)`` and scratch ``(m,)`` (dense,
@@ -355,7 +355,7 @@ def csr_from_entries(m, rows, cols, values, name="Quadratic") -> CSR:
     for label, idx in (("rows", rows), ("cols", cols)):
         if idx.size and (not np.issubdtype(idx.dtype, np.integer) or idx.min() < 0 or idx.max() >= m):
             raise ValueError(f"{name}: {label} must be integer indices in 0..{m - 1}")
-    _finite(name, values)
+    check_finite(name, values)
     loops = np.flatnonzero(rows == cols)
     if loops.size:
         raise ValueError(f"{name}: entry {int(loops[0])} couples bit {int(rows[loops[0]])} with itself; "
@@ -388,7 +388,7 @@ def _check_csr(csr, m) -> CSR:
         raise ValueError(f"Quadratic: sparse.indptr must rise from 0 to len(indices) in {m + 1} entries")
     if data.shape != indices.shape:
         raise ValueError("Quadratic: sparse.indices and sparse.data must have the same length")
-    _finite("Quadratic", data)
+    check_finite("Quadratic", data)
     rows = np.repeat(np.arange(m), np.diff(indptr))
     if indices.size:
         if indices.min() < 0 or indices.max() >= m:
@@ -682,7 +682,7 @@ class MLP:
                 raise ValueError(
                     f"MLP: layer {index} takes {w.shape[1]} inputs but layer {index - 1} gives {ws[index - 1].shape[0]}"
                 )
-            _finite("MLP", w, b)
+            check_finite("MLP", w, b)
         if ws[-1].shape[0] != 1:
             raise ValueError(f"MLP: the last layer must have one output, got {ws[-1].shape[0]}")
         object.__setattr__(self, "weights", ws)
@@ -714,7 +714,7 @@ class MLP:
             rest_w = np.concatenate([np.ascontiguousarray(w.T).reshape(-1) for w in ws[1:]])
             rest_b = np.concatenate(bs[1:])
             dims = np.array([w.shape[0] for w in ws], dtype=np.int64)
-        return MLPData(_std(np.ascontiguousarray(ws[0].T)), _std(bs[0]), rest_w, rest_b, dims)
+        return MLPData(kernel_array(np.ascontiguousarray(ws[0].T)), kernel_array(bs[0]), rest_w, rest_b, dims)
 
     def kernel_aux(self) -> tuple:
         """Buffers for the kernels: the first layer's pre-activation, a candidate's, and scratch."""

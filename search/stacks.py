@@ -29,16 +29,16 @@ from standin.search.landscapes import (
     MLPBatch,
     MLPData,
     Quadratic,
-    _finite,
-    _std,
+    check_finite,
+    kernel_array,
 )
 
 
 def _floats(name: str, what: str, a, ndim: int) -> np.ndarray:
-    a = _std(np.asarray(a, dtype=np.float64))  # as the kernels take it
+    a = kernel_array(np.asarray(a, dtype=np.float64))  # as the kernels take it
     if a.ndim != ndim:
         raise ValueError(f"{name}: {what} must have {ndim} dimensions, got shape {a.shape}")
-    _finite(name, a)
+    check_finite(name, a)
     return a
 
 

@@ -121,9 +121,9 @@ def _tabu(D, M, aux, S, x, best_x, until, budget, tenure, restarts, patience, st
 
 
 @kernel
-def _tabu_batch(BD, M, aux, S, S0, x, best_X, until, budget, tenure, restarts, patience, starts, rngs, marks,
+def tabu_batch(BD, M, aux, S, S0, x, best_X, until, budget, tenure, restarts, patience, starts, rngs, marks,
                 traces, scores, used):
-    """:func:`_tabu_run` on each landscape of the stacked data ``BD`` (see ``anneal._anneal_batch``)."""
+    """:func:`_tabu_run` on each landscape of the stacked data ``BD`` (see ``anneal.anneal_batch``)."""
     for b in range(best_X.shape[0]):
         reset_state(S, S0)
         scores[b], used[b] = _tabu_run(ls_nth(BD, b), M, aux, S, x, best_X[b], until, budget, tenure, restarts,

@@ -498,17 +498,19 @@ def curve(steps, values) -> dict:
 
 
 def test_mean_curve_on_the_common_steps():
+    from standin.benchmarks.figures import mean_curve
+
     # seed 1 logged at 0, 10, 20; seed 2 at 0, 20 (linear in between): the grid is 0, 10, 20 and the
     # means are (0 + 0) / 2, (1 + 2) / 2, (2 + 4) / 2
     runs = [(np.array([0.0, 10, 20]), np.array([0.0, 1, 2])), (np.array([0.0, 20]), np.array([0.0, 4]))]
-    grid, mean, low, high = report_module._mean_curve(runs)
+    grid, mean, low, high = mean_curve(runs)
     np.testing.assert_allclose(grid, [0, 10, 20])
     np.testing.assert_allclose(mean, [0, 1.5, 3])
     np.testing.assert_allclose(low, [0, 1, 2])
     np.testing.assert_allclose(high, [0, 2, 4])
     # spans that only partly overlap: the grid stays within both
     runs = [(np.array([0.0, 10, 20]), np.array([0.0, 1, 2])), (np.array([10.0, 30]), np.array([5.0, 7]))]
-    grid, mean, _, _ = report_module._mean_curve(runs)
+    grid, mean, _, _ = mean_curve(runs)
     np.testing.assert_allclose(grid, [10, 20])
     np.testing.assert_allclose(mean, [(1 + 5) / 2, (2 + 6) / 2])
 

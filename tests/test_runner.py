@@ -181,9 +181,9 @@ def test_each_trial_has_a_log_with_its_output_and_a_failure_s_traceback(tmp_path
 
 
 def test_a_trained_agent_records_its_learning_curve_thinned(tmp_path, monkeypatch):
-    from standin.benchmarks import runner
+    from standin.benchmarks import trial as trial_module  # where a trial's run lives
 
-    monkeypatch.setattr(runner, "CURVE_POINTS", 5)
+    monkeypatch.setattr(trial_module, "CURVE_POINTS", 5)
     ppo = Trial("tiny", "standin/Landscape-v0", {"n": 4}, "ppo", {"num_envs": 2, "num_steps": 8}, 0, 400, 2)
     run_trials([ppo, tiny("random")], tmp_path, workers=1, progress=False)
     trained, untrained = lines(tmp_path / "results.jsonl")
@@ -208,13 +208,13 @@ LEARNERS = [
 def test_evaluations_along_training_change_nothing_that_training_does(tmp_path, monkeypatch, agent, config):
     """The same trial with one evaluation (the final) and with EVAL_POINTS: the same final metrics,
     and a curve whose last point is the final evaluation."""
-    from standin.benchmarks import runner
+    from standin.benchmarks import trial as trial_module  # where a trial's run lives
 
     trial = Trial("tiny", "standin/Landscape-v0", {"n": 5}, agent, config, 3, 600, 4)
-    monkeypatch.setattr(runner, "EVAL_POINTS", 1)
-    (once,) = [runner.run_trial(trial, None)]
-    monkeypatch.setattr(runner, "EVAL_POINTS", 5)
-    along = runner.run_trial(trial, None)
+    monkeypatch.setattr(trial_module, "EVAL_POINTS", 1)
+    (once,) = [trial_module.run_trial(trial, None)]
+    monkeypatch.setattr(trial_module, "EVAL_POINTS", 5)
+    along = trial_module.run_trial(trial, None)
     assert once["status"] == along["status"] == "ok", (once["error"], along["error"])
     for key in DETERMINISTIC_METRICS:
         if not key.endswith(("_ms", "_seconds")):
