@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import importlib
 
-from standin.agents.common import Agent, Logger, NullLogger, TrainingCost, build_config, config_dict
+from standin.agents.common import Agent, Logger, NullLogger, TrainingCost, build_config, config_dict, tick
 
 _REGISTRY = {
     "random": "standin.agents.simple:RandomAgent",
@@ -27,16 +27,52 @@ _REGISTRY = {
 }
 
 
+_BUILTIN = frozenset(_REGISTRY)
+
+
+def register(name: str, agent) -> None:
+    """Make ``agent`` (its class, or ``"module:Class"``) known as ``name`` to suites, the CLI and
+    :func:`make`.
+
+    Call it in your own module; a suite (or ``--agent``) then names the agent ``your_module:name``,
+    and each worker process imports ``your_module``, which registers it, before building the agent:
+    Gymnasium's ``module:Env-v0`` convention, for agents (docs/adding-an-agent.md). Registering a
+    name again replaces it; the built-in names can't be taken.
+    """
+    if not isinstance(name, str) or not name or ":" in name or name != name.strip():
+        raise ValueError(f"agents.register: the name must be a non-empty string without ':' or spaces around it, "
+                         f"got {name!r}")
+    if name in _BUILTIN:
+        raise ValueError(f"agents.register: {name!r} is a built-in agent; choose another name")
+    if not (isinstance(agent, type) or isinstance(agent, str) and ":" in agent):
+        raise ValueError(f"agents.register: give the agent's class or 'module:Class', got {agent!r}")
+    _REGISTRY[name] = agent
+
+
 def names() -> list[str]:
-    """Agent names, as suites and the CLI use them."""
+    """Agent names, as suites and the CLI use them (registered ones included)."""
     return list(_REGISTRY)
 
 
 def agent_class(name: str):
-    """The class behind ``name``, with a clear error for an unknown name."""
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown agent {name!r}; agents: {', '.join(names())}")
-    module, _, attr = _REGISTRY[name].partition(":")
+    """The class behind ``name`` (``module:name`` imports ``module`` first), with a clear error for an
+    unknown name."""
+    entry = _REGISTRY.get(name)
+    if entry is None:
+        module, sep, short = name.partition(":")
+        if not (sep and module and short):
+            raise ValueError(f"unknown agent {name!r}; agents: {', '.join(names())}")
+        try:
+            importlib.import_module(module)
+        except ImportError as e:
+            raise ValueError(f"agent {name!r}: cannot import module {module!r} ({e})") from None
+        entry = _REGISTRY.get(short)
+        if entry is None:
+            raise ValueError(f"agent {name!r}: module {module!r} registers no agent {short!r} "
+                             "(standin.agents.register)")
+    if isinstance(entry, type):
+        return entry
+    module, _, attr = entry.partition(":")
     return getattr(importlib.import_module(module), attr)
 
 
@@ -59,4 +95,4 @@ def make(name: str, *, seed: int = 0, **config) -> Agent:
 
 
 __all__ = ["Agent", "Logger", "NullLogger", "TrainingCost", "agent_class", "build_config", "config_dict", "make",
-           "names", "trains"]
+           "names", "register", "tick", "trains"]
