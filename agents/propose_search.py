@@ -126,7 +126,7 @@ class ProposeSearchAgent(ValueSearchAgent):
         cfg = self.config
         proposal = None if self.policy is None else self._proposal(obs, info)
         method = cfg.method if cfg.refine else "random"
-        opts = {"restarts": cfg.restarts} if method in ("anneal", "tabu") else {}
+        opts = search.method_options(method, restarts=cfg.restarts)
         result = search.maximize(
             self._landscape(obs), self.codec.search_space, method, budget, seed=int(self.rng.integers(2**63)),
             proposal=proposal, mask=self.codec.search_mask(info), **opts,

@@ -311,7 +311,7 @@ class ValueSearchAgent:
 
     def _search(self, obs, info, budget: int):
         cfg = self.config
-        opts = {"restarts": cfg.restarts} if cfg.method in ("anneal", "tabu") else {}
+        opts = search.method_options(cfg.method, restarts=cfg.restarts)
         result = search.maximize(
             self._landscape(obs), self.codec.search_space, cfg.method, budget,
             seed=int(self.rng.integers(2**63)), mask=self.codec.search_mask(info), **opts,
@@ -439,7 +439,7 @@ class ValueSearchAgent:
             with torch.no_grad():
                 out[rows] = target(torch.from_numpy(next_obs[rows]), torch.from_numpy(next_act[rows])).numpy()
             return out
-        opts = {"restarts": min(cfg.restarts, cfg.target_budget)} if cfg.method in ("anneal", "tabu") else {}
+        opts = search.method_options(cfg.method, restarts=min(cfg.restarts, cfg.target_budget))
         budget = None if cfg.method == "exhaustive" else cfg.target_budget
         masks = None if next_mask is None else [next_mask[i] for i in rows]
         # one batch: landscapes of one form and size go to the search kernel in one call
@@ -583,7 +583,7 @@ class ValueSearchAgent:
             rest.append(b)
         if rest:
             cfg = self.config
-            opts = {"restarts": cfg.restarts} if cfg.method in ("anneal", "tabu") else {}
+            opts = search.method_options(cfg.method, restarts=cfg.restarts)
             rest_masks = None if all(masks[b] is None for b in rest) else [masks[b] for b in rest]
             results = search.maximize_batch([landscapes[b] for b in rest], space, cfg.method, 100 * cfg.budget,
                                             seed=int(self.rng.integers(2**63)), masks=rest_masks, **opts)

@@ -12,7 +12,16 @@ else of standin. It knows no torch and no env: agents export their values as lan
 with a known reward give theirs.
 """
 
-from standin.search.api import METHODS, OPTIONS, SAMPLING, SearchResult, maximize, maximize_batch, warmup
+from standin.search.api import (
+    METHODS,
+    OPTIONS,
+    SAMPLING,
+    SearchResult,
+    maximize,
+    maximize_batch,
+    method_options,
+    warmup,
+)
 from standin.search.landscapes import MLP, Batch, Objective, Quadratic
 from standin.search.spaces import Binary, Discrete, KOfN, as_space, log2_size
 from standin.search.stacks import MLPStack, QuadraticStack
@@ -35,5 +44,6 @@ __all__ = [
     "log2_size",
     "maximize",
     "maximize_batch",
+    "method_options",
     "warmup",
 ]

@@ -85,6 +85,15 @@ METHODS = tuple(OPTIONS)
 SAMPLING = ("random", "cem", "beam")
 
 
+def method_options(method: str, **opts) -> dict:
+    """The options among ``opts`` that ``method`` takes (:data:`OPTIONS`): for a caller that sets
+    one option for whichever method is configured, e.g. ``restarts``, which only anneal and tabu
+    take. Options given as None are left out (the method's default)."""
+    if method not in OPTIONS:
+        raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+    return {name: value for name, value in opts.items() if name in OPTIONS[method] and value is not None}
+
+
 def maximize(
     landscape, space, method: str, budget: int | None, *, seed: int, proposal=None, init=None, mask=None, **opts
 ) -> SearchResult:
@@ -456,4 +465,5 @@ def warmup(landscape=None, space=None, methods=("exhaustive", "random", "greedy"
         maximize(landscape, sp, method, 64 if method != "exhaustive" else None, seed=0)
 
 
-__all__ = ["METHODS", "OPTIONS", "SAMPLING", "BatchResult", "SearchResult", "maximize", "maximize_batch", "warmup"]
+__all__ = ["METHODS", "OPTIONS", "SAMPLING", "BatchResult", "SearchResult", "maximize", "maximize_batch",
+           "method_options", "warmup"]

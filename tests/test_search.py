@@ -987,3 +987,12 @@ def test_low_rank_temperature_scale_matches_the_coefficient_bounds(seed, pair):
     small = corner[corner > 1e-12 * (top1 + top2) / np.log(2.0)].min()
     got = _low_rank_scale(q.h, q.U, q.sigma, allowed, pair)
     np.testing.assert_allclose(got, (top1, top2, small), rtol=1e-12)
+
+
+def test_method_options_keep_what_each_method_takes():
+    assert search.method_options("anneal", restarts=4, width=3) == {"restarts": 4}
+    assert search.method_options("tabu", restarts=4, width=3) == {"restarts": 4}
+    assert search.method_options("beam", restarts=4, width=3) == {"width": 3}
+    assert search.method_options("greedy", restarts=4, improvement=None) == {}
+    with pytest.raises(ValueError, match="unknown method 'annealing'"):
+        search.method_options("annealing", restarts=1)
