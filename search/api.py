@@ -26,7 +26,7 @@ from standin.search.landscapes import (
     slice_batch,
     stack_kernel_data,
 )
-from standin.search.moves import move_state
+from standin.search.moves import MoveState, move_state
 from standin.search.spaces import CHANGE, FLIP, as_space
 from standin.search.stacks import STACKS
 from standin.search.tabu import default_patience, default_tenure, tabu, tabu_batch
@@ -420,7 +420,7 @@ def _run_fused(method, BD, key, template, moves, budget, opts, best_X, rngs, mar
     """One fused kernel call over the stacked landscapes ``BD`` (buffers of its own: one per thread)."""
     aux = template.kernel_aux()
     S0 = move_state(moves)
-    S = tuple(a.copy() for a in S0)
+    S = MoveState(*(a.copy() for a in S0))
     x = np.zeros(moves.m, dtype=np.int8)
     starts = _no_starts(moves.m)
     if method == "anneal":

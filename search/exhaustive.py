@@ -15,7 +15,7 @@ import numpy as np
 from standin.search._jit import jitable, kernel
 from standin.search.landscapes import kernel_args, ls_commit, ls_delta, ls_reset, ls_value
 from standin.search.moves import buffers, copy_into, move_state, mv_reset
-from standin.search.spaces import FLIP, SWAP
+from standin.search.spaces import CHANGE, FLIP, SWAP
 from standin.search.trace import record
 
 #: The most actions ``exhaustive`` enumerates.
@@ -31,20 +31,47 @@ def _flip(D, aux, x, f, i):
 
 @kernel
 def _exhaustive(D, M, aux, S, x, best_x, digits, step, marks, trace):
-    """``digits`` and ``step``: int64 scratch of length ``m + 1``."""
-    a, lst, start, movable = S[0], S[1], S[2], S[3]
+    """Every feasible action, each reached from the previous one by a few bit flips (module
+    docstring): a Gray code over the bits (``FLIP``), the combinations in lexicographic order
+    (``SWAP``), a mixed-radix Gray code over the components (``CHANGE``).
+
+    Parameters
+    ----------
+    D : namedtuple
+        The landscape's kernel data (``kernel_data()``: ``DenseData``, ``SparseData``, ``LowRankData``,
+        ``MLPData`` or an Objective's ``ObjData``).
+    M : Moves
+        The move set (:data:`standin.search.spaces.Moves`: kind, ``m``, ``k``, allowed bits, offsets).
+    aux : tuple of float64 arrays
+        The landscape's buffers (``kernel_aux()``): its incremental state and scratch.
+    S : MoveState
+        The move state (:data:`standin.search.moves.MoveState`), written as the search moves.
+    x : int8 array (m,)
+        The current state (scratch).
+    best_x : int8 array (m,)
+        Out: the best state found.
+    digits, step : int64 arrays (m + 1,)
+        Scratch for the enumeration.
+    marks : int64 array (T,)
+        The evaluation counts at which the trace records the best score (``trace.checkpoints``).
+    trace : float64 array (T,)
+        Out: the best score at each mark reached (NaN beyond).
+
+    Returns
+    -------
+    score, evaluations : float, int
+        The exact value of ``best_x`` and the actions enumerated.
+    """
+    free, start = S.allowed, S.start  # the allowed positions, ascending (a fresh state: unpermuted)
     k = M.k
     for i in range(M.m):
         x[i] = 0
-    if M.kind == FLIP:
-        free = a
-    elif M.kind == SWAP:  # lst = allowed positions; the first combination takes the first k
-        pool = S[3]
+    if M.kind == SWAP:  # the first combination takes the first k
         for t in range(k):
-            x[pool[t]] = 1
-    else:  # every group starts at its first allowed value
+            x[free[t]] = 1
+    elif M.kind == CHANGE:  # every component starts at its first allowed value
         for g in range(start.shape[0] - 1):
-            x[lst[start[g]]] = 1
+            x[free[start[g]]] = 1
     mv_reset(M, S, x)
     f = ls_reset(D, aux, x)
     best = f
@@ -64,7 +91,7 @@ def _exhaustive(D, M, aux, S, x, best_x, digits, step, marks, trace):
                 copy_into(best_x, x)
             pos = record(trace, marks, pos, evals, best)
     elif M.kind == SWAP:
-        pool = S[3]
+        pool = free
         size = pool.shape[0]
         for t in range(k):
             digits[t] = t
@@ -86,21 +113,22 @@ def _exhaustive(D, M, aux, S, x, best_x, digits, step, marks, trace):
                 best = f
                 copy_into(best_x, x)
             pos = record(trace, marks, pos, evals, best)
-    else:  # a = cur (index of each group's value among its allowed values)
+    else:  # Gray code over the components' values: cur, each one's value among its allowed values
+        cur, movable = S.cur, S.movable
         for t in range(movable.shape[0]):
             step[t] = 1
         while True:
             moved = False
             for t in range(movable.shape[0]):
                 g = movable[t]
-                nxt = a[g] + step[t]
+                nxt = cur[g] + step[t]
                 if 0 <= nxt < start[g + 1] - start[g]:
-                    i = lst[start[g] + a[g]]
-                    j = lst[start[g] + nxt]
+                    i = free[start[g] + cur[g]]
+                    j = free[start[g] + nxt]
                     d = ls_delta(D, aux, x, f, i, j)
                     ls_commit(D, aux, x, i, j)
                     f += d
-                    a[g] = nxt
+                    cur[g] = nxt
                     moved = True
                     break
                 step[t] = -step[t]  # this digit is at its end: reverse it and carry

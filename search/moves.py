@@ -3,46 +3,51 @@
 A move is a pair of encoding bits ``(i, j)``: flip ``i`` and, when ``j ≥ 0``, ``j`` too. For
 ``SWAP`` and ``CHANGE`` moves ``i`` is the bit that turns off and ``j`` the bit that turns on.
 
-Kernels keep a *move state* ``S`` next to ``x``: a tuple of seven int64 arrays, allocated by
-:func:`move_state` and reset for a new ``x`` by :func:`mv_reset`. What they hold depends on the kind
-of ``M`` (a :data:`search.spaces.Moves`):
+Kernels keep a *move state* ``S`` next to ``x``: a :data:`MoveState` of int64 arrays, allocated by
+:func:`move_state` and reset for a new ``x`` by :func:`mv_reset`. Each field has one meaning; the
+fields a kind of move set (``M.kind``, see :data:`search.spaces.Moves`) doesn't use are empty:
 
-- ``FLIP``: ``S[0]`` the positions that may change; the rest empty.
-- ``SWAP``: ``S[0]`` the ``k`` set positions (``ins``), ``S[1]`` the allowed unset positions
-  (``outs``), ``S[2]`` each position's index in ``ins`` or ``outs``, ``S[3]`` the allowed positions
-  (scratch for random states).
-- ``CHANGE``: ``S[0]`` per group the index of its value among the group's allowed values (``cur``),
-  ``S[1]`` the allowed positions, grouped (``lst``), ``S[2]`` the group starts in ``lst``, ``S[3]``
-  the groups with two or more allowed values, ``S[4]`` and ``S[5]`` per position its group and its
-  index among the group's allowed values (−1 where masked), ``S[6]`` the neighbourhood offsets of
-  the movable groups.
+- ``allowed``: the positions that may be 1, ascending (``FLIP``: the bits that may flip, shared and
+  never written; ``SWAP``: a copy, permuted in place to draw random states; ``CHANGE``: grouped by
+  component, as the encoding is).
+- ``SWAP`` only: ``ins``, the ``k`` set positions; ``outs``, the allowed unset positions; ``where``,
+  each position's index in ``ins`` or ``outs`` (−1 elsewhere).
+- ``CHANGE`` only: ``cur``, per component the index of its value among its allowed values;
+  ``start``, each component's first index in ``allowed`` (and the end); ``movable``, the components
+  with two or more allowed values; ``group`` and ``rank``, per position its component and its index
+  among the component's allowed values (−1 where masked); ``offsets``, where each movable
+  component's moves start in the neighbourhood's numbering (and the end).
 
 The jitted functions here are ``jitable``: they compile inside the kernel that calls them.
 """
 
 from __future__ import annotations
 
+from collections import namedtuple
+
 import numpy as np
 
 from standin.search._jit import jitable, randint, random_bits
 from standin.search.spaces import CHANGE, FLIP, SWAP
 
-_EMPTY = np.zeros(0, dtype=np.int64)  # the unused slots of a move state (never written: size 0)
+_EMPTY = np.zeros(0, dtype=np.int64)  # the unused fields of a move state (never written: size 0)
 
+MoveState = namedtuple("MoveState", ["allowed", "ins", "outs", "where", "cur", "start", "movable", "group", "rank",
+                                     "offsets"])
+MoveState.__doc__ = """The kernels' state of a move set next to ``x``: int64 arrays (module docstring)."""
 
 _FLIP_STATES: dict = {}  # id(M.allowed) -> (M.allowed, state): flip states are never written, so shared
 
 
-def move_state(M) -> tuple:
+def move_state(M) -> MoveState:
     """Allocate the move state for ``M`` and fill its static part (for ``FLIP`` moves, which never
     write it, one shared state per move set: it took 1.7 µs a search to rebuild)."""
-    empty = _EMPTY
+    e = _EMPTY
     if M.kind == FLIP:
         cached = _FLIP_STATES.get(id(M.allowed))
         if cached is not None and cached[0] is M.allowed:
             return cached[1]
-        allowed = np.nonzero(M.allowed)[0].astype(np.int64)
-        state = (allowed, empty, empty, empty, empty, empty, empty)
+        state = MoveState(np.nonzero(M.allowed)[0].astype(np.int64), e, e, e, e, e, e, e, e, e)
         if len(_FLIP_STATES) >= 256:
             _FLIP_STATES.clear()
         _FLIP_STATES[id(M.allowed)] = (M.allowed, state)  # holds M.allowed, so its id stays unique
@@ -51,19 +56,18 @@ def move_state(M) -> tuple:
     if M.kind == SWAP:
         ins = np.zeros(M.k, dtype=np.int64)
         outs = np.zeros(allowed.shape[0] - M.k, dtype=np.int64)
-        return (ins, outs, np.full(M.m, -1, dtype=np.int64), allowed.copy(), empty, empty, empty)
+        return MoveState(allowed, ins, outs, np.full(M.m, -1, dtype=np.int64), e, e, e, e, e, e)
     groups = M.offsets.shape[0] - 1
     group_of = np.repeat(np.arange(groups), np.diff(M.offsets))
-    lst = allowed
-    sizes = np.bincount(group_of[lst], minlength=groups).astype(np.int64)
+    sizes = np.bincount(group_of[allowed], minlength=groups).astype(np.int64)
     start = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     group = np.full(M.m, -1, dtype=np.int64)
     rank = np.full(M.m, -1, dtype=np.int64)
-    group[lst] = group_of[lst]
-    rank[lst] = np.arange(lst.shape[0]) - start[group_of[lst]]
+    group[allowed] = group_of[allowed]
+    rank[allowed] = np.arange(allowed.shape[0]) - start[group_of[allowed]]
     movable = np.nonzero(sizes >= 2)[0].astype(np.int64)
-    nb = np.concatenate([[0], np.cumsum(sizes[movable] - 1)]).astype(np.int64)
-    return (np.zeros(groups, dtype=np.int64), lst, start, movable, group, rank, nb)
+    offsets = np.concatenate([[0], np.cumsum(sizes[movable] - 1)]).astype(np.int64)
+    return MoveState(allowed, e, e, e, np.zeros(groups, dtype=np.int64), start, movable, group, rank, offsets)
 
 
 # Hot-path functions read every array of the move state once, at the top, and return once, at
@@ -73,81 +77,80 @@ def move_state(M) -> tuple:
 @jitable
 def mv_reset(M, S, x):
     """Set the dynamic part of the move state for the feasible encoding ``x``."""
-    a, b, c = S[0], S[1], S[2]
-    group, rank = S[4], S[5]
-    if M.kind == SWAP:  # a = ins, b = outs, c = where
+    ins, outs, where, cur, group, rank = S.ins, S.outs, S.where, S.cur, S.group, S.rank
+    if M.kind == SWAP:
         na = 0
         nb = 0
         allowed = M.allowed
         for i in range(M.m):
             if x[i]:
-                a[na] = i
-                c[i] = na
+                ins[na] = i
+                where[i] = na
                 na += 1
             elif allowed[i]:
-                b[nb] = i
-                c[i] = nb
+                outs[nb] = i
+                where[i] = nb
                 nb += 1
-    elif M.kind == CHANGE:  # a = cur
+    elif M.kind == CHANGE:
         for i in range(M.m):
             if x[i]:
-                a[group[i]] = rank[i]
+                cur[group[i]] = rank[i]
 
 
 @jitable
 def mv_random_state(M, S, x, rng):
     """Fill ``x`` with a uniformly random feasible action (call :func:`mv_reset` after)."""
-    b, c, d = S[1], S[2], S[3]
+    pos, start = S.allowed, S.start
     allowed = M.allowed
     if M.kind == FLIP:
         random_bits(rng, x)
         for i in range(M.m):
             if not allowed[i]:
                 x[i] = 0
-    elif M.kind == SWAP:  # d = allowed positions: the first k of a random permutation
+    elif M.kind == SWAP:  # the first k of a random permutation of the allowed positions
         for i in range(M.m):
             x[i] = 0
-        size = d.shape[0]
+        size = pos.shape[0]
         for t in range(M.k):
             u = t + randint(rng, size - t)
-            d[t], d[u] = d[u], d[t]
-            x[d[t]] = 1
-    else:  # b = lst, c = start
+            pos[t], pos[u] = pos[u], pos[t]
+            x[pos[t]] = 1
+    else:  # one allowed value per component
         for i in range(M.m):
             x[i] = 0
-        for g in range(c.shape[0] - 1):
-            x[b[c[g] + randint(rng, c[g + 1] - c[g])]] = 1
+        for g in range(start.shape[0] - 1):
+            x[pos[start[g] + randint(rng, start[g + 1] - start[g])]] = 1
 
 
 @jitable
 def mv_count(M, S):
     """Number of moves from the current state (the neighbourhood size)."""
-    a, b, nb = S[0], S[1], S[6]
+    allowed, ins, outs, offsets = S.allowed, S.ins, S.outs, S.offsets
     if M.kind == FLIP:
-        count = a.shape[0]
+        count = allowed.shape[0]
     elif M.kind == SWAP:
-        count = a.shape[0] * b.shape[0]
+        count = ins.shape[0] * outs.shape[0]
     else:
-        count = nb[nb.shape[0] - 1]
+        count = offsets[offsets.shape[0] - 1]
     return count
 
 
 @jitable
 def mv_nth(M, S, idx):
     """Move number ``idx`` in ``0..mv_count-1``, as ``(i, j)``."""
-    a, b, c, movable, nb = S[0], S[1], S[2], S[3], S[6]
+    allowed, ins, outs, cur, start, movable, offsets = S.allowed, S.ins, S.outs, S.cur, S.start, S.movable, S.offsets
     if M.kind == FLIP:
-        i, j = a[idx], -1
+        i, j = allowed[idx], -1
     elif M.kind == SWAP:
-        nout = b.shape[0]
-        i, j = a[idx // nout], b[idx % nout]
-    else:  # a = cur, b = lst, c = start
-        g = np.searchsorted(nb, idx, side="right") - 1
+        nout = outs.shape[0]
+        i, j = ins[idx // nout], outs[idx % nout]
+    else:  # the component's current value off, another of its values on
+        g = np.searchsorted(offsets, idx, side="right") - 1
         grp = movable[g]
-        r = idx - nb[g]
-        if r >= a[grp]:
+        r = idx - offsets[g]
+        if r >= cur[grp]:
             r += 1
-        i, j = b[c[grp] + a[grp]], b[c[grp] + r]
+        i, j = allowed[start[grp] + cur[grp]], allowed[start[grp] + r]
     return i, j
 
 
@@ -161,16 +164,16 @@ def mv_random(M, S, rng):
 @jitable
 def mv_apply(M, S, i, j):
     """Update the move state for the move ``(i, j)`` (``x`` is updated by the landscape)."""
-    a, b, c, group, rank = S[0], S[1], S[2], S[4], S[5]
-    if M.kind == SWAP:  # a = ins, b = outs, c = where
-        ai = c[i]
-        bj = c[j]
-        a[ai] = j
-        b[bj] = i
-        c[j] = ai
-        c[i] = bj
-    elif M.kind == CHANGE:  # a = cur
-        a[group[j]] = rank[j]
+    ins, outs, where, cur, group, rank = S.ins, S.outs, S.where, S.cur, S.group, S.rank
+    if M.kind == SWAP:
+        ai = where[i]
+        bj = where[j]
+        ins[ai] = j
+        outs[bj] = i
+        where[j] = ai
+        where[i] = bj
+    elif M.kind == CHANGE:
+        cur[group[j]] = rank[j]
 
 
 @jitable
@@ -201,20 +204,16 @@ def buffers(moves) -> tuple:
 @jitable
 def reset_state(S, S0):
     """Copy the move state ``S0`` into ``S`` (same shapes): a fresh state for the next search."""
-    for t in range(S0[0].shape[0]):
-        S[0][t] = S0[0][t]
-    for t in range(S0[1].shape[0]):
-        S[1][t] = S0[1][t]
-    for t in range(S0[2].shape[0]):
-        S[2][t] = S0[2][t]
-    for t in range(S0[3].shape[0]):
-        S[3][t] = S0[3][t]
-    for t in range(S0[4].shape[0]):
-        S[4][t] = S0[4][t]
-    for t in range(S0[5].shape[0]):
-        S[5][t] = S0[5][t]
-    for t in range(S0[6].shape[0]):
-        S[6][t] = S0[6][t]
+    copy_into(S.allowed, S0.allowed)
+    copy_into(S.ins, S0.ins)
+    copy_into(S.outs, S0.outs)
+    copy_into(S.where, S0.where)
+    copy_into(S.cur, S0.cur)
+    copy_into(S.start, S0.start)
+    copy_into(S.movable, S0.movable)
+    copy_into(S.group, S0.group)
+    copy_into(S.rank, S0.rank)
+    copy_into(S.offsets, S0.offsets)
 
 
 @jitable
