@@ -1,13 +1,19 @@
-"""Action heads over combinatorial spaces that a factored head cannot represent.
+"""Every policy head, with one interface: a distribution object per batch of torso features.
 
-Each head is a small ``nn.Module`` that maps torso features ``h`` (float ``(batch, H)``) to a
-distribution object with the methods PPO uses (see ``agents.ppo.BernoulliHead``):
+A head's distribution has the methods PPO (and a distilled student) use:
 
 * ``log_prob(actions) -> (batch,)``: log-probability of whole actions;
-* ``entropy(generator=None) -> (batch,)``: here a single-sample Monte Carlo estimate (below);
+* ``entropy() -> (batch,)``: exact for the factored heads, a single-sample estimate for the others
+  (below);
 * ``sample(generator=None) -> actions`` and ``mode() -> actions``.
 
-Actions are float tensors, as in ``agents.ppo``.
+Actions are float tensors (bits, or value indices per component), as in ``agents.ppo``. Which head
+fits which space: :func:`default_head`. Masks: :func:`head_mask` puts ``info["action_mask"]`` in a
+head's layout.
+
+Factored heads, one independent choice per bit or component: ``BernoulliHead`` for ``MultiBinary(n)``,
+``CategoricalHead`` for ``MultiDiscrete(nvec)`` and ``Discrete(n)`` (an action mask gives forbidden
+values probability 0).
 
 ``AutoregressiveHead`` (``MultiBinary(n)`` as ``nvec = [2] * n``, or ``MultiDiscrete(nvec)``)
 decides the components one after another, each conditioned on the ones already chosen, through a
@@ -19,13 +25,14 @@ Plackett–Luce probabilities (each next item with probability ``∝ exp(l_i)`` 
 ``log_prob`` is the exact probability of the *set*, summed over its ``k!`` orders by a dynamic
 programme over its subsets.
 
-Entropy. Neither head has a tractable exact entropy, so ``entropy()`` draws one action ``a`` per row
-(no gradient through the draw) and returns ``−log p(a)``, an unbiased estimate of ``H(p)``. Its
-gradient is *not* ``−∇ log p(a)``: that has expectation ``−Σ_a p(a) ∇ log p(a) = −∇ Σ_a p(a) = 0``,
-so an entropy bonus built on it would be pure noise. The returned tensor is the score-function
-surrogate ``−ℓ̄ − ℓ̄ · (ℓ − ℓ̄)`` with ``ℓ = log p(a)`` and ``ℓ̄`` its detached value: its value is
-``−log p(a)`` and its gradient ``−log p(a) · ∇ log p(a)``, whose expectation is the exact entropy
-gradient ``∇H = −Σ_a (log p(a) + 1) ∇p(a)`` (the ``+1`` term sums to zero).
+Entropy. Neither of the last two has a tractable exact entropy, so ``entropy()`` draws one action
+``a`` per row (no gradient through the draw) and returns ``−log p(a)``, an unbiased estimate of
+``H(p)``. Its gradient is *not* ``−∇ log p(a)``: that has expectation
+``−Σ_a p(a) ∇ log p(a) = −∇ Σ_a p(a) = 0``, so an entropy bonus built on it would be pure noise. The
+returned tensor is the score-function surrogate ``−ℓ̄ − ℓ̄ · (ℓ − ℓ̄)`` with ``ℓ = log p(a)`` and ``ℓ̄``
+its detached value: its value is ``−log p(a)`` and its gradient ``−log p(a) · ∇ log p(a)``, whose
+expectation is the exact entropy gradient ``∇H = −Σ_a (log p(a) + 1) ∇p(a)`` (the ``+1`` term sums
+to zero).
 """
 
 from __future__ import annotations
@@ -42,6 +49,111 @@ from torch.nn import functional as F
 
 MAX_SET_SIZE = 12
 """Largest ``k`` of ``WithoutReplacementHead``: its exact ``log_prob`` visits all ``2^k`` subsets of the set."""
+
+
+# ------------------------------------------------------------------ factored heads
+
+
+class BernoulliHead:
+    """A factored Bernoulli distribution over ``{0, 1}^n``: each bit independent, one logit each.
+
+    ``logits`` has shape ``(batch, n)``; actions are float tensors of 0/1 with the same shape.
+    ``log_prob`` and ``entropy`` are of the whole action (summed over bits), shape ``(batch,)``.
+    """
+
+    def __init__(self, logits: torch.Tensor):
+        self.logits = logits
+
+    def log_prob(self, actions: torch.Tensor) -> torch.Tensor:
+        """``log p(a) = Σ_i a_i log σ(l_i) + (1 − a_i) log σ(−l_i)``, shape ``(batch,)``."""
+        log_p1 = nn.functional.logsigmoid(self.logits)
+        log_p0 = nn.functional.logsigmoid(-self.logits)
+        return (actions * log_p1 + (1.0 - actions) * log_p0).sum(-1)
+
+    def entropy(self) -> torch.Tensor:
+        """``H = Σ_i −p_i log p_i − (1 − p_i) log(1 − p_i)``, shape ``(batch,)``."""
+        p1 = torch.sigmoid(self.logits)
+        log_p1 = nn.functional.logsigmoid(self.logits)
+        log_p0 = nn.functional.logsigmoid(-self.logits)
+        return -(p1 * log_p1 + (1.0 - p1) * log_p0).sum(-1)
+
+    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        """One action per row, each bit drawn from its own Bernoulli, shape ``(batch, n)``."""
+        return torch.bernoulli(torch.sigmoid(self.logits), generator=generator)
+
+    def mode(self) -> torch.Tensor:
+        """The most likely action: each bit 1 where its logit is positive, shape ``(batch, n)``."""
+        return (self.logits > 0).to(self.logits.dtype)
+
+
+class CategoricalHead:
+    """Independent categoricals over ``C`` components with ``nvec[c]`` values each.
+
+    ``logits`` has shape ``(batch, C, K)`` with ``K = max(nvec)``; ``allowed`` (bool, broadcastable
+    to it) marks the values each component may take: padding past ``nvec[c]`` and values an action
+    mask forbids get probability 0. Actions are float tensors ``(batch, C)`` of value indices.
+    ``log_prob`` and ``entropy`` are of the whole action (summed over components), shape ``(batch,)``.
+    """
+
+    def __init__(self, logits: torch.Tensor, allowed: torch.Tensor):
+        self.logits = logits.masked_fill(~allowed, torch.finfo(logits.dtype).min)
+        self.log_p = torch.log_softmax(self.logits, dim=-1)
+
+    def log_prob(self, actions: torch.Tensor) -> torch.Tensor:
+        """``Σ_c log p_c(a_c)``, shape ``(batch,)``."""
+        return self.log_p.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1).sum(-1)
+
+    def entropy(self) -> torch.Tensor:
+        """``Σ_c −Σ_v p_c(v) log p_c(v)``, shape ``(batch,)`` (forbidden values contribute 0)."""
+        p = self.log_p.exp()
+        return -(p * self.log_p).sum((-1, -2))
+
+    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        """One value per component, shape ``(batch, C)``."""
+        batch, C, K = self.log_p.shape
+        draws = torch.multinomial(self.log_p.exp().reshape(-1, K), 1, generator=generator)
+        return draws.reshape(batch, C).to(self.logits.dtype)
+
+    def mode(self) -> torch.Tensor:
+        """Each component's likeliest value, shape ``(batch, C)``."""
+        return self.log_p.argmax(-1).to(self.logits.dtype)
+
+
+def head_mask(info, batched: bool, nvec, per_item: bool, n: int) -> np.ndarray | None:
+    """``info["action_mask"]`` in a head's layout, as bool; None without a mask, or for a head over
+    bits (a ``MultiBinary`` space has no mask to honour but a k-of-N one's).
+
+    - ``per_item`` (a k-of-N space, :class:`WithoutReplacementHead`): ``(batch, n)``, one entry per item.
+    - ``nvec`` (categorical components, :class:`CategoricalHead` and :class:`AutoregressiveHead`):
+      ``(batch, C, K)`` with ``K = max(nvec)``, False past ``nvec[c]``.
+
+    A mask per environment (leading axis, ``batched``) or a single one; each ``(C, K)``, flat over
+    the one-hot layout (``Σ nvec``), or Gymnasium's tuple of per-component masks.
+    """
+    mask = info.get("action_mask") if isinstance(info, dict) else None
+    if mask is None or (nvec is None and not per_item):
+        return None
+    rows = mask if batched else [mask]
+    if per_item:
+        return np.stack([np.asarray(row, dtype=bool).reshape(n) for row in rows])
+    C, K = len(nvec), max(nvec)
+    out = np.zeros((len(rows), C, K), dtype=bool)
+    for b, row in enumerate(rows):
+        if isinstance(row, (tuple, list)) or (isinstance(row, np.ndarray) and row.dtype == object):
+            for c, part in enumerate(row):
+                out[b, c, : len(part)] = np.asarray(part, dtype=bool)
+            continue
+        row = np.asarray(row, dtype=bool)
+        if row.shape == (sum(nvec),):
+            starts = np.cumsum([0, *nvec[:-1]])
+            for c, (lo, v) in enumerate(zip(starts, nvec, strict=True)):
+                out[b, c, :v] = row[lo : lo + v]
+        else:
+            out[b, :, : row.shape[-1]] = row.reshape(C, -1)
+    return out
+
+
+# ------------------------------------------------------------------ sequence and set heads
 
 
 def _init(layer: nn.Linear, std: float) -> nn.Linear:
@@ -162,7 +274,7 @@ class AutoregressiveDistribution:
     """``p(a | h) = Π_c p_c(a_c | h, a_<c)`` of an :class:`AutoregressiveHead` at features ``h``.
 
     ``h``: ``(batch, H)``; ``allowed``: bool ``(batch, C, K)``, forbidden values get logit
-    ``finfo.min`` (probability 0), as in ``agents.ppo.CategoricalHead``. Actions: float ``(batch, C)``.
+    ``finfo.min`` (probability 0), as in :class:`CategoricalHead`. Actions: float ``(batch, C)``.
     """
 
     def __init__(self, head: AutoregressiveHead, h: torch.Tensor, allowed: torch.Tensor):

@@ -12,8 +12,8 @@ import numpy as np
 import torch
 
 from standin.agents.common import ActionCodec, repair
-from standin.agents.heads import AutoregressiveDistribution, default_head
-from standin.agents.ppo import ActorCritic, BernoulliHead
+from standin.agents.heads import AutoregressiveDistribution, BernoulliHead, default_head, head_mask
+from standin.agents.ppo import ActorCritic
 
 
 class ImitationPolicy:
@@ -46,16 +46,9 @@ class ImitationPolicy:
     def allowed(self, info) -> torch.Tensor | None:
         """``info["action_mask"]`` as the head's mask: bool ``(1, C, K)`` over categorical components,
         ``(1, n)`` over k-of-N items; None without a mask (a Bernoulli head takes none)."""
-        mask = self.codec.search_mask(info)
-        if mask is None:
-            return None
-        bits = self.codec.search_space.allowed(mask).astype(bool)
-        if self.nvec is not None:
-            out = np.zeros((1, len(self.nvec), max(self.nvec)), dtype=bool)
-            for c, (lo, v) in enumerate(zip(self.codec.search_space.offsets[:-1], self.nvec, strict=True)):
-                out[0, c, :v] = bits[lo : lo + v]
-            return torch.as_tensor(out)
-        return torch.as_tensor(bits[None]) if self.head == "without-replacement" else None
+        mask = head_mask({"action_mask": self.codec.search_mask(info)}, False, self.nvec,
+                         self.head == "without-replacement", self.codec.m)
+        return None if mask is None else torch.as_tensor(mask)
 
     def _dist(self, obs, info, count: int = 1):
         obs_t = torch.as_tensor(np.asarray(obs, dtype=np.float32).reshape(1, -1)).expand(count, -1)

@@ -131,7 +131,7 @@ class ItemPolicy(nn.Module):
 
     ``logits(obs)``: ``(B, n)`` for binary items (a factored Bernoulli, or the without-replacement
     head's item logits for k-of-N), ``(B, n, K)`` with ``K = max(nvec)`` for categorical items; the
-    caller masks the padding past ``nvec[i]`` (``self.valid``, as ``agents.ppo.CategoricalHead``
+    caller masks the padding past ``nvec[i]`` (``self.valid``, as ``agents.heads.CategoricalHead``
     takes it). Each is one linear layer applied to every item's embedding (init gain 0.01).
     ``value(obs)``: ``(B,)``, a linear layer (gain 1) on the pooled context.
 

@@ -1,4 +1,4 @@
-"""``ppo``: proximal policy optimisation with a factored head: Bernoulli bits or categorical components.
+"""``ppo``: proximal policy optimisation over combinatorial actions, with any head of ``agents.heads``.
 
 The direct-policy baseline of the testbed: one forward pass per decision, no landscape
 evaluations. The algorithm follows CleanRL's ``ppo.py`` (Huang et al., 2022, "The 37
@@ -11,11 +11,10 @@ implementation details of PPO") and reads top to bottom in ``PPOAgent.fit``:
    surrogate, an (optionally clipped) value loss and an entropy bonus; Adam (eps 1e-5), global
    gradient-norm clipping and linear learning-rate annealing.
 
-The action head is a small class with ``log_prob``, ``entropy``, ``sample`` and ``mode``:
-``BernoulliHead`` for ``MultiBinary(n)``, ``CategoricalHead`` for ``MultiDiscrete(nvec)`` and
-``Discrete(n)`` (one categorical per component; ``info["action_mask"]`` is honoured). Other heads
-over combinatorial spaces (autoregressive, without replacement) can sit beside them with the same
-methods.
+The action head comes from ``agents.heads`` (``head``: factored Bernoulli bits or categorical
+components, autoregressive, or without replacement for k-of-N spaces; one interface: ``log_prob``,
+``entropy``, ``sample``, ``mode``), and ``info["action_mask"]`` is put in its layout there
+(``head_mask``).
 
 Rollouts use the environment's own vector env (``vector_entry_point``, numba dynamics) when it has
 one that takes an ``autoreset_mode``, and Gymnasium's ``SyncVectorEnv`` otherwise.
@@ -39,9 +38,12 @@ from torch import nn
 from standin.agents.common import Logger, NullLogger, TrainingCost, env_spec, repair, seed_everything, tick
 from standin.agents.heads import (
     AutoregressiveHead,
+    BernoulliHead,
+    CategoricalHead,
     WithoutReplacementDistribution,
     WithoutReplacementHead,
     default_head,
+    head_mask,
 )
 from standin.agents.items import ItemPolicy
 from standin.agents.layout import choose_torso
@@ -146,71 +148,6 @@ class PPOConfig:
 
 
 # --------------------------------------------------------------------------------- action head
-
-
-class BernoulliHead:
-    """A factored Bernoulli distribution over ``{0, 1}^n``: each bit independent, one logit each.
-
-    ``logits`` has shape ``(batch, n)``; actions are float tensors of 0/1 with the same shape.
-    ``log_prob`` and ``entropy`` are of the whole action (summed over bits), shape ``(batch,)``.
-    """
-
-    def __init__(self, logits: torch.Tensor):
-        self.logits = logits
-
-    def log_prob(self, actions: torch.Tensor) -> torch.Tensor:
-        """``log p(a) = Σ_i a_i log σ(l_i) + (1 − a_i) log σ(−l_i)``, shape ``(batch,)``."""
-        log_p1 = nn.functional.logsigmoid(self.logits)
-        log_p0 = nn.functional.logsigmoid(-self.logits)
-        return (actions * log_p1 + (1.0 - actions) * log_p0).sum(-1)
-
-    def entropy(self) -> torch.Tensor:
-        """``H = Σ_i −p_i log p_i − (1 − p_i) log(1 − p_i)``, shape ``(batch,)``."""
-        p1 = torch.sigmoid(self.logits)
-        log_p1 = nn.functional.logsigmoid(self.logits)
-        log_p0 = nn.functional.logsigmoid(-self.logits)
-        return -(p1 * log_p1 + (1.0 - p1) * log_p0).sum(-1)
-
-    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
-        """One action per row, each bit drawn from its own Bernoulli, shape ``(batch, n)``."""
-        return torch.bernoulli(torch.sigmoid(self.logits), generator=generator)
-
-    def mode(self) -> torch.Tensor:
-        """The most likely action: each bit 1 where its logit is positive, shape ``(batch, n)``."""
-        return (self.logits > 0).to(self.logits.dtype)
-
-
-class CategoricalHead:
-    """Independent categoricals over ``C`` components with ``nvec[c]`` values each.
-
-    ``logits`` has shape ``(batch, C, K)`` with ``K = max(nvec)``; ``allowed`` (bool, broadcastable
-    to it) marks the values each component may take: padding past ``nvec[c]`` and values an action
-    mask forbids get probability 0. Actions are float tensors ``(batch, C)`` of value indices.
-    ``log_prob`` and ``entropy`` are of the whole action (summed over components), shape ``(batch,)``.
-    """
-
-    def __init__(self, logits: torch.Tensor, allowed: torch.Tensor):
-        self.logits = logits.masked_fill(~allowed, torch.finfo(logits.dtype).min)
-        self.log_p = torch.log_softmax(self.logits, dim=-1)
-
-    def log_prob(self, actions: torch.Tensor) -> torch.Tensor:
-        """``Σ_c log p_c(a_c)``, shape ``(batch,)``."""
-        return self.log_p.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1).sum(-1)
-
-    def entropy(self) -> torch.Tensor:
-        """``Σ_c −Σ_v p_c(v) log p_c(v)``, shape ``(batch,)`` (forbidden values contribute 0)."""
-        p = self.log_p.exp()
-        return -(p * self.log_p).sum((-1, -2))
-
-    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
-        """One value per component, shape ``(batch, C)``."""
-        batch, C, K = self.log_p.shape
-        draws = torch.multinomial(self.log_p.exp().reshape(-1, K), 1, generator=generator)
-        return draws.reshape(batch, C).to(self.logits.dtype)
-
-    def mode(self) -> torch.Tensor:
-        """Each component's likeliest value, shape ``(batch, C)``."""
-        return self.log_p.argmax(-1).to(self.logits.dtype)
 
 
 # ------------------------------------------------------------------------------------ networks
@@ -476,32 +413,9 @@ class PPOAgent:
         return torch.as_tensor(flat)
 
     def _mask(self, info, batched: bool) -> torch.Tensor | None:
-        """``info["action_mask"]`` as bool ``(batch, C, K)`` for a categorical head (None: no mask).
-
-        A mask per environment (leading axis, ``batched``) or a single one; each is ``(C, K)``,
-        flat over the one-hot layout (``Σ nvec``), or Gymnasium's tuple of per-component masks.
-        """
-        mask = info.get("action_mask") if isinstance(info, dict) else None
-        if mask is None or (self.nvec is None and not self.item_mask):
-            return None
-        rows = mask if batched else [mask]
-        if self.item_mask:
-            return torch.as_tensor(np.stack([np.asarray(row, dtype=bool).reshape(self.n_out) for row in rows]))
-        C, K = len(self.nvec), max(self.nvec)
-        out = np.zeros((len(rows), C, K), dtype=bool)
-        for b, row in enumerate(rows):
-            if isinstance(row, (tuple, list)) or (isinstance(row, np.ndarray) and row.dtype == object):
-                for c, part in enumerate(row):
-                    out[b, c, : len(part)] = np.asarray(part, dtype=bool)
-                continue
-            row = np.asarray(row, dtype=bool)
-            if row.shape == (sum(self.nvec),):
-                starts = np.cumsum([0, *self.nvec[:-1]])
-                for c, (lo, v) in enumerate(zip(starts, self.nvec, strict=True)):
-                    out[b, c, :v] = row[lo : lo + v]
-            else:
-                out[b, :, : row.shape[-1]] = row.reshape(C, -1)
-        return torch.as_tensor(out)
+        """``info["action_mask"]`` in the head's layout (``agents.heads.head_mask``), or None."""
+        mask = head_mask(info, batched, self.nvec, self.item_mask, self.n_out)
+        return None if mask is None else torch.as_tensor(mask)
 
     def _to_env(self, action: torch.Tensor, batch: int) -> np.ndarray:
         """Head samples ``(batch, ·)`` as env actions of the space's dtype and shape."""
