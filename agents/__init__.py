@@ -3,7 +3,7 @@
 Owns: the agents (simple.py: random and oracle; value_search.py, propose_search.py, distill.py,
 ppo.py, filtered.py), the contract they keep (common.py: ``Agent``, ``TrainingCost``), their parts
 (heads.py: policy heads; items.py, layout.py: item-structured networks; export.py: values as search
-landscapes; imitation.py, adversary.py, checkpoint.py), and the registry:
+landscapes; replay.py: the replay buffer; imitation.py, adversary.py, checkpoint.py), and the registry:
 ``agents.make(name, seed=0, **config)`` builds one by the name suites and the CLI use.
 
 May import: standin.search and standin.envs, with torch and numpy; not benchmarks (what runs and

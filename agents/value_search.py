@@ -47,6 +47,7 @@ from standin.agents.common import ActionCodec, NullLogger, TrainingCost, sample_
 from standin.agents.export import MeanEnsemble, mlp_landscape, mlp_stack
 from standin.agents.items import ItemMLPQ, ItemQuadraticQ
 from standin.agents.layout import choose_torso
+from standin.agents.replay import Replay
 from standin.search.sampling import neighbours
 
 LOG_EVERY = 250
@@ -455,13 +456,7 @@ class ValueSearchAgent:
         optim = torch.optim.Adam(self.q.parameters(), lr=cfg.lr)
         target = copy.deepcopy(self.q).requires_grad_(False)
         cap = min(cfg.buffer_size, steps)
-        obs_buf = np.zeros((cap, obs_dim), np.float32)
-        act_buf = np.zeros((cap, n), np.float32)
-        rew_buf = np.zeros(cap, np.float32)
-        next_obs_buf = np.zeros((cap, obs_dim), np.float32)
-        next_act_buf = np.zeros((cap, n), np.float32)  # the action taken at s' (SARSA targets)
-        boot_buf = np.zeros(cap, bool)  # the transition bootstraps: s' is not terminal
-        mask_buf = None  # allowed encoding bits at s', once the env shows a mask
+        replay = Replay(cap, obs_dim, n)
         train_budget = cfg.train_budget or cfg.budget
         learning_starts = max(cfg.batch_size, min(cap, steps // 10) if cfg.learning_starts is None
                               else cfg.learning_starts)
@@ -472,12 +467,10 @@ class ValueSearchAgent:
         def update(size: int) -> float:
             """One gradient step on a minibatch of the first ``size`` stored transitions; its loss."""
             nonlocal updates
-            idx = self.rng.integers(0, size, cfg.batch_size)
-            bootstrap = boot_buf[idx] & (cfg.gamma > 0)
-            masks = None if mask_buf is None else mask_buf[idx]
-            y = rew_buf[idx] / self.reward_scale + cfg.gamma * self._targets(
-                target, next_obs_buf[idx], next_act_buf[idx], masks, bootstrap)
-            states, actions = torch.from_numpy(obs_buf[idx]), torch.from_numpy(act_buf[idx])
+            b = replay.batch(self.rng.integers(0, size, cfg.batch_size))
+            y = b.reward / self.reward_scale + cfg.gamma * self._targets(
+                target, b.next_obs, b.next_action, b.allowed, b.bootstrap & (cfg.gamma > 0))
+            states, actions = torch.from_numpy(b.obs), torch.from_numpy(b.action)
             if cfg.ensemble == 1:
                 loss = torch.nn.functional.mse_loss(self.q(states, actions), torch.from_numpy(y))
             else:  # every member regresses on the targets by itself (the mean of their losses)
@@ -509,37 +502,32 @@ class ValueSearchAgent:
                     action = self._moved(action, info)
             encoded = self.codec.encode(action)
             if previous >= 0:
-                next_act_buf[previous] = encoded
+                replay.set_next_action(previous, encoded)
             next_obs, reward, terminated, truncated, info = env.step(action)
             self.cost.env_steps += 1
-            i = step % cap
-            obs_buf[i], act_buf[i], rew_buf[i] = np.ravel(obs), encoded, reward
-            next_obs_buf[i], boot_buf[i] = np.ravel(next_obs), not terminated
             mask = self.codec.search_mask(info)
-            if mask is not None:
-                if mask_buf is None:
-                    mask_buf = np.ones((cap, n), np.int8)
-                mask_buf[i] = self.codec.search_space.allowed(mask)
+            allowed = None if mask is None else self.codec.search_space.allowed(mask)
+            i = replay.add(obs, encoded, reward, next_obs, not terminated, allowed)
             previous = i
             episode_return += reward
             obs = next_obs
             if terminated or truncated:
                 if truncated and not terminated:  # no next action within the episode: bootstrap by search
-                    next_act_buf[i] = encoded
+                    replay.set_next_action(i, encoded)
                 finished.append(episode_return)
                 episode_return, previous = 0.0, -1
                 obs, info = env.reset()
-            size = min(step + 1, cap)
+            size = replay.size
             if size >= learning_starts and (step + 1) % cfg.train_every == 0:
                 if updates == 0:
-                    self.reward_scale = reward_scale(rew_buf[:size])
+                    self.reward_scale = reward_scale(replay.reward[:size])
                 if cfg.anneal_lr:
                     optim.param_groups[0]["lr"] = cfg.lr * (1.0 - step / steps)
                 for _ in range(cfg.updates_per_step):
                     losses.append(update(size))
             tick(log, step + 1)
             if (step + 1) % LOG_EVERY == 0 or step + 1 == steps:
-                self.bandit = not boot_buf[:size].any()
+                self.bandit = not replay.bootstrap[:size].any()
                 if finished:
                     log.scalar("train/episodic_return", float(np.mean(finished)), step + 1)
                 if losses:
