@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import inspect
 import os
 from pathlib import Path
 
@@ -136,6 +137,100 @@ def kernel(fn):
 
     call.fast, call.flexible, call.keyed = fast, flexible, keyed
     return call
+
+
+#: What each kernel argument is, by name: ``name -> (numpydoc header, description)``. The kernels'
+#: docstrings are built from it (:func:`kernel_doc`), so every argument is defined once.
+KERNEL_ARGS = {
+    "D": ('D : namedtuple',
+          "The landscape's kernel data (``kernel_data()``: ``DenseData``, ``SparseData``, ``LowRankData``, "
+          "``MLPData`` or an Objective's ``ObjData``)."),
+    "BD": ('BD : namedtuple',
+           'The stacked kernel data of ``B`` landscapes of one form (``DenseBatch``, ``SparseBatch``, '
+           "``LowRankBatch``, ``MLPBatch``); ``ls_nth(BD, b)`` is landscape ``b``'s."),
+    "M": ('M : Moves',
+          'The move set (:data:`standin.search.spaces.Moves`: kind, ``m``, ``k``, allowed bits, offsets).'),
+    "aux": ('aux : tuple of float64 arrays',
+            "The landscape's buffers (``kernel_aux()``): its incremental state and scratch."),
+    "S": ('S : MoveState',
+          'The move state (:data:`standin.search.moves.MoveState`), written as the search moves.'),
+    "S0": ('S0 : MoveState',
+           "A fresh move state, copied into ``S`` before each landscape's search."),
+    "x": ('x : int8 array (m,)',
+          'The current state (scratch).'),
+    "best_x": ('best_x : int8 array (m,)',
+               'Out: the best state found.'),
+    "best_X": ('best_X : int8 array (B, m)',
+               "Out: each landscape's best state."),
+    "budget": ('budget : int',
+               'Landscape evaluations allowed (a full evaluation or a move delta each).'),
+    "restarts": ('restarts : int',
+                 'Independent runs splitting the budget.'),
+    "t_hot": ('t_hot, t_cold : float',
+              'The temperature range (ignored when ``seen`` is not empty: the walk measures it).'),
+    "sweep": ('sweep : bool',
+              'Propose the moves in cyclic order (else uniformly at random).'),
+    "starts": ('starts : int8 array (R, m)',
+               'Start states, restart ``r`` from row ``r mod R``; ``R = 0``: uniformly random states.'),
+    "rng": ('rng : uint64 array (4,)',
+            "The xoshiro256** generator's state (advanced in place)."),
+    "rngs": ('rngs : uint64 array (B, 4)',
+             'One generator per landscape.'),
+    "marks": ('marks : int64 array (T,)',
+              'The evaluation counts at which the trace records the best score (``trace.checkpoints``).'),
+    "trace": ('trace : float64 array (T,)',
+              'Out: the best score at each mark reached (NaN beyond).'),
+    "traces": ('traces : float64 array (B, T)',
+               "Out: each landscape's trace."),
+    "evals": ('evals : int',
+              'Evaluations already spent before the call (counted against ``budget``).'),
+    "seen": ('seen : float64 array (W,)',
+             'Scratch for the temperature walk of ``W`` moves; ``W = 0``: no walk, ``t_hot``/``t_cold`` used.'),
+    "scores": ('scores : float64 array (B,)',
+               "Out: each landscape's best score."),
+    "used": ('used : int64 array (B,)',
+             "Out: each landscape's evaluations."),
+    "first": ('first : bool',
+              'Take the first improving move (else the best one).'),
+    "until": ('until : int64 array (m,)',
+              'Scratch: the iteration until which undoing a move on each bit is tabu.'),
+    "tenure": ('tenure : int',
+               'Iterations a move stays tabu.'),
+    "patience": ('patience : int',
+                 'Iterations without a new best before a fresh start.'),
+    "digits": ('digits, step : int64 arrays (m + 1,)',
+               'Scratch for the enumeration.'),
+    "no_starts": ('no_starts : int8 array (0, m)',
+                  'An empty start set: the walk starts at a random state.'),
+    "X": ('X : int8 array (N, m)',
+          'The states to evaluate.'),
+    "out": ('out : float64 array',
+            'Out: the values.'),
+    "off": ('off, on : int64 arrays (N,)',
+            'Move ``t`` flips bit ``off[t]`` and, where ``on[t] >= 0``, ``on[t]``.'),
+}
+#: Arguments described together with the one before them (``t_hot, t_cold : float``).
+KERNEL_ARGS_PAIRED = ("t_cold", "step", "on")
+
+
+def kernel_doc(summary: str, returns: str | None = None):
+    """Give a kernel a numpydoc docstring: ``summary``, a Parameters section with each of its
+    arguments' :data:`KERNEL_ARGS` entry, in signature order, and ``returns`` (``"name : type"``, then
+    its description on the next line) as its Returns section."""
+
+    def decorate(fn):
+        lines = [summary, "", "Parameters", "----------"]
+        for name in inspect.signature(fn).parameters:
+            if name not in KERNEL_ARGS_PAIRED:
+                head, text = KERNEL_ARGS[name]
+                lines += [head, "    " + text]
+        if returns:
+            head, text = returns.split("\n", 1)
+            lines += ["", "Returns", "-------", head, "    " + text]
+        fn.__doc__ = "\n".join(lines)
+        return fn
+
+    return decorate
 
 
 def arg_key(value):

@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from standin.search._jit import jitable, kernel, njit, uniform
+from standin.search._jit import jitable, kernel, kernel_doc, njit, uniform
 from standin.search.landscapes import Quadratic, kernel_args, ls_commit, ls_delta, ls_nth, ls_reset, ls_value
 from standin.search.moves import (
     buffers,
@@ -234,34 +234,9 @@ def _range_from_changes(seen, count):
 
 
 @kernel
+@kernel_doc("The temperature range from a random walk's changes (see :func:`sampled_temperature_range`).",
+           't_hot, t_cold : float\nThe range the changes seen give.')
 def _walk_range(D, M, aux, S, x, no_starts, rng, seen):
-    """The temperature range from a random walk's changes (see :func:`sampled_temperature_range`).
-
-    Parameters
-    ----------
-    D : namedtuple
-        The landscape's kernel data (``kernel_data()``: ``DenseData``, ``SparseData``, ``LowRankData``,
-        ``MLPData`` or an Objective's ``ObjData``).
-    M : Moves
-        The move set (:data:`standin.search.spaces.Moves`: kind, ``m``, ``k``, allowed bits, offsets).
-    aux : tuple of float64 arrays
-        The landscape's buffers (``kernel_aux()``): its incremental state and scratch.
-    S : MoveState
-        The move state (:data:`standin.search.moves.MoveState`), written as the search moves.
-    x : int8 array (m,)
-        The current state (scratch).
-    no_starts : int8 array (0, m)
-        An empty start set: the walk starts at a random state.
-    rng : uint64 array (4,)
-        The xoshiro256** generator's state (advanced in place).
-    seen : float64 array (W,)
-        Scratch for the temperature walk of ``W`` moves; ``W = 0``: no walk, ``t_hot``/``t_cold`` used.
-
-    Returns
-    -------
-    t_hot, t_cold : float
-        The range the changes seen give.
-    """
     count = _walk(D, M, aux, S, x, no_starts, rng, seen)
     return _range_from_changes(seen, count)
 
@@ -339,104 +314,20 @@ def _anneal_run(D, M, aux, S, x, best_x, budget, restarts, t_hot, t_cold, sweep,
 
 
 @kernel
+@kernel_doc('One simulated annealing search (:func:`anneal`): the temperature walk (when ``seen`` is not empty), '
+           'then ``restarts`` geometric schedules from ``t_hot`` down to ``t_cold``.',
+           'score, evaluations : float, int\nThe exact value of ``best_x`` and the evaluations used.')
 def _anneal(D, M, aux, S, x, best_x, budget, restarts, t_hot, t_cold, sweep, starts, rng, marks, trace, evals,
             seen):
-    """One simulated annealing search (:func:`anneal`): the temperature walk (when ``seen`` is not
-    empty), then ``restarts`` geometric schedules from ``t_hot`` down to ``t_cold``.
-
-    Parameters
-    ----------
-    D : namedtuple
-        The landscape's kernel data (``kernel_data()``: ``DenseData``, ``SparseData``, ``LowRankData``,
-        ``MLPData`` or an Objective's ``ObjData``).
-    M : Moves
-        The move set (:data:`standin.search.spaces.Moves`: kind, ``m``, ``k``, allowed bits, offsets).
-    aux : tuple of float64 arrays
-        The landscape's buffers (``kernel_aux()``): its incremental state and scratch.
-    S : MoveState
-        The move state (:data:`standin.search.moves.MoveState`), written as the search moves.
-    x : int8 array (m,)
-        The current state (scratch).
-    best_x : int8 array (m,)
-        Out: the best state found.
-    budget : int
-        Landscape evaluations allowed (a full evaluation or a move delta each).
-    restarts : int
-        Independent runs splitting the budget.
-    t_hot, t_cold : float
-        The temperature range (ignored when ``seen`` is not empty: the walk measures it).
-    sweep : bool
-        Propose the moves in cyclic order (else uniformly at random).
-    starts : int8 array (R, m)
-        Start states, restart ``r`` from row ``r mod R``; ``R = 0``: uniformly random states.
-    rng : uint64 array (4,)
-        The xoshiro256** generator's state (advanced in place).
-    marks : int64 array (T,)
-        The evaluation counts at which the trace records the best score (``trace.checkpoints``).
-    trace : float64 array (T,)
-        Out: the best score at each mark reached (NaN beyond).
-    evals : int
-        Evaluations already spent before the call (counted against ``budget``).
-    seen : float64 array (W,)
-        Scratch for the temperature walk of ``W`` moves; ``W = 0``: no walk, ``t_hot``/``t_cold`` used.
-
-    Returns
-    -------
-    score, evaluations : float, int
-        The exact value of ``best_x`` and the evaluations used.
-    """
     return _anneal_run(D, M, aux, S, x, best_x, budget, restarts, t_hot, t_cold, sweep, starts, rng, marks, trace,
                        evals, seen)
 
 
 @kernel
+@kernel_doc(':func:`_anneal` on each landscape of ``BD``, as separate calls would run it: the move state restarts'
+           ' from ``S0`` and landscape ``b`` draws from ``rngs[b]``.')
 def anneal_batch(BD, M, aux, S, S0, x, best_X, budget, restarts, t_hot, t_cold, sweep, starts, rngs, marks,
                   traces, evals, seen, scores, used):
-    """:func:`_anneal` on each landscape of ``BD``, as separate calls would run it: the move state
-    restarts from ``S0`` and landscape ``b`` draws from ``rngs[b]``.
-
-    Parameters
-    ----------
-    BD : namedtuple
-        The stacked kernel data of ``B`` landscapes of one form (``DenseBatch``, ``SparseBatch``,
-        ``LowRankBatch``, ``MLPBatch``); ``ls_nth(BD, b)`` is landscape ``b``'s.
-    M : Moves
-        The move set (:data:`standin.search.spaces.Moves`: kind, ``m``, ``k``, allowed bits, offsets).
-    aux : tuple of float64 arrays
-        The landscape's buffers (``kernel_aux()``): its incremental state and scratch.
-    S : MoveState
-        The move state (:data:`standin.search.moves.MoveState`), written as the search moves.
-    S0 : MoveState
-        A fresh move state, copied into ``S`` before each landscape's search.
-    x : int8 array (m,)
-        The current state (scratch).
-    best_X : int8 array (B, m)
-        Out: each landscape's best state.
-    budget : int
-        Landscape evaluations allowed (a full evaluation or a move delta each).
-    restarts : int
-        Independent runs splitting the budget.
-    t_hot, t_cold : float
-        The temperature range (ignored when ``seen`` is not empty: the walk measures it).
-    sweep : bool
-        Propose the moves in cyclic order (else uniformly at random).
-    starts : int8 array (R, m)
-        Start states, restart ``r`` from row ``r mod R``; ``R = 0``: uniformly random states.
-    rngs : uint64 array (B, 4)
-        One generator per landscape.
-    marks : int64 array (T,)
-        The evaluation counts at which the trace records the best score (``trace.checkpoints``).
-    traces : float64 array (B, T)
-        Out: each landscape's trace.
-    evals : int
-        Evaluations already spent before the call (counted against ``budget``).
-    seen : float64 array (W,)
-        Scratch for the temperature walk of ``W`` moves; ``W = 0``: no walk, ``t_hot``/``t_cold`` used.
-    scores : float64 array (B,)
-        Out: each landscape's best score.
-    used : int64 array (B,)
-        Out: each landscape's evaluations.
-    """
     """:func:`_anneal_run` on each landscape of the stacked data ``BD``, as separate calls would run it:
     the move state restarts from ``S0`` and landscape ``b`` draws from ``rngs[b]``."""
     for b in range(best_X.shape[0]):

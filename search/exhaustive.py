@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from standin.search._jit import jitable, kernel
+from standin.search._jit import jitable, kernel, kernel_doc
 from standin.search.landscapes import kernel_args, ls_commit, ls_delta, ls_reset, ls_value
 from standin.search.moves import buffers, copy_into, move_state, mv_reset
 from standin.search.spaces import CHANGE, FLIP, SWAP
@@ -30,38 +30,11 @@ def _flip(D, aux, x, f, i):
 
 
 @kernel
+@kernel_doc('Every feasible action, each reached from the previous one by a few bit flips (module docstring): a '
+           'Gray code over the bits (``FLIP``), the combinations in lexicographic order (``SWAP``), a '
+           'mixed-radix Gray code over the components (``CHANGE``).',
+           'score, evaluations : float, int\nThe exact value of ``best_x`` and the actions enumerated.')
 def _exhaustive(D, M, aux, S, x, best_x, digits, step, marks, trace):
-    """Every feasible action, each reached from the previous one by a few bit flips (module
-    docstring): a Gray code over the bits (``FLIP``), the combinations in lexicographic order
-    (``SWAP``), a mixed-radix Gray code over the components (``CHANGE``).
-
-    Parameters
-    ----------
-    D : namedtuple
-        The landscape's kernel data (``kernel_data()``: ``DenseData``, ``SparseData``, ``LowRankData``,
-        ``MLPData`` or an Objective's ``ObjData``).
-    M : Moves
-        The move set (:data:`standin.search.spaces.Moves`: kind, ``m``, ``k``, allowed bits, offsets).
-    aux : tuple of float64 arrays
-        The landscape's buffers (``kernel_aux()``): its incremental state and scratch.
-    S : MoveState
-        The move state (:data:`standin.search.moves.MoveState`), written as the search moves.
-    x : int8 array (m,)
-        The current state (scratch).
-    best_x : int8 array (m,)
-        Out: the best state found.
-    digits, step : int64 arrays (m + 1,)
-        Scratch for the enumeration.
-    marks : int64 array (T,)
-        The evaluation counts at which the trace records the best score (``trace.checkpoints``).
-    trace : float64 array (T,)
-        Out: the best score at each mark reached (NaN beyond).
-
-    Returns
-    -------
-    score, evaluations : float, int
-        The exact value of ``best_x`` and the actions enumerated.
-    """
     free, start = S.allowed, S.start  # the allowed positions, ascending (a fresh state: unpermuted)
     k = M.k
     for i in range(M.m):

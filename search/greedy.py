@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from standin.search._jit import jitable, kernel, randint
+from standin.search._jit import jitable, kernel, kernel_doc, randint
 from standin.search.landscapes import kernel_args, ls_commit, ls_delta, ls_nth, ls_reset, ls_value
 from standin.search.moves import (
     buffers,
@@ -100,83 +100,15 @@ def _greedy_run(D, M, aux, S, x, best_x, budget, first, starts, rng, marks, trac
 
 
 @kernel
+@kernel_doc('One hill climb with restarts (:func:`greedy`).',
+           'score, evaluations : float, int\nThe exact value of ``best_x`` and the evaluations used.')
 def _greedy(D, M, aux, S, x, best_x, budget, first, starts, rng, marks, trace):
-    """One hill climb with restarts (:func:`greedy`).
-
-    Parameters
-    ----------
-    D : namedtuple
-        The landscape's kernel data (``kernel_data()``: ``DenseData``, ``SparseData``, ``LowRankData``,
-        ``MLPData`` or an Objective's ``ObjData``).
-    M : Moves
-        The move set (:data:`standin.search.spaces.Moves`: kind, ``m``, ``k``, allowed bits, offsets).
-    aux : tuple of float64 arrays
-        The landscape's buffers (``kernel_aux()``): its incremental state and scratch.
-    S : MoveState
-        The move state (:data:`standin.search.moves.MoveState`), written as the search moves.
-    x : int8 array (m,)
-        The current state (scratch).
-    best_x : int8 array (m,)
-        Out: the best state found.
-    budget : int
-        Landscape evaluations allowed (a full evaluation or a move delta each).
-    first : bool
-        Take the first improving move (else the best one).
-    starts : int8 array (R, m)
-        Start states, restart ``r`` from row ``r mod R``; ``R = 0``: uniformly random states.
-    rng : uint64 array (4,)
-        The xoshiro256** generator's state (advanced in place).
-    marks : int64 array (T,)
-        The evaluation counts at which the trace records the best score (``trace.checkpoints``).
-    trace : float64 array (T,)
-        Out: the best score at each mark reached (NaN beyond).
-
-    Returns
-    -------
-    score, evaluations : float, int
-        The exact value of ``best_x`` and the evaluations used.
-    """
     return _greedy_run(D, M, aux, S, x, best_x, budget, first, starts, rng, marks, trace)
 
 
 @kernel
+@kernel_doc(':func:`_greedy` on each landscape of ``BD`` (as :func:`~standin.search.anneal.anneal_batch`).')
 def greedy_batch(BD, M, aux, S, S0, x, best_X, budget, first, starts, rngs, marks, traces, scores, used):
-    """:func:`_greedy` on each landscape of ``BD`` (as :func:`~standin.search.anneal.anneal_batch`).
-
-    Parameters
-    ----------
-    BD : namedtuple
-        The stacked kernel data of ``B`` landscapes of one form (``DenseBatch``, ``SparseBatch``,
-        ``LowRankBatch``, ``MLPBatch``); ``ls_nth(BD, b)`` is landscape ``b``'s.
-    M : Moves
-        The move set (:data:`standin.search.spaces.Moves`: kind, ``m``, ``k``, allowed bits, offsets).
-    aux : tuple of float64 arrays
-        The landscape's buffers (``kernel_aux()``): its incremental state and scratch.
-    S : MoveState
-        The move state (:data:`standin.search.moves.MoveState`), written as the search moves.
-    S0 : MoveState
-        A fresh move state, copied into ``S`` before each landscape's search.
-    x : int8 array (m,)
-        The current state (scratch).
-    best_X : int8 array (B, m)
-        Out: each landscape's best state.
-    budget : int
-        Landscape evaluations allowed (a full evaluation or a move delta each).
-    first : bool
-        Take the first improving move (else the best one).
-    starts : int8 array (R, m)
-        Start states, restart ``r`` from row ``r mod R``; ``R = 0``: uniformly random states.
-    rngs : uint64 array (B, 4)
-        One generator per landscape.
-    marks : int64 array (T,)
-        The evaluation counts at which the trace records the best score (``trace.checkpoints``).
-    traces : float64 array (B, T)
-        Out: each landscape's trace.
-    scores : float64 array (B,)
-        Out: each landscape's best score.
-    used : int64 array (B,)
-        Out: each landscape's evaluations.
-    """
     for b in range(best_X.shape[0]):
         reset_state(S, S0)
         scores[b], used[b] = _greedy_run(ls_nth(BD, b), M, aux, S, x, best_X[b], budget, first, starts, rngs[b],

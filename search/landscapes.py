@@ -33,7 +33,7 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-from standin.search._jit import NEEDS_NRT, arg_key, jitable, kernel, njit
+from standin.search._jit import NEEDS_NRT, arg_key, jitable, kernel, kernel_doc, njit
 
 DENSE_BUILD_MAX = 2**23
 """``Quadratic.from_factors`` builds the dense ``m×m`` matrix only when it costs at most this many
@@ -1158,43 +1158,15 @@ def kernel_args(landscape) -> tuple:
 
 
 @kernel
+@kernel_doc("The landscape's value at each row of ``X``, into ``out``.")
 def _batch_values(D, aux, X, out):
-    """The landscape's value at each row of ``X``, into ``out``.
-
-    Parameters
-    ----------
-    D : namedtuple
-        The landscape's kernel data (``kernel_data()``: ``DenseData``, ``SparseData``, ``LowRankData``,
-        ``MLPData`` or an Objective's ``ObjData``).
-    aux : tuple of float64 arrays
-        The landscape's buffers (``kernel_aux()``): its incremental state and scratch.
-    X : int8 array (N, m)
-        The states to evaluate.
-    out : float64 array
-        Out: the values.
-    """
     for b in range(X.shape[0]):
         out[b] = ls_value(D, aux, X[b])
 
 
 @kernel
+@kernel_doc('The values of the actions one move from ``x``, into ``out`` (from move deltas).')
 def _move_values(D, aux, x, off, on, out):
-    """The values of the actions one move from ``x``, into ``out`` (from move deltas).
-
-    Parameters
-    ----------
-    D : namedtuple
-        The landscape's kernel data (``kernel_data()``: ``DenseData``, ``SparseData``, ``LowRankData``,
-        ``MLPData`` or an Objective's ``ObjData``).
-    aux : tuple of float64 arrays
-        The landscape's buffers (``kernel_aux()``): its incremental state and scratch.
-    x : int8 array (m,)
-        The current state (scratch).
-    off, on : int64 arrays (N,)
-        Move ``t`` flips bit ``off[t]`` and, where ``on[t] >= 0``, ``on[t]``.
-    out : float64 array
-        Out: the values.
-    """
     f = ls_reset(D, aux, x)
     for t in range(off.shape[0]):
         out[t] = f + ls_delta(D, aux, x, f, off[t], on[t])

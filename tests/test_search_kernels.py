@@ -801,3 +801,21 @@ def test_random_bits_are_roughly_fair():
     _random_bits(rng_state(3), x)
     assert set(np.unique(x).tolist()) <= {0, 1}
     assert abs(x.mean() - 0.5) < 6.0 * 0.5 / np.sqrt(x.size)
+
+
+def test_every_kernel_documents_each_of_its_parameters():
+    """Each @kernel's numpydoc docstring (built by search._jit.kernel_doc) names every argument."""
+    import inspect
+    import re
+
+    from standin.search import anneal, exhaustive, greedy, landscapes, tabu
+
+    kernels = {name: obj for mod in (anneal, exhaustive, greedy, landscapes, tabu) for name, obj in vars(mod).items()
+               if callable(obj) and hasattr(obj, "keyed") and obj.__module__ == mod.__name__}
+    assert {"_anneal", "anneal_batch", "_greedy", "greedy_batch", "_tabu", "tabu_batch", "_exhaustive"} <= set(kernels)
+    for name, fn in kernels.items():
+        doc = fn.__doc__ or ""
+        assert "Parameters\n----------\n" in doc, name
+        headers = re.findall(r"^(\S[^\n]*) : ", doc, re.M)
+        documented = {p.strip() for h in headers for p in h.split(",")}
+        assert set(inspect.signature(fn).parameters) <= documented, name
