@@ -302,6 +302,18 @@ class ValueSearchAgent:
         self.bandit: bool | None = None
         """Whether every training transition ended its episode (then ``Q = r`` and the value's fit
         is measured against the true reward); None before training."""
+        # what ``fit`` binds (None before it): the env and what the agent reads from it
+        self.env = None
+        """The bound env, unwrapped (its ``landscape()`` for the oracle and heuristic values)."""
+        self.space = None
+        """The env's action space."""
+        self.codec: ActionCodec | None = None
+        """The action space in search's binary encoding, and back."""
+        self.value: str | None = None
+        """The value in use (``config.value``, or the one ``fit`` chose for the env)."""
+        self.obs_dim: int | None = None
+        self.items = None
+        """The item layout of the observations (``agents.layout``), or None for a flat torso."""
 
     # ----------------------------------------------------------------- values
 
