@@ -136,7 +136,7 @@ def run(
     if train_steps < 0 or eval_episodes < 1:
         raise ValueError("--train-steps must be >= 0 and --eval-episodes >= 1")
     trial = Trial("run", env, env_kw, agent, agent_kw, seed, train_steps, eval_episodes)
-    from standin.benchmarks.report import load_results
+    from standin.benchmarks.records import load_results
 
     run_trials([trial], out, workers=1, retry_failed=True, progress=False)
     record = [r for r in load_results(out / "results.jsonl") if r["trial_id"] == trial.trial_id][-1]

@@ -108,7 +108,7 @@ from standin.benchmarks.figures import (
     plot_split,
     sample_efficiency_data,
 )
-from standin.benchmarks.records import load_results  # noqa: F401  (read with the report: standin eval, tests)
+from standin.benchmarks.records import load_results
 from standin.benchmarks.report_html import markdown_to_html
 
 FIGURE_NAME = "normalized_return_vs_log2A.png"

@@ -21,22 +21,12 @@ from pathlib import Path
 
 from standin.benchmarks.local_backend import run_local
 from standin.benchmarks.lock import writer_lock
-from standin.benchmarks.records import append_record, cpu_model, load_results, provenance, read_records
+from standin.benchmarks.records import append_record, cpu_model, provenance, read_records
 from standin.benchmarks.suite import unique
-from standin.benchmarks.trial import (
-    EVAL_SEED_OFFSET,
-    THREAD_VARS,
-    cost_hint,
-    eval_points,
-    evaluate,
-    identity,
-    now,
-    run_trial,
-)
+from standin.benchmarks.trial import EVAL_SEED_OFFSET, eval_points, evaluate, run_trial
 
-__all__ = ["BACKENDS", "EVAL_SEED_OFFSET", "THREAD_VARS", "append_record", "clear_unfinished", "cost_hint",
-           "cpu_model", "eval_points", "evaluate", "identity", "load_results", "now", "pending_trials",
-           "provenance", "read_records", "run_trial", "run_trials"]
+__all__ = ["BACKENDS", "EVAL_SEED_OFFSET", "append_record", "clear_unfinished", "cpu_model", "eval_points", "evaluate",
+           "pending_trials", "provenance", "read_records", "run_trial", "run_trials"]
 
 
 def pending_trials(trials, records, retry_failed: bool = False):

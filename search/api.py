@@ -387,7 +387,7 @@ def _fused_batch(landscapes, space, method, budget, seed, masks, workers, opts):
     sp = as_space(space)
     moves = sp.moves(None if masks is None else masks[0])
     budget = int(budget)
-    BD, _, key = stacked
+    BD, key = stacked
     count = len(landscapes)
     marks = checkpoints(budget)
     encodings = np.zeros((count, sp.m), dtype=np.int8)

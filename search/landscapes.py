@@ -1086,9 +1086,10 @@ def _ov_commit(D, aux, x, i, j):
 
 
 def stack_kernel_data(landscapes) -> tuple | None:
-    """``(BD, aux, key)``: the kernel data of ``landscapes`` stacked into one batch tuple, buffers
-    for any one of them, and the batch's key; None when they don't share one form and shape (or are
-    not Quadratics and MLPs). Copies every array once; a stack (:mod:`search.stacks`) gives its own."""
+    """``(BD, key)``: the kernel data of ``landscapes`` stacked into one batch tuple, and the batch's
+    key; None when they don't share one form and shape (or are not Quadratics and MLPs). Copies every
+    array once; a stack (:mod:`search.stacks`) gives its own. The buffers come from any one landscape's
+    ``kernel_aux()``."""
     kernel_batch = getattr(landscapes, "kernel_batch", None)
     if kernel_batch is not None:
         return kernel_batch()
@@ -1126,7 +1127,7 @@ def stack_kernel_data(landscapes) -> tuple | None:
             else:
                 parts.append(np.stack([getattr(d, name) for d in datas]))
         BD = batch_cls(*parts)
-    return BD, landscapes[0].kernel_aux(), type(BD).__name__
+    return BD, type(BD).__name__
 
 
 def slice_batch(BD, lo: int, hi: int):

@@ -147,10 +147,8 @@ class QuadraticStack(Sequence):
         return value + (np.einsum("bmr,bm->br", D.U, x) ** 2 * D.sigma).sum(-1)
 
     def kernel_batch(self) -> tuple:
-        """``(BD, aux, key)`` as :func:`search.landscapes.stack_kernel_data` gives them, without copies."""
-        D = self._data
-        aux = tuple(np.zeros((2, self.m))) if isinstance(D, DenseBatch) else (np.zeros(D.U.shape[2]),)
-        return D, aux, type(D).__name__  # the buffers Quadratic.kernel_aux gives its form
+        """``(BD, key)`` as :func:`search.landscapes.stack_kernel_data` gives them, without copies."""
+        return self._data, type(self._data).__name__
 
     def __repr__(self) -> str:
         return f"QuadraticStack({len(self)} × m={self.m}, {self.form})"
@@ -186,7 +184,6 @@ class MLPStack(Sequence):
         # the deeper layers once (row 0), for every landscape: ls_nth reads row min(b, rows - 1)
         self._data = MLPBatch(np.ascontiguousarray(W1.transpose(0, 2, 1)), b1, rest.weights[None, :],
                               rest.biases[None, :], rest.dims)
-        self._template = template
 
     @property
     def m(self) -> int:
@@ -219,8 +216,8 @@ class MLPStack(Sequence):
         return a[:, 0]
 
     def kernel_batch(self) -> tuple:
-        """``(BD, aux, key)`` as :func:`search.landscapes.stack_kernel_data` gives them, without copies."""
-        return self._data, self._template.kernel_aux(), "MLPBatch"
+        """``(BD, key)`` as :func:`search.landscapes.stack_kernel_data` gives them, without copies."""
+        return self._data, "MLPBatch"
 
     def __repr__(self) -> str:
         return f"MLPStack({len(self)} × m={self.m}, hidden {self._W1.shape[1]})"
