@@ -1,9 +1,11 @@
 """standin.agents: every agent is a config dataclass plus a class with ``fit`` and ``act``.
 
 Owns: the agents (simple.py: random and oracle; value_search.py, propose_search.py, distill.py,
-ppo.py, filtered.py), the contract they keep (common.py: ``Agent``, ``TrainingCost``), their parts
-(heads.py: policy heads; items.py, layout.py: item-structured networks; export.py: values as search
-landscapes; replay.py: the replay buffer; imitation.py, adversary.py, checkpoint.py), and the registry:
+ppo.py, filtered.py), the contract they keep (common.py: ``Agent``, ``TrainingCost``, ``Bound``), the
+parts they are built from (proposals.py: where a search's candidates come from; exploration.py: how
+training actions depart from the search's; replay.py: the replay buffer; value_search.py's value
+models; heads.py: policy heads; items.py, layout.py: item-structured networks; export.py: values as
+search landscapes; imitation.py, adversary.py, checkpoint.py), and the registry:
 ``agents.make(name, seed=0, **config)`` builds one by the name suites and the CLI use.
 
 May import: standin.search and standin.envs, with torch and numpy; not benchmarks (what runs and

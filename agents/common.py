@@ -204,6 +204,37 @@ class ActionCodec:
         return np.asarray(mask).reshape(-1)
 
 
+@dataclasses.dataclass
+class Bound:
+    """What an agent binds in ``fit`` and hands to the parts it is built from (a proposal, an
+    exploration rule, a value model): the env and what is read from it, and the agent's own seed,
+    random stream and cost account. The parts draw from the agent's stream and count on its account,
+    so one seed fixes the whole run and ``cost`` says what all of them spent."""
+
+    env: Any
+    """The env as given to ``fit`` (wrappers included: reset and step it)."""
+    space: Any
+    """Its action space."""
+    codec: ActionCodec
+    """The action space in search's binary encoding, and back."""
+    obs_dim: int
+    """Length of the flat observation."""
+    items: Any
+    """The observation's item layout (``agents.layout``) for item networks, or None for a flat torso."""
+    seed: int
+    rng: np.random.Generator
+    """The agent's random stream."""
+    cost: TrainingCost
+    """The agent's account of what training spent."""
+    owner: str
+    """The agent's name, for errors."""
+
+    @property
+    def unwrapped(self):
+        """The env without its wrappers (its ``landscape()``, ``optimal_action()``)."""
+        return self.env.unwrapped
+
+
 def repair(bits: np.ndarray, logits, env) -> np.ndarray:
     """A binary action made feasible for ``env``'s hard constraint, if it declares one.
 

@@ -35,7 +35,7 @@ from standin import agents as registry
 from standin import search
 from standin.agents.common import ActionCodec, NullLogger, TrainingCost, sample_action, seed_everything, tick
 from standin.agents.layout import choose_torso
-from standin.agents.propose_search import PPOProposal
+from standin.agents.proposals import PPOProposal
 from standin.agents.value_search import reward_scale, value_network
 
 

@@ -43,12 +43,13 @@ import torch
 from torch import nn
 
 from standin import search
-from standin.agents.common import ActionCodec, NullLogger, TrainingCost, sample_action, seed_everything, tick
+from standin.agents.common import ActionCodec, Bound, NullLogger, TrainingCost, sample_action, seed_everything, tick
+from standin.agents.exploration import BoltzmannExploration, Exploration, MovesExploration, UniformExploration
 from standin.agents.export import MeanEnsemble, mlp_landscape, mlp_stack
 from standin.agents.items import ItemMLPQ, ItemQuadraticQ
 from standin.agents.layout import choose_torso
+from standin.agents.proposals import Proposal
 from standin.agents.replay import Replay
-from standin.search.sampling import neighbours
 
 LOG_EVERY = 250
 """Training curves are logged as means over this many environment steps."""
@@ -287,55 +288,161 @@ def reward_scale(rewards: np.ndarray) -> float:
     return rms if rms > 1e-8 else 1.0
 
 
-class ValueSearchAgent:
-    Config = ValueSearchConfig
+class EnvValue:
+    """The env's own ``landscape()`` as the value: ``oracle`` where the env labels it the true
+    reward, ``heuristic`` where it labels it a hand-written stand-in. Nothing to learn."""
 
-    def __init__(self, config: ValueSearchConfig, seed: int = 0):
+    learns = False
+    net = None
+
+    def __init__(self, kind: Literal["oracle", "heuristic"]):
+        self.kind = kind
+        self.env = None
+
+    def bind(self, bound: Bound, method: str) -> None:
+        """Check that the env has a landscape of this kind, and compile ``method``'s kernels for its
+        form and move set before any timed decision."""
+        env, self.env = bound.env, bound.unwrapped
+        name = env.spec.id if env.spec else type(self.env).__name__
+        if not hasattr(self.env, "landscape"):
+            raise ValueError(
+                f"{bound.owner}: value={self.kind!r} needs an env with landscape(), and {name} has none; "
+                "use value='quadratic' (a learned value)"
+            )
+        kind = getattr(self.env, "landscape_kind", "oracle")
+        if kind != self.kind:
+            raise ValueError(f"{bound.owner}: {name}'s landscape() is labelled {kind!r}, not {self.kind!r}; "
+                             f"use value={kind!r}")
+        # (an env's own jitted objective compiles per process: seconds, not decision time)
+        if method != "exact":
+            env.reset(seed=bound.seed)
+            search.warmup(self.env.landscape(), bound.codec.search_space, methods=(method,))
+
+    def landscape(self, obs):
+        return self.env.landscape()
+
+
+class LearnedValue:
+    """A learned ``Q̂`` of kind ``quadratic`` or ``mlp`` (:func:`value_network`), or the mean of an
+    ``ensemble`` of them, exported per state as a search landscape. The agent trains ``net``."""
+
+    learns = True
+
+    def __init__(self, kind: Literal["quadratic", "mlp"], *, rank: int = 16, context_rank: int = 2, hidden: int = 64,
+                 ensemble: int = 1):
+        self.kind, self.rank, self.context_rank, self.hidden, self.ensemble = kind, rank, context_rank, hidden, ensemble
+        self.net: nn.Module | None = None
+
+    def bind(self, bound: Bound, method: str) -> None:
+        """Build the network(s), untrained, for the env ``bound`` describes."""
+        members = [value_network(self.kind, bound.codec, bound.obs_dim, bound.items, self.rank, self.context_rank,
+                                 self.hidden) for _ in range(self.ensemble)]
+        self.net = members[0] if self.ensemble == 1 else MeanEnsemble(members)
+
+    def landscape(self, obs):
+        return self.net.landscape(obs)
+
+
+def value_model_for(kind: str, config: ValueSearchConfig) -> EnvValue | LearnedValue:
+    """The value model of ``kind`` (:func:`value_kind`) with ``config``'s settings."""
+    if kind in ("oracle", "heuristic"):
+        return EnvValue(kind)
+    return LearnedValue(kind, rank=config.rank, context_rank=config.context_rank, hidden=config.hidden,
+                        ensemble=config.ensemble)
+
+
+def exploration_rule(config: ValueSearchConfig) -> Exploration:
+    """``config.exploration``'s rule with its settings."""
+    if config.exploration == "moves":
+        return MovesExploration(config.epsilon, config.explore_moves)
+    if config.exploration == "boltzmann":
+        return BoltzmannExploration(config.epsilon, config.temperature)
+    return UniformExploration(config.epsilon)
+
+
+class ValueSearchAgent:
+    """A value maximised by search at every decision, built from parts.
+
+    Args:
+        config: the settings (:class:`ValueSearchConfig`); they choose every part not passed in.
+        seed: the seed of everything the agent and its parts draw.
+        value_model: what the search maximises: :class:`EnvValue` (the env's landscape) or
+            :class:`LearnedValue` (a network trained here by Q-learning). None: ``fit`` picks it
+            from ``config.value`` and the env (:func:`value_model_for`).
+        proposal: where the search's candidates come from (``agents.proposals``); None: the
+            method's own random starts.
+        exploration: how training actions depart from the search's (``agents.exploration``); None:
+            ``config.exploration``'s rule (:func:`exploration_rule`).
+        replay: builds the replay buffer, ``replay(capacity, obs_dim, m)`` (``agents.replay.Replay``).
+
+    The parts are bound to the env in ``fit`` (each gets a :class:`~agents.common.Bound`), and share
+    the agent's random stream and cost account.
+    """
+
+    Config = ValueSearchConfig
+    name = "value-search"
+    kind = "search"
+
+    def __init__(self, config: ValueSearchConfig, seed: int = 0, *, value_model: EnvValue | LearnedValue | None = None,
+                 proposal: Proposal | None = None, exploration: Exploration | None = None, replay=Replay):
         self.config = config
         self.seed = seed
         self.rng = seed_everything(seed)
         self.last_evaluations = 0
         self.cost = TrainingCost()
-        self.q: LowRankQuadraticQ | None = None
+        self.value_model = value_model
+        self.proposal = proposal
+        self.exploration = exploration_rule(config) if exploration is None else exploration
+        self.make_replay = replay
+        self._chosen_value = value_model is None  # ``fit`` picks the value model for the env
         self.reward_scale = 1.0
         """Rewards are divided by this before regression (``reward_scale``); ``Q̂`` is in those units."""
         self.bandit: bool | None = None
         """Whether every training transition ended its episode (then ``Q = r`` and the value's fit
         is measured against the true reward); None before training."""
         # what ``fit`` binds (None before it): the env and what the agent reads from it
+        self.bound: Bound | None = None
+        """What the parts are bound to."""
         self.env = None
-        """The bound env, unwrapped (its ``landscape()`` for the oracle and heuristic values)."""
+        """The bound env, unwrapped (its ``landscape()``, ``optimal_action()``)."""
         self.space = None
         """The env's action space."""
         self.codec: ActionCodec | None = None
         """The action space in search's binary encoding, and back."""
         self.value: str | None = None
-        """The value in use (``config.value``, or the one ``fit`` chose for the env)."""
+        """The value in use (the value model's kind)."""
         self.obs_dim: int | None = None
         self.items = None
         """The item layout of the observations (``agents.layout``), or None for a flat torso."""
 
-    # ----------------------------------------------------------------- values
-
-    def _landscape(self, obs):
-        if self.value in ("oracle", "heuristic"):
-            return self.env.landscape()
-        return self.q.landscape(obs)
+    @property
+    def q(self) -> nn.Module | None:
+        """The learned value network (None for the env's own landscape)."""
+        return getattr(self.value_model, "net", None)
 
     def _search(self, obs, info, budget: int):
-        cfg = self.config
-        opts = search.method_options(cfg.method, restarts=cfg.restarts)
+        """The search's action at this state: ``method`` from the proposal's candidates (with
+        ``refine``, or without a proposal), else the best of them (``random``)."""
+        cfg, proposal = self.config, self.proposal
+        method = cfg.method if proposal is None or proposal.refine else "random"
+        opts = search.method_options(method, restarts=cfg.restarts)
         result = search.maximize(
-            self._landscape(obs), self.codec.search_space, cfg.method, budget,
-            seed=int(self.rng.integers(2**63)), mask=self.codec.search_mask(info), **opts,
+            self.value_model.landscape(obs), self.codec.search_space, method, budget,
+            seed=int(self.rng.integers(2**63)), proposal=None if proposal is None else proposal.sampler(obs, info),
+            mask=self.codec.search_mask(info), **opts,
         )
         self.last_evaluations = result.evaluations
         return self.codec.to_env(result.action)
 
-    # --------------------------------------------------------------- contract
+    def _searched_in_training(self, obs, info, budget: int):
+        """The search's action in training, its evaluations counted and the proposal taught by it."""
+        action = self._search(obs, info, budget)
+        self.cost.search_evaluations += self.last_evaluations
+        if self.proposal is not None:
+            self.proposal.learn(obs, info, action)
+        return action
 
-    name = "value-search"
-    kind = "search"
+    # --------------------------------------------------------------- contract
 
     @staticmethod
     def trains(config: ValueSearchConfig, env=None) -> bool:
@@ -346,99 +453,70 @@ class ValueSearchAgent:
     def fit(self, env, steps: int, log=None) -> None:
         cfg = self.config
         log = log or NullLogger()
-        self.value = value_kind(cfg.value, env)
+        if self._chosen_value:
+            self.value_model = value_model_for(value_kind(cfg.value, env), cfg)
+        self.value = self.value_model.kind
         self.env = env.unwrapped
         self.space = env.action_space
         self.space.seed(self.seed)
         self.codec = ActionCodec(self.space)  # a clear error for spaces search does not support
         self.obs_dim = int(np.prod(env.observation_space.shape))
         self.items = choose_torso(cfg.torso, env, "factored", self.name)  # item networks, or None
+        self.bound = Bound(env, self.space, self.codec, self.obs_dim, self.items, self.seed, self.rng, self.cost,
+                           self.name)
         search.warmup()  # compile before any timed decision
-        self._build(env)
-        if self.value in ("oracle", "heuristic"):
-            name = env.spec.id if env.spec else type(self.env).__name__
-            if not hasattr(self.env, "landscape"):
-                raise ValueError(
-                    f"{self.name}: value={self.value!r} needs an env with landscape(), and {name} has none; "
-                    "use value='quadratic' (a learned value)"
-                )
-            kind = getattr(self.env, "landscape_kind", "oracle")
-            if kind != self.value:
-                raise ValueError(
-                    f"{self.name}: {name}'s landscape() is labelled {kind!r}, not {self.value!r}; "
-                    f"use value={kind!r}"
-                )
-            # compile the kernels for this landscape's form and move set before any timed decision
-            # (an env's own jitted objective compiles per process: seconds, not decision time)
-            if cfg.method != "exact":
-                env.reset(seed=self.seed)
-                search.warmup(self.env.landscape(), self.codec.search_space, methods=(cfg.method,))
+        if self.proposal is not None:
+            self.proposal.bind(self.bound)
+        self.value_model.bind(self.bound, cfg.method)
+        if self.value_model.learns:
+            self.exploration.bind(self.bound, self.value_model)
             if steps > 0:
-                self._train_without_value(env, steps, log)
-            return
-        members = [self._value_network() for _ in range(cfg.ensemble)]
-        self.q = members[0] if cfg.ensemble == 1 else MeanEnsemble(members)
-        if steps > 0:
-            self._train(env, steps, log)
-
-    def _value_network(self) -> nn.Module:
-        """One learned value network for the bound env (an ensemble holds ``ensemble`` of them)."""
-        cfg = self.config
-        return value_network(self.value, self.codec, self.obs_dim, self.items, cfg.rank, cfg.context_rank,
-                             cfg.hidden)
+                self._train(env, steps, log)
+        elif steps > 0 and self.proposal is not None and self.proposal.learns:
+            self._teach_proposal(env, steps, log)
 
     def chosen(self) -> dict:
         """The config fields that ``fit`` chose from the env (see ``agents.Agent``)."""
         chosen = {"value": self.value}
         if self.q is not None:
             chosen["torso"] = "mlp" if self.items is None else "items"
+        if self.proposal is not None:
+            chosen.update(self.proposal.chosen())
         return chosen
 
     def state_dict(self) -> dict:
-        """The trained weights (``agents.checkpoint`` saves them): the learned value, if any."""
-        if self.q is None:
-            return {}
-        return {"q": self.q.state_dict(), "reward_scale": torch.tensor(self.reward_scale, dtype=torch.float64),
-                "bandit": torch.tensor(bool(self.bandit))}
+        """The trained weights (``agents.checkpoint`` saves them): the learned value's and the
+        proposal's, where they have any."""
+        state = {}
+        if self.q is not None:
+            state.update(q=self.q.state_dict(), reward_scale=torch.tensor(self.reward_scale, dtype=torch.float64),
+                         bandit=torch.tensor(bool(self.bandit)))
+        proposal = {} if self.proposal is None else self.proposal.state_dict()
+        if proposal:
+            state["proposal"] = proposal
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         if "q" in state:
             self.q.load_state_dict(state["q"])
             self.reward_scale = float(state.get("reward_scale", 1.0))
             self.bandit = bool(state["bandit"]) if "bandit" in state else None
+        if "proposal" in state:
+            self.proposal.load_state_dict(state["proposal"])
 
-    # hooks for agents built on this one (propose-search): what else to build and learn
-    def _build(self, env) -> None:
-        """Build whatever else the agent needs once the env is bound (nothing here)."""
-
-    def _learn_from_search(self, obs, info, action) -> None:
-        """Called in training after each decision made by search (nothing here)."""
-
-    def _train_without_value(self, env, steps: int, log) -> None:
-        """Training with a value that needs none (oracle, heuristic): nothing to do here."""
-
-    def _moved(self, action, info):
-        """``action`` after ``explore_moves`` uniformly random moves of the space (mask respected)."""
-        space = self.codec.search_space
-        moves = space.moves(self.codec.search_mask(info))
-        x = self.codec.encode(action)
-        for _ in range(self.config.explore_moves):
-            around = neighbours(moves, x)
-            if len(around):
-                x = around[self.rng.integers(len(around))]
-        return self.codec.to_env(space.decode(x))
-
-    def _boltzmann(self, obs, action, info):
-        """A draw from the search's action and its one-move neighbours, ∝ ``exp(Q̂ / temperature)``."""
-        x = self.codec.encode(action)
-        around = neighbours(self.codec.search_space.moves(self.codec.search_mask(info)), x)
-        candidates = np.concatenate([x[None].astype(np.int8), around])
-        with torch.no_grad():
-            states = torch.as_tensor(np.ravel(obs), dtype=torch.float32).expand(len(candidates), -1)
-            q = self.q(states, torch.from_numpy(candidates.astype(np.float32))).double().numpy()
-        p = np.exp((q - q.max()) / self.config.temperature)
-        pick = candidates[self.rng.choice(len(candidates), p=p / p.sum())]
-        return self.codec.to_env(self.codec.search_space.decode(pick))
+    def _teach_proposal(self, env, steps: int, log) -> None:
+        """With a value that needs no training (oracle, heuristic), only the proposal learns: act by
+        search and teach it."""
+        cfg = self.config
+        train_budget = cfg.train_budget or cfg.budget
+        obs, info = env.reset(seed=self.seed)
+        for step in range(steps):
+            action = self._searched_in_training(obs, info, train_budget)
+            obs, _, terminated, truncated, info = env.step(action)
+            self.cost.env_steps += 1
+            if terminated or truncated:
+                obs, info = env.reset()
+            tick(log, step + 1)
 
     def _targets(self, target, next_obs, next_act, next_mask, bootstrap) -> np.ndarray:
         """``max_a' Q_target(s', a')`` (or ``Q_target(s', a'_next)`` without ``target_search``) for
@@ -468,7 +546,7 @@ class ValueSearchAgent:
         optim = torch.optim.Adam(self.q.parameters(), lr=cfg.lr)
         target = copy.deepcopy(self.q).requires_grad_(False)
         cap = min(cfg.buffer_size, steps)
-        replay = Replay(cap, obs_dim, n)
+        replay = self.make_replay(cap, obs_dim, n)
         train_budget = cfg.train_budget or cfg.budget
         learning_starts = max(cfg.batch_size, min(cap, steps // 10) if cfg.learning_starts is None
                               else cfg.learning_starts)
@@ -501,17 +579,12 @@ class ValueSearchAgent:
         episode_return, finished, losses, start = 0.0, [], [], time.perf_counter()
         updates, previous = 0, -1
         for step in range(steps):
-            explore = self.rng.random() < cfg.epsilon
-            if step < cfg.warmup_steps or (explore and cfg.exploration == "uniform"):
+            explore = self.exploration.explores()
+            if step < cfg.warmup_steps or (explore and self.exploration.replaces_search):
                 action = sample_action(self.space, info)
             else:
-                action = self._search(obs, info, train_budget)
-                self.cost.search_evaluations += self.last_evaluations
-                self._learn_from_search(obs, info, action)
-                if cfg.exploration == "boltzmann":
-                    action = self._boltzmann(obs, action, info)
-                elif explore:
-                    action = self._moved(action, info)
+                action = self.exploration.around(obs, info, self._searched_in_training(obs, info, train_budget),
+                                                 explore)
             encoded = self.codec.encode(action)
             if previous >= 0:
                 replay.set_next_action(previous, encoded)

@@ -45,7 +45,7 @@ def test_k_of_n_proposals_keep_k_items(refine):
     env = envs.make("standin/Slate-v0", N=10, k=3, topics=2)
     agent = agents.make("propose-search", seed=0, value="oracle", budget=24, refine=refine, method="anneal")
     agent.fit(env, 80)
-    assert agent.policy.head == "without-replacement"  # the default for k-of-N spaces
+    assert agent.proposal.policy.head == "without-replacement"  # the default for k-of-N spaces
     obs, info = env.reset(seed=2)
     for _ in range(10):
         action = agent.act(obs, info)
@@ -62,7 +62,7 @@ def test_learned_value_with_online_proposal_trains_both_deterministically():
         agent = agents.make("propose-search", seed=0, value="quadratic", budget=16, rank=2, hidden=16,
                             warmup_steps=100, head="autoregressive")
         agent.fit(env, steps)
-        return agent, [p.detach().clone().numpy() for p in agent.policy.net.actor.parameters()]
+        return agent, [p.detach().clone().numpy() for p in agent.proposal.policy.net.actor.parameters()]
 
     agent, first = trained(400)
     _, again = trained(400)

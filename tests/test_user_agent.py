@@ -93,3 +93,31 @@ def test_one_trial_of_the_template_runs_through_standin_run(template, tmp_path):
     assert code == 0
     record = json.loads((tmp_path / "results.jsonl").read_text().splitlines()[-1])
     assert record["status"] == "ok", record["error"]
+
+
+def test_the_guides_proposal_part_builds_a_value_search_agent_that_learns_from_its_picks(tmp_path, monkeypatch):
+    section = DOC.read_text().split("## Or build on value-search's parts", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    (tmp_path / "my_parts.py").write_text(code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "my_parts", raising=False)
+    monkeypatch.setitem(agents._REGISTRY, "past-picks", None)  # restored (removed) after the test
+    env = envs.make("standin/Landscape-v0", n=10, alpha=None, context_dim=2)
+
+    def trained():
+        agent = agents.make("my_parts:past-picks", seed=0, value="quadratic", budget=32, rank=2, hidden=8,
+                            warmup_steps=50, batch_size=16, epsilon=0.2)
+        agent.fit(env, 300)
+        return agent
+
+    agent = trained()
+    picks = agent.proposal.picks
+    # one pick per searched training decision: the 250 after warm-up, less the ~20% explored uniformly
+    assert 170 <= len(picks) <= 235 and all(p.shape == (10,) and set(np.unique(p)) <= {0, 1} for p in picks)
+    assert agent.cost.gradient_steps > 0
+    obs, info = env.reset(seed=3)
+    starts = agent.proposal.sampler(obs, info)(5, np.random.default_rng(0))
+    assert {tuple(s) for s in starts} <= {tuple(p) for p in picks}
+    again = trained()
+    np.testing.assert_array_equal(np.stack(again.proposal.picks), np.stack(picks))  # the same seed, the same run
+    assert again.act(obs, info).tolist() == agent.act(obs, info).tolist()

@@ -258,7 +258,7 @@ def test_exploration_by_moves_stays_one_move_from_the_search_and_honours_masks()
     obs, info = swarm.reset(seed=3)
     for _ in range(20):
         action = agent.act(obs, info)
-        moved = agent._moved(action, info)
+        moved = agent.exploration.around(obs, info, action, True)
         assert np.sum(moved != action) == 1  # one component changed
         assert all(info["action_mask"][c, moved[c]] for c in range(4))
     bits = envs.make("standin/Landscape-v0", n=12)
@@ -267,7 +267,7 @@ def test_exploration_by_moves_stays_one_move_from_the_search_and_honours_masks()
     agent.fit(bits, 60)  # trains with it
     obs, info = bits.reset(seed=0)
     action = agent.act(obs, info)
-    assert 1 <= np.sum(agent._moved(action, info) != action) <= 3
+    assert 1 <= np.sum(agent.exploration.around(obs, info, action, True) != action) <= 3
 
 
 def test_boltzmann_exploration_draws_neighbours_in_proportion_to_exp_q_over_temperature():
@@ -291,7 +291,7 @@ def test_boltzmann_exploration_draws_neighbours_in_proportion_to_exp_q_over_temp
                       for a in candidates])
     p = np.exp((q - q.max()) / 0.05)
     p /= p.sum()
-    draws = [tuple(agent._boltzmann(obs, action, info)) for _ in range(4000)]
+    draws = [tuple(agent.exploration.around(obs, info, action, False)) for _ in range(4000)]
     assert set(draws) <= set(candidates)
     counts = np.array([draws.count(a) for a in candidates])
     expected = 4000 * p
