@@ -74,17 +74,9 @@ def proposal_part(config: ProposeSearchConfig) -> Proposal:
 
 class ProposeSearchAgent(ValueSearchAgent):
     """``value-search`` built with the proposal its config names (:func:`proposal_part`); every other
-    part, and what the agent does with them, is value-search's. ``parts`` as value-search takes them
-    (a ``proposal`` passed in replaces the config's)."""
+    part, and what the agent does with them, is value-search's (a ``proposal`` passed in replaces the
+    config's)."""
 
     Config = ProposeSearchConfig
     name = "propose-search"
-
-    def __init__(self, config: ProposeSearchConfig, seed: int = 0, **parts):
-        parts.setdefault("proposal", proposal_part(config))
-        super().__init__(config, seed, **parts)
-
-    @staticmethod
-    def trains(config: ProposeSearchConfig, env=None) -> bool:
-        """A learned value, or an online proposal (which learns even over an oracle value)."""
-        return ValueSearchAgent.trains(config, env) or config.proposal == "online"
+    proposal_for = staticmethod(proposal_part)

@@ -360,6 +360,11 @@ def exploration_rule(config: ValueSearchConfig) -> Exploration:
     return UniformExploration(config.epsilon)
 
 
+def no_proposal(config: ValueSearchConfig) -> None:
+    """value-search's proposal: none, the search method's own random starts."""
+    return None
+
+
 class ValueSearchAgent:
     """A value maximised by search at every decision, built from parts.
 
@@ -370,7 +375,7 @@ class ValueSearchAgent:
             :class:`LearnedValue` (a network trained here by Q-learning). None: ``fit`` picks it
             from ``config.value`` and the env (:func:`value_model_for`).
         proposal: where the search's candidates come from (``agents.proposals``); None: the
-            method's own random starts.
+            class's ``proposal_for(config)`` (value-search's: none, the method's own random starts).
         exploration: how training actions depart from the search's (``agents.exploration``); None:
             ``config.exploration``'s rule (:func:`exploration_rule`).
         replay: builds the replay buffer, ``replay(capacity, obs_dim, m)`` (``agents.replay.Replay``).
@@ -382,6 +387,9 @@ class ValueSearchAgent:
     Config = ValueSearchConfig
     name = "value-search"
     kind = "search"
+    proposal_for = staticmethod(no_proposal)
+    """``proposal_for(config)``: the proposal an agent of this class gets when none is passed in
+    (``propose-search``'s builds the one its config names). ``trains`` asks it too."""
 
     def __init__(self, config: ValueSearchConfig, seed: int = 0, *, value_model: EnvValue | LearnedValue | None = None,
                  proposal: Proposal | None = None, exploration: Exploration | None = None, replay=Replay):
@@ -391,7 +399,7 @@ class ValueSearchAgent:
         self.last_evaluations = 0
         self.cost = TrainingCost()
         self.value_model = value_model
-        self.proposal = proposal
+        self.proposal = self.proposal_for(config) if proposal is None else proposal
         self.exploration = exploration_rule(config) if exploration is None else exploration
         self.make_replay = replay
         self._chosen_value = value_model is None  # ``fit`` picks the value model for the env
@@ -444,11 +452,13 @@ class ValueSearchAgent:
 
     # --------------------------------------------------------------- contract
 
-    @staticmethod
-    def trains(config: ValueSearchConfig, env=None) -> bool:
-        """Whether training steps change anything: a learned value (not the env's own landscape).
-        With ``value=None`` that depends on ``env`` (taken to learn when no env is given)."""
-        return value_kind(config.value, env) in ("quadratic", "mlp")
+    @classmethod
+    def trains(cls, config: ValueSearchConfig, env=None) -> bool:
+        """Whether training steps change anything: a learned value (not the env's own landscape), or
+        a proposal that learns (which it does even over the env's landscape). With ``value=None``
+        that depends on ``env`` (taken to learn when no env is given)."""
+        proposal = cls.proposal_for(config)
+        return value_kind(config.value, env) in ("quadratic", "mlp") or (proposal is not None and proposal.learns)
 
     def fit(self, env, steps: int, log=None) -> None:
         cfg = self.config

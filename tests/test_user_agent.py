@@ -121,3 +121,9 @@ def test_the_guides_proposal_part_builds_a_value_search_agent_that_learns_from_i
     again = trained()
     np.testing.assert_array_equal(np.stack(again.proposal.picks), np.stack(picks))  # the same seed, the same run
     assert again.act(obs, info).tolist() == agent.act(obs, info).tolist()
+    # the proposal learns, so the agent trains over the env's own landscape too (value-search doesn't)
+    assert agents.trains("my_parts:past-picks", {"value": "oracle"}) and not agents.trains("value-search",
+                                                                                         {"value": "oracle"})
+    oracle = agents.make("my_parts:past-picks", seed=0, value="oracle", budget=32)
+    oracle.fit(env, 40)
+    assert len(oracle.proposal.picks) == 40 and oracle.cost.search_evaluations == 40 * 32
