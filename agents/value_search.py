@@ -28,6 +28,11 @@ regression on rewards. Gradient steps start once ``learning_starts`` transitions
 of the budget by default) and end with ``final_updates`` more on everything stored, at a rate decayed
 to 0 (as many as the online phase took, by default); ``ensemble`` networks can be trained side by
 side, search maximising their mean.
+
+The agent is built from parts, each replaceable by passing one in (``ValueSearchAgent``): the value
+model (:class:`EnvValue` or :class:`LearnedValue`), the proposal of the search's candidates
+(``agents.proposals``; ``propose-search`` is this agent with one), the exploration rule
+(``agents.exploration``) and the replay buffer (``agents.replay``).
 """
 
 from __future__ import annotations
