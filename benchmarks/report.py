@@ -91,7 +91,6 @@ from scipy import stats as _scipy_stats
 
 from standin.benchmarks import stats
 from standin.benchmarks.cells import Cell, fmt_sig3, front_of, metric_values, nest_by
-from standin.benchmarks.cells import pareto_front as _pareto_front  # noqa: F401  (re-export: tests use this name)
 from standin.benchmarks.figures import (
     agent_styles,
     anytime_data,

@@ -10,7 +10,7 @@ import re
 import numpy as np
 import pytest
 
-from standin.benchmarks import report as report_module
+from standin.benchmarks.cells import pareto_front
 from standin.benchmarks.report import (
     ANYTIME_FIGURE,
     CROSSOVER_BUDGET_FIGURE,
@@ -469,7 +469,7 @@ def test_a_figure_from_an_earlier_report_is_removed(tmp_path):
 def test_pareto_front_hand_computed():
     # (cost, quality): (2, 0.4) is beaten by (1, 0.5); (3, 0.7) by (2, 0.7). Cheapest first.
     points = [(1, 0.5), (2, 0.4), (2, 0.7), (3, 0.7), (0.5, 0.1)]
-    assert report_module._pareto_front(points) == [4, 0, 2]
+    assert pareto_front(points) == [4, 0, 2]
 
 
 def test_pareto_table_leaves_references_off_the_front(budget_report):
