@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from standin import search
-from standin.search._jit import njit
+from standin.search.jit import njit
 
 
 @njit

@@ -18,10 +18,10 @@ from pathlib import Path
 import gymnasium as gym
 
 from standin.envs.reference import Reference
-from standin.search import _jit
+from standin.search import jit
 
-if _jit.CACHE:  # the env kernels inline search's random numbers: a change there clears our cache
-    _jit.invalidate_stale_cache(Path(__file__).resolve().parent, Path(_jit.__file__).resolve().parent)
+if jit.CACHE:  # the env kernels inline search's random numbers: a change there clears our cache
+    jit.invalidate_stale_cache(Path(__file__).resolve().parent, Path(jit.__file__).resolve().parent)
 
 #: id -> (module, single env class, vector env class)
 _FAMILIES = {

@@ -33,7 +33,7 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from standin.search._jit import rng_state
+from standin.search.jit import rng_state
 
 SEED_BOUND = 2**63
 """Kernel seeds are drawn as ``np_random.integers(SEED_BOUND)``."""

@@ -22,7 +22,7 @@ from gymnasium import spaces
 from standin.envs._core import Core, CoreEnv, CoreVectorEnv, check_bool, check_float, check_int
 from standin.envs.reference import Reference
 from standin.search import Quadratic
-from standin.search._jit import njit, normal, uniform
+from standin.search.jit import njit, normal, uniform
 
 MAX_PATTERNS = 62
 """Patterns are tracked as bits of an int64 mask."""

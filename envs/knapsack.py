@@ -10,7 +10,7 @@ from gymnasium import spaces
 from standin.envs._core import Core, CoreEnv, CoreVectorEnv, check_bool, check_choice, check_float, check_int
 from standin.envs.reference import Reference
 from standin.search import Objective
-from standin.search._jit import njit, randint
+from standin.search.jit import njit, randint
 
 MAX_N = 4096
 MAX_WEIGHT_RANGE = 10**9  # keeps every sum of weights and values exact in float64 and randint's range < 2^32

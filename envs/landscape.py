@@ -8,7 +8,7 @@ from gymnasium import spaces
 from standin.envs._core import Core, CoreEnv, CoreVectorEnv, check_bool, check_float, check_int
 from standin.envs.reference import Reference
 from standin.search import Quadratic
-from standin.search._jit import njit, normal
+from standin.search.jit import njit, normal
 
 MAX_N = 4096
 GRAM_MAX_N = 2048

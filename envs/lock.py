@@ -10,7 +10,7 @@ from gymnasium import spaces
 from standin.envs._core import Core, CoreEnv, CoreVectorEnv, check_bool, check_float, check_int
 from standin.envs.reference import Reference
 from standin.search import Objective
-from standin.search._jit import jitable, njit, normal
+from standin.search.jit import jitable, njit, normal
 
 MAX_N = 4096
 

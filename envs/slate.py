@@ -12,7 +12,7 @@ from gymnasium.vector.utils import batch_space
 from standin.envs._core import Core, CoreEnv, CoreVectorEnv, check_bool, check_float, check_int
 from standin.envs.reference import Reference
 from standin.search import Objective
-from standin.search._jit import jitable, njit, normal, randint, uniform
+from standin.search.jit import jitable, njit, normal, randint, uniform
 
 MAX_N = 4096
 REFILL = 1.5

@@ -8,7 +8,7 @@ from gymnasium import spaces
 from standin.envs._core import Core, CoreEnv, CoreVectorEnv, check_bool, check_float, check_int
 from standin.envs.reference import Reference
 from standin.search import Quadratic
-from standin.search._jit import jitable, njit, randint, uniform
+from standin.search.jit import jitable, njit, randint, uniform
 
 MAX_N = 64
 MAX_G = 128

@@ -5,7 +5,7 @@ Owns: the landscapes (``Quadratic`` dense, sparse or low rank, ``MLP``, ``Object
 spaces' binary encodings and move sets (spaces.py, moves.py); the methods (exhaustive.py,
 sampling.py for random / cem / beam, greedy.py, anneal.py, tabu.py, exact.py) behind one entry point
 (api.py: :func:`maximize`, and :func:`maximize_batch` for one landscape per state); the kernels'
-shared machinery (_jit.py: compilation, keyed calls, the random generator; trace.py).
+shared machinery (jit.py: compilation, keyed calls, the random generator; trace.py).
 
 May import: numpy and numba only (and, for ``method="exact"``, the optional HiGHS solver); nothing
 else of standin. It knows no torch and no env: agents export their values as landscapes, and envs

@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from standin.search._jit import jitable, kernel, kernel_doc, njit, uniform
+from standin.search.jit import jitable, kernel, kernel_doc, njit, uniform
 from standin.search.landscapes import Quadratic, kernel_args, ls_commit, ls_delta, ls_nth, ls_reset, ls_value
 from standin.search.moves import (
     buffers,
@@ -35,7 +35,7 @@ from standin.search.moves import (
 from standin.search.spaces import FLIP
 from standin.search.trace import next_mark, record
 
-#: ``exp(−37) < 2⁻⁵³``, below the resolution of :func:`search._jit.uniform`: a move that much worse
+#: ``exp(−37) < 2⁻⁵³``, below the resolution of :func:`search.jit.uniform`: a move that much worse
 #: than the temperature is rejected without drawing a number (the outcome would be the same).
 _REJECT = 37.0
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from standin.search import sampling
-from standin.search._jit import derive_seed, derive_states, rng_state
 from standin.search.anneal import NO_WALK, anneal, anneal_batch, walk_steps
 from standin.search.exhaustive import MAX_CANDIDATES, exhaustive
 from standin.search.greedy import greedy, greedy_batch
+from standin.search.jit import derive_seed, derive_states, rng_state
 from standin.search.landscapes import (
     JITTED,
     LANDSCAPES,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from standin.search._jit import jitable, kernel, kernel_doc
+from standin.search.jit import jitable, kernel, kernel_doc
 from standin.search.landscapes import kernel_args, ls_commit, ls_delta, ls_reset, ls_value
 from standin.search.moves import buffers, copy_into, move_state, mv_reset
 from standin.search.spaces import CHANGE, FLIP, SWAP

@@ -33,7 +33,7 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-from standin.search._jit import NEEDS_NRT, arg_key, jitable, kernel, kernel_doc, njit
+from standin.search.jit import NEEDS_NRT, arg_key, jitable, kernel, kernel_doc, njit
 
 DENSE_BUILD_MAX = 2**23
 """``Quadratic.from_factors`` builds the dense ``m×m`` matrix only when it costs at most this many
@@ -1146,7 +1146,7 @@ def slice_batch(BD, lo: int, hi: int):
 def kernel_args(landscape) -> tuple:
     """``(D, aux, key)`` for a kernel call: the landscape's kernel data (built once per landscape
     object and kept on it), fresh buffers, and a key that determines the data's numba types (see
-    :func:`search._jit.kernel`): the data's class for a Quadratic or an MLP, whose arrays are
+    :func:`search.jit.kernel`): the data's class for a Quadratic or an MLP, whose arrays are
     float64 or int64, C-contiguous and writeable by construction; the full argument key for an
     Objective, whose parameters are the user's."""
     cached = landscape.__dict__.get("_kernel_args")

@@ -27,7 +27,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from standin.search._jit import jitable, randint, random_bits
+from standin.search.jit import jitable, randint, random_bits
 from standin.search.spaces import CHANGE, FLIP, SWAP
 
 _EMPTY = np.zeros(0, dtype=np.int64)  # the unused fields of a move state (never written: size 0)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from standin.search._jit import jitable, kernel, kernel_doc, randint
+from standin.search.jit import jitable, kernel, kernel_doc, randint
 from standin.search.landscapes import kernel_args, ls_commit, ls_delta, ls_nth, ls_reset, ls_value
 from standin.search.moves import (
     buffers,

@@ -6,7 +6,7 @@ import functools
 
 import numpy as np
 
-from standin.search._jit import jitable
+from standin.search.jit import jitable
 
 TRACE_POINTS = 32
 

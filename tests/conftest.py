@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-# every keyed kernel call is checked against its full argument key (search._jit.kernel)
+# every keyed kernel call is checked against its full argument key (search.jit.kernel)
 os.environ.setdefault("STANDIN_CHECK_KERNEL_KEYS", "1")
 
 

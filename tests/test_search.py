@@ -400,7 +400,7 @@ def test_different_seeds_give_different_runs(method, opts, space_name):
     "method, opts", [("anneal", {"restarts": 2}), ("tabu", {}), ("greedy", {}), ("random", {}), ("cem", {})]
 )
 def test_maximize_batch_equals_maximize_with_derived_seeds_for_any_worker_count(method, opts):
-    from standin.search._jit import derive_seed
+    from standin.search.jit import derive_seed
 
     space = KOfN(10, 3)
     lands = [make_landscape("dense", 10, seed=s)[0] for s in range(5)]
@@ -424,7 +424,7 @@ def test_a_fused_batch_equals_single_searches_bit_for_bit(form, method, opts):
     """Landscapes of one form and size under one mask go to the kernel stacked, in one call per
     thread; each result is the single search's with the derived seed: action, score, evaluations and
     trace."""
-    from standin.search._jit import derive_seed
+    from standin.search.jit import derive_seed
 
     for space_name, (space, mask) in SPACES.items():
         lands = [make_landscape(form, space.m, seed=10 * s + len(space_name))[0] for s in range(7)]
@@ -596,7 +596,7 @@ def test_anneal_temperatures_come_from_the_changes_a_run_meets():
     deg = np.bincount(r, minlength=n) + np.bincount(c, minlength=n)
     q = Quadratic.from_edges(0.0, deg.astype(float), r, c, -2.0 * np.ones(r.size))
     moves = Binary(n).moves()
-    hot, cold = sampled_temperature_range(q, moves, 200, search._jit.rng_state(0))
+    hot, cold = sampled_temperature_range(q, moves, 200, search.jit.rng_state(0))
     bound_hot, bound_cold = temperature_range(q, moves)
     assert hot * np.log(2) <= deg.max() and hot > 3 * np.sqrt(deg.mean()) / np.log(2) / 2
     assert np.exp(-2.0 / cold) <= 0.01 + 1e-12  # a change of 2 is accepted at most 1% of the time at the end
@@ -933,7 +933,7 @@ def test_beam_from_move_deltas_matches_beam_from_full_evaluations():
 
 
 def test_arg_key_separates_what_numba_types_differently():
-    from standin.search._jit import arg_key
+    from standin.search.jit import arg_key
 
     a = np.zeros((3, 4))
     keys = {
@@ -951,7 +951,7 @@ def test_arg_key_separates_what_numba_types_differently():
 def test_cached_entry_points_give_numba_dispatch_results():
     """A kernel called through its cached entry point, with arguments of several layouts, agrees
     with numba's own dispatch (a mismatched key would misread the arrays)."""
-    from standin.search._jit import kernel
+    from standin.search.jit import kernel
 
     @kernel
     def weighted(data, x):

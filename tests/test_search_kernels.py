@@ -15,8 +15,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from standin.search import MLP, Batch, Binary, Discrete, KOfN, Objective, Quadratic
-from standin.search._jit import next_u64, randint, random_bits, rng_state, uniform
 from standin.search.anneal import _range_from_changes
+from standin.search.jit import next_u64, randint, random_bits, rng_state, uniform
 from standin.search.landscapes import DENSE_BUILD_MAX, ls_commit, ls_delta, ls_reset, ls_value
 from standin.search.moves import (
     move_state,
@@ -804,7 +804,7 @@ def test_random_bits_are_roughly_fair():
 
 
 def test_every_kernel_documents_each_of_its_parameters():
-    """Each @kernel's numpydoc docstring (built by search._jit.kernel_doc) names every argument."""
+    """Each @kernel's numpydoc docstring (built by search.jit.kernel_doc) names every argument."""
     import inspect
     import re
 

@@ -11,7 +11,7 @@ from torch import nn
 
 from standin import search
 from standin.search import MLP, KOfN, MLPStack, Quadratic, QuadraticStack, maximize, maximize_batch
-from standin.search._jit import derive_seed
+from standin.search.jit import derive_seed
 from tests.test_search_kernels import random_mask
 
 B = 6

@@ -38,8 +38,8 @@ import numpy as np  # noqa: E402
 
 from standin import search  # noqa: E402
 from standin.benchmarks.runner import cpu_model  # noqa: E402
-from standin.search._jit import rng_state  # noqa: E402
 from standin.search.anneal import sampled_temperature_range, temperature_range, walk_steps  # noqa: E402
+from standin.search.jit import rng_state  # noqa: E402
 from standin.search.spaces import as_space  # noqa: E402
 
 SECTIONS = ("anneal", "lowrank", "mlp", "exhaustive", "sparse", "batch")
@@ -597,7 +597,7 @@ def bench_batch(cfg: Config, repeats: int) -> tuple[list[Row], list[str]]:
     ``QuadraticStack`` (dense, Gaussian). The single calls search its landscapes one by one
     (``stack[b]``, built before timing), the fused batch searches the stack as it is; a list of the
     same Quadratics, which the batch must copy into stacked arrays first, is timed too."""
-    from standin.search._jit import derive_seed
+    from standin.search.jit import derive_seed
 
     rows_out, notes = [], []
     B, budget = cfg.batch_size, cfg.batch_budget
