@@ -12,7 +12,7 @@ from gymnasium.vector.utils import batch_space
 from standin.envs._core import Core, CoreEnv, CoreVectorEnv, check_bool, check_float, check_int
 from standin.envs.reference import Reference
 from standin.search import Objective
-from standin.search.jit import jitable, njit, normal, randint, uniform
+from standin.search.jit import jitable, njit, normal, randint, splitmix, uniform
 
 MAX_N = 4096
 REFILL = 1.5
@@ -267,21 +267,13 @@ def _random_slate(state, k, slate):
             slate[t] = 1
 
 
-@jitable
-def _splitmix64(z):
-    z = z + np.uint64(0x9E3779B97F4A7C15)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
-
 @njit
 def policy_stream(state):
     """The random reference policy's own stream, derived from the (copied) environment stream
     without advancing it: splitmix64 of each word mixed with a constant."""
     out = np.empty(4, dtype=np.uint64)
     for t in range(4):
-        out[t] = _splitmix64(state[t] ^ np.uint64(0xD1B54A32D192ED03))
+        out[t] = splitmix(state[t] ^ np.uint64(0xD1B54A32D192ED03))
     if out[0] == 0 and out[1] == 0 and out[2] == 0 and out[3] == 0:
         out[0] = np.uint64(1)
     return out

@@ -292,8 +292,9 @@ def derive_states(seed: int, count: int) -> np.ndarray:
 
 
 @njit
-def _mix(z):
-    """splitmix64's output for the state ``z`` (it adds γ, then mixes), in wrapping uint64 arithmetic."""
+def splitmix(z):
+    """splitmix64's output for the state ``z`` (it adds γ, then mixes), in wrapping uint64 arithmetic
+    (also the envs' way to derive a side stream from a state without advancing it)."""
     z = z + np.uint64(0x9E3779B97F4A7C15)
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
@@ -303,7 +304,7 @@ def _mix(z):
 @njit
 def _derive_into(seed, states):
     for b in range(states.shape[0]):
-        _seed_into(_mix(seed ^ _mix(np.uint64(b) + np.uint64(0x632BE59BD9B4E019))), states[b])
+        _seed_into(splitmix(seed ^ splitmix(np.uint64(b) + np.uint64(0x632BE59BD9B4E019))), states[b])
 
 
 def rng_state(seed: int) -> np.ndarray:
@@ -329,7 +330,7 @@ def _seed_into(z, state):
     splitmix64 of ``z + (w + 1)·γ``, γ the golden-ratio constant, in wrapping uint64 arithmetic."""
     any_set = False
     for w in range(4):  # splitmix64: the state advances by γ per word
-        v = _mix(z)
+        v = splitmix(z)
         z = z + np.uint64(0x9E3779B97F4A7C15)
         state[w] = v
         any_set = any_set or v != 0
