@@ -51,6 +51,35 @@ def mlp_stack(net: nn.Sequential, obs) -> search.MLPStack:
     return search.MLPStack(W[:, S:].numpy(), (b + obs @ W[:, :S].T).numpy(), tuple(weights), tuple(biases))
 
 
+def _deeper_layers(nets: list, K: int) -> tuple[list, list]:
+    """The layers after the first of ``K`` ReLU networks of equal depth (each ``nets[k]``'s
+    ``weights``/``biases`` hold its layers from the second on), merged into one network ``K`` times
+    as wide: block-diagonal hidden layers, and an output layer that averages the members."""
+    depth = len(nets[0].weights)
+    weights, biases = [], []
+    for layer in range(depth):
+        blocks = [q.weights[layer] for q in nets]
+        if layer == depth - 1:  # the output layer: the members' outputs averaged
+            weights.append(np.concatenate(blocks, axis=1) / K)
+            biases.append(np.mean([q.biases[layer] for q in nets], axis=0))
+            continue
+        W = np.zeros((sum(b.shape[0] for b in blocks), sum(b.shape[1] for b in blocks)))
+        row = col = 0
+        for b in blocks:
+            W[row : row + b.shape[0], col : col + b.shape[1]] = b
+            row, col = row + b.shape[0], col + b.shape[1]
+        weights.append(W)
+        biases.append(np.concatenate([q.biases[layer] for q in nets]))
+    return weights, biases
+
+
+class _Rest:
+    """An MLP's or an MLP stack's layers after the first, as :func:`_deeper_layers` reads them."""
+
+    def __init__(self, weights, biases):
+        self.weights, self.biases = tuple(weights), tuple(biases)
+
+
 def mean_landscape(landscapes: list) -> search.Quadratic | search.MLP:
     """The mean of ``K`` value landscapes of one state, as one landscape of the same kind, exactly.
 
@@ -77,29 +106,57 @@ def mean_landscape(landscapes: list) -> search.Quadratic | search.MLP:
         sigma = np.concatenate([q.sigma for q in factors]) / K
         return search.Quadratic(c, h, J, U=U, sigma=sigma)
     if all(isinstance(q, search.MLP) for q in landscapes):
-        depth = len(landscapes[0].weights)
-        if any(len(q.weights) != depth for q in landscapes):
+        if len({len(q.weights) for q in landscapes}) != 1:
             raise ValueError("mean_landscape: MLPs of different depths can't be merged")
-        weights = [np.concatenate([q.weights[0] for q in landscapes], axis=0)]
-        biases = [np.concatenate([q.biases[0] for q in landscapes])]
-        for layer in range(1, depth - 1):
-            blocks = [q.weights[layer] for q in landscapes]
-            W = np.zeros((sum(b.shape[0] for b in blocks), sum(b.shape[1] for b in blocks)))
-            row = col = 0
-            for b in blocks:
-                W[row : row + b.shape[0], col : col + b.shape[1]] = b
-                row, col = row + b.shape[0], col + b.shape[1]
-            weights.append(W)
-            biases.append(np.concatenate([q.biases[layer] for q in landscapes]))
-        if depth > 1:
-            weights.append(np.concatenate([q.weights[-1] for q in landscapes], axis=1) / K)
-            biases.append(np.mean([q.biases[-1] for q in landscapes], axis=0))
-        else:  # one linear layer: average it
-            weights, biases = [np.mean([q.weights[0] for q in landscapes], axis=0)], [
-                np.mean([q.biases[0] for q in landscapes], axis=0)]
-        return search.MLP(tuple(weights), tuple(biases))
+        if len(landscapes[0].weights) == 1:  # one linear layer: average it
+            return search.MLP((np.mean([q.weights[0] for q in landscapes], axis=0),),
+                              (np.mean([q.biases[0] for q in landscapes], axis=0),))
+        weights, biases = _deeper_layers([_Rest(q.weights[1:], q.biases[1:]) for q in landscapes], K)
+        first_w = np.concatenate([q.weights[0] for q in landscapes], axis=0)
+        first_b = np.concatenate([q.biases[0] for q in landscapes])
+        return search.MLP((first_w, *weights), (first_b, *biases))
     kinds = sorted({type(q).__name__ for q in landscapes})
     raise ValueError(f"mean_landscape: can only merge quadratics or MLPs of one kind, got {', '.join(kinds)}")
+
+
+def mean_stack(stacks: list) -> search.QuadraticStack | search.MLPStack:
+    """:func:`mean_landscape` of ``K`` stacks of one batch of states, landscape by landscape, as one
+    stack of the same kind (which ``search.maximize_batch`` searches in one fused call).
+
+    Quadratic stacks must share their form (dense or low rank); MLP stacks their depth (with
+    ``K`` first layers side by side, per state where any member's is).
+    """
+    K = len(stacks)
+    if K == 0:
+        raise ValueError("mean_stack: need at least one stack")
+    if K == 1:
+        return stacks[0]
+    if len({len(s) for s in stacks}) != 1:
+        raise ValueError(f"mean_stack: stacks of different lengths {[len(s) for s in stacks]}")
+    if all(isinstance(s, search.QuadraticStack) for s in stacks):
+        forms = {s.form for s in stacks}
+        if len(forms) != 1:
+            raise ValueError(f"mean_stack: quadratic stacks of one form can be merged, got {sorted(forms)}")
+        c = np.mean([s.c for s in stacks], axis=0)
+        h = np.mean([s.h for s in stacks], axis=0)
+        if forms == {"dense"}:
+            return search.QuadraticStack(c, h, J=np.sum([s.J for s in stacks], axis=0) / K)
+        return search.QuadraticStack(c, h, U=np.concatenate([s.U for s in stacks], axis=2),
+                                     sigma=np.concatenate([s.sigma for s in stacks], axis=1) / K)
+    if all(isinstance(s, search.MLPStack) for s in stacks):
+        if len({len(s.weights) for s in stacks}) != 1:
+            raise ValueError("mean_stack: MLP stacks of different depths can't be merged")
+        B = len(stacks[0])
+        if not stacks[0].weights:  # one linear layer: average it
+            W1 = np.mean([np.broadcast_to(s.W1, (B, *s.W1.shape[1:])) for s in stacks], axis=0)
+            return search.MLPStack(W1, np.mean([s.b1 for s in stacks], axis=0))
+        weights, biases = _deeper_layers([_Rest(s.weights, s.biases) for s in stacks], K)
+        rows = max(s.W1.shape[0] for s in stacks)  # 1 when every member's first layer is shared
+        W1 = np.concatenate([np.broadcast_to(s.W1, (rows, *s.W1.shape[1:])) for s in stacks], axis=1)
+        return search.MLPStack(W1 if rows > 1 else W1[0], np.concatenate([s.b1 for s in stacks], axis=1), weights,
+                               biases)
+    kinds = sorted({type(s).__name__ for s in stacks})
+    raise ValueError(f"mean_stack: can only merge quadratic stacks or MLP stacks of one kind, got {', '.join(kinds)}")
 
 
 class MeanEnsemble(nn.Module):
@@ -128,4 +185,6 @@ class MeanEnsemble(nn.Module):
         if len(self.members) == 1:  # as the member exports them (a stack)
             return self.members[0].landscapes(obs, *args)
         per_member = [m.landscapes(obs, *args) for m in self.members]
+        if all(isinstance(s, (search.QuadraticStack, search.MLPStack)) for s in per_member):
+            return mean_stack(per_member)  # one stack: the batch search stays one fused call
         return [mean_landscape(list(group)) for group in zip(*per_member, strict=True)]

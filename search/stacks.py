@@ -118,6 +118,31 @@ class QuadraticStack(Sequence):
         """``"dense"`` or ``"low-rank"``."""
         return "dense" if isinstance(self._data, DenseBatch) else "low-rank"
 
+    @property
+    def c(self) -> np.ndarray:
+        """``(B,)`` constants."""
+        return self._data.c
+
+    @property
+    def h(self) -> np.ndarray:
+        """``(B, m)`` linear coefficients (a dense ``J``'s diagonal folded in)."""
+        return self._data.h
+
+    @property
+    def J(self) -> np.ndarray | None:
+        """``(B, m, m)`` symmetric pairwise coefficients with a zero diagonal; None in the low-rank form."""
+        return self._data.J if isinstance(self._data, DenseBatch) else None
+
+    @property
+    def U(self) -> np.ndarray | None:
+        """``(B, m, r)`` factors; None in the dense form."""
+        return None if isinstance(self._data, DenseBatch) else self._data.U
+
+    @property
+    def sigma(self) -> np.ndarray | None:
+        """``(B, r)`` weights of the factors; None in the dense form."""
+        return None if isinstance(self._data, DenseBatch) else self._data.sigma
+
     def __len__(self) -> int:
         return self._data.c.shape[0]
 
@@ -188,6 +213,26 @@ class MLPStack(Sequence):
     @property
     def m(self) -> int:
         return self._W1.shape[2]
+
+    @property
+    def W1(self) -> np.ndarray:
+        """``(B, H, m)`` first-layer weights, or ``(1, H, m)`` shared by the batch."""
+        return self._W1
+
+    @property
+    def b1(self) -> np.ndarray:
+        """``(B, H)`` first-layer biases."""
+        return self._b1
+
+    @property
+    def weights(self) -> tuple:
+        """The deeper layers' weights, shared, ``(out, in)`` each."""
+        return self._rest[0]
+
+    @property
+    def biases(self) -> tuple:
+        """The deeper layers' biases, shared."""
+        return self._rest[1]
 
     def __len__(self) -> int:
         return self._b1.shape[0]

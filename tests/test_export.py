@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from standin import search
-from standin.agents.export import mean_landscape, mlp_landscape
+from standin.agents.export import MeanEnsemble, mean_landscape, mean_stack, mlp_landscape
+from standin.search.jit import derive_seed
 
 
 @pytest.mark.parametrize("hidden", [(), (16,), (16, 8)])
@@ -81,3 +82,80 @@ def test_mean_landscape_rejects_mixed_kinds_and_depths():
         mean_landscape([_random_mlp(rng, 4, (3,)), _random_mlp(rng, 4, (3, 2))])
     with pytest.raises(ValueError, match="at least one"):
         mean_landscape([])
+
+
+def _random_stack(rng, B, m, kind):
+    """A stack of ``B`` landscapes: ``dense`` or ``low-rank`` quadratics, or MLPs with hidden widths
+    ``mlp0``/``mlp1``/``mlp2``, whose first layer is per state (``-own``) or shared."""
+    if kind in ("dense", "low-rank"):
+        h = rng.normal(size=(B, m))
+        if kind == "dense":
+            return search.QuadraticStack(rng.normal(size=B), h, J=rng.normal(size=(B, m, m)))
+        r = int(rng.integers(1, 4))
+        return search.QuadraticStack(rng.normal(size=B), h, U=rng.normal(size=(B, m, r)), sigma=rng.normal(size=(B, r)))
+    hidden = [(), (6,), (6, 4)][int(kind[3])]
+    H, rest = (hidden or (1,))[0], [*hidden[1:], 1] if hidden else []
+    W1 = rng.normal(size=(B, H, m) if kind.endswith("-own") else (H, m))
+    sizes = [H, *rest]
+    return search.MLPStack(W1, rng.normal(size=(B, H)),
+                           tuple(rng.normal(size=(sizes[i + 1], sizes[i])) for i in range(len(sizes) - 1)),
+                           tuple(rng.normal(size=sizes[i + 1]) for i in range(len(sizes) - 1)))
+
+
+@pytest.mark.parametrize("kinds", [["dense"] * 3, ["low-rank"] * 3, ["mlp0"] * 3, ["mlp1"] * 3, ["mlp2"] * 2,
+                                   ["mlp1", "mlp1-own", "mlp1"], ["mlp2-own"] * 2, ["mlp0-own", "mlp0"]])
+def test_mean_stack_is_the_mean_of_its_members_landscape_by_landscape(kinds):
+    rng = np.random.default_rng(len(kinds) + 7 * len("".join(kinds)))
+    B, m = 4, 5
+    stacks = [_random_stack(rng, B, m, kind) for kind in kinds]
+    merged = mean_stack(stacks)
+    assert type(merged) is type(stacks[0]) and len(merged) == B
+    X = np.array(np.meshgrid(*[[0, 1]] * m, indexing="ij")).reshape(m, -1).T.astype(np.int8)
+    for b in range(B):
+        want = np.mean([[s[b](x) for x in X] for s in stacks], axis=0)  # each member on its own
+        np.testing.assert_allclose(merged[b](X), want, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(mean_landscape([s[b] for s in stacks])(X), want, rtol=1e-12, atol=1e-12)
+    # the merged stack is searched in one fused call, as each of its landscapes alone
+    results = search.maximize_batch(merged, search.Binary(m), "anneal", 64, seed=3, workers=1)
+    for b, result in enumerate(results):
+        single = search.maximize(merged[b], search.Binary(m), "anneal", 64, seed=derive_seed(3, b))
+        assert single.score == result.score and np.array_equal(single.action, result.action)
+    assert mean_stack(stacks[:1]) is stacks[0]
+
+
+def test_mean_stack_rejects_what_it_cannot_merge():
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="one form"):
+        mean_stack([_random_stack(rng, 2, 4, "dense"), _random_stack(rng, 2, 4, "low-rank")])
+    with pytest.raises(ValueError, match="different lengths"):
+        mean_stack([_random_stack(rng, 2, 4, "dense"), _random_stack(rng, 3, 4, "dense")])
+    with pytest.raises(ValueError, match="different depths"):
+        mean_stack([_random_stack(rng, 2, 4, "mlp1"), _random_stack(rng, 2, 4, "mlp2")])
+    with pytest.raises(ValueError, match="of one kind"):
+        mean_stack([_random_stack(rng, 2, 4, "dense"), _random_stack(rng, 2, 4, "mlp1")])
+    with pytest.raises(ValueError, match="at least one"):
+        mean_stack([])
+
+
+@pytest.mark.parametrize("kind", ["quadratic", "mlp"])
+def test_an_ensembles_landscapes_are_one_stack_of_its_mean(kind):
+    from standin.agents.value_search import MLPQ, LowRankQuadraticQ
+
+    torch.manual_seed(0)
+    S, m, K, B = 3, 6, 3, 5
+    members = [LowRankQuadraticQ(S, m, 4, 2, 8) if kind == "quadratic" else MLPQ(S, m, 8) for _ in range(K)]
+    for net in members:  # away from the small initial outputs, so a wrong merge shows
+        for p in net.parameters():
+            p.data.normal_()
+    ensemble = MeanEnsemble(members)
+    obs = np.random.default_rng(2).normal(size=(B, S))
+    stack = ensemble.landscapes(obs)
+    assert isinstance(stack, search.QuadraticStack if kind == "quadratic" else search.MLPStack)
+    X = np.array(np.meshgrid(*[[0, 1]] * m, indexing="ij")).reshape(m, -1).T.astype(np.float32)
+    with torch.no_grad():
+        for b in range(B):
+            want = ensemble(torch.as_tensor(obs[b], dtype=torch.float32).expand(len(X), S), torch.as_tensor(X))
+            np.testing.assert_allclose(stack[b](X), want.double().numpy(), rtol=1e-4, atol=1e-4)
+            # as merging the members' landscapes of the same forward pass one state at a time
+            merged = mean_landscape([member.landscapes(obs)[b] for member in members])
+            np.testing.assert_allclose(stack[b](X), merged(X), rtol=1e-12, atol=1e-12)
