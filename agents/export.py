@@ -141,8 +141,9 @@ def mean_stack(stacks: list) -> search.QuadraticStack | search.MLPStack:
         h = np.mean([s.h for s in stacks], axis=0)
         if forms == {"dense"}:
             return search.QuadraticStack(c, h, J=np.sum([s.J for s in stacks], axis=0) / K)
-        return search.QuadraticStack(c, h, U=np.concatenate([s.U for s in stacks], axis=2),
-                                     sigma=np.concatenate([s.sigma for s in stacks], axis=1) / K)
+        # the merged rank is K times a member's: stored as a single landscape of that rank would be
+        return search.QuadraticStack.from_factors(c, h, np.concatenate([s.U for s in stacks], axis=2),
+                                                  np.concatenate([s.sigma for s in stacks], axis=1) / K)
     if all(isinstance(s, search.MLPStack) for s in stacks):
         if len({len(s.weights) for s in stacks}) != 1:
             raise ValueError("mean_stack: MLP stacks of different depths can't be merged")

@@ -159,3 +159,17 @@ def test_an_ensembles_landscapes_are_one_stack_of_its_mean(kind):
             # as merging the members' landscapes of the same forward pass one state at a time
             merged = mean_landscape([member.landscapes(obs)[b] for member in members])
             np.testing.assert_allclose(stack[b](X), merged(X), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(("m", "form"), [(40, "low-rank"), (8, "dense")])
+def test_a_merged_quadratic_stack_is_stored_as_one_landscape_of_the_merged_rank_would_be(m, form):
+    rng = np.random.default_rng(m)
+    B, r, K = 3, 2, 3
+    stacks = [search.QuadraticStack(rng.normal(size=B), rng.normal(size=(B, m)), U=rng.normal(size=(B, m, r)),
+                                    sigma=rng.normal(size=(B, r))) for _ in range(K)]
+    merged = mean_stack(stacks)
+    assert merged.form == form  # dense when 5 · K·r > m, as Quadratic.from_factors decides
+    X = rng.integers(0, 2, size=(50, m)).astype(np.int8)
+    for b in range(B):
+        want = np.mean([[s[b](x) for x in X] for s in stacks], axis=0)
+        np.testing.assert_allclose(merged[b](X), want, rtol=1e-12, atol=1e-10)
