@@ -11,8 +11,9 @@ restarts (local search from each); without, they are only scored (``random`` sea
   likelihood on the search's picks (AQL's proposal, Van de Wiele et al., 2020);
 - :class:`CheckpointProposal`: a trained ``ppo`` agent's policy, fixed (:class:`PPOProposal`).
 
-``propose-search`` builds one from its config; ``value-search`` takes one as ``proposal=`` (None:
-its method's own random starts). A proposal of your own subclasses :class:`Proposal`.
+An agent class names its default in ``proposal_for(config)``: value-search's is none (its method's
+own random starts), propose-search's the one its config names; ``proposal=`` passes any other in.
+A proposal of your own subclasses :class:`Proposal` (docs/adding-an-agent.md).
 """
 
 from __future__ import annotations
