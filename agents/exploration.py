@@ -89,11 +89,6 @@ class BoltzmannExploration(Exploration):
         super().__init__(epsilon)
         self.temperature = temperature
 
-    def bind(self, bound: Bound, value) -> None:
-        if getattr(value, "net", None) is None:
-            raise ValueError(f"{bound.owner}: Boltzmann exploration needs a learned value")
-        super().bind(bound, value)
-
     def around(self, obs, info, action, explore: bool):
         codec, rng = self.bound.codec, self.bound.rng
         x = codec.encode(action)

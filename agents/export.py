@@ -51,17 +51,17 @@ def mlp_stack(net: nn.Sequential, obs) -> search.MLPStack:
     return search.MLPStack(W[:, S:].numpy(), (b + obs @ W[:, :S].T).numpy(), tuple(weights), tuple(biases))
 
 
-def _deeper_layers(nets: list, K: int) -> tuple[list, list]:
-    """The layers after the first of ``K`` ReLU networks of equal depth (each ``nets[k]``'s
-    ``weights``/``biases`` hold its layers from the second on), merged into one network ``K`` times
-    as wide: block-diagonal hidden layers, and an output layer that averages the members."""
-    depth = len(nets[0].weights)
+def _deeper_layers(nets: list[tuple], K: int) -> tuple[list, list]:
+    """The layers after the first of ``K`` ReLU networks of equal depth (``nets[k]``: its
+    ``(weights, biases)`` from the second layer on), merged into one network ``K`` times as wide:
+    block-diagonal hidden layers, and an output layer that averages the members."""
+    depth = len(nets[0][0])
     weights, biases = [], []
     for layer in range(depth):
-        blocks = [q.weights[layer] for q in nets]
+        blocks = [w[layer] for w, _ in nets]
         if layer == depth - 1:  # the output layer: the members' outputs averaged
             weights.append(np.concatenate(blocks, axis=1) / K)
-            biases.append(np.mean([q.biases[layer] for q in nets], axis=0))
+            biases.append(np.mean([b[layer] for _, b in nets], axis=0))
             continue
         W = np.zeros((sum(b.shape[0] for b in blocks), sum(b.shape[1] for b in blocks)))
         row = col = 0
@@ -69,15 +69,8 @@ def _deeper_layers(nets: list, K: int) -> tuple[list, list]:
             W[row : row + b.shape[0], col : col + b.shape[1]] = b
             row, col = row + b.shape[0], col + b.shape[1]
         weights.append(W)
-        biases.append(np.concatenate([q.biases[layer] for q in nets]))
+        biases.append(np.concatenate([b[layer] for _, b in nets]))
     return weights, biases
-
-
-class _Rest:
-    """An MLP's or an MLP stack's layers after the first, as :func:`_deeper_layers` reads them."""
-
-    def __init__(self, weights, biases):
-        self.weights, self.biases = tuple(weights), tuple(biases)
 
 
 def mean_landscape(landscapes: list) -> search.Quadratic | search.MLP:
@@ -111,7 +104,7 @@ def mean_landscape(landscapes: list) -> search.Quadratic | search.MLP:
         if len(landscapes[0].weights) == 1:  # one linear layer: average it
             return search.MLP((np.mean([q.weights[0] for q in landscapes], axis=0),),
                               (np.mean([q.biases[0] for q in landscapes], axis=0),))
-        weights, biases = _deeper_layers([_Rest(q.weights[1:], q.biases[1:]) for q in landscapes], K)
+        weights, biases = _deeper_layers([(q.weights[1:], q.biases[1:]) for q in landscapes], K)
         first_w = np.concatenate([q.weights[0] for q in landscapes], axis=0)
         first_b = np.concatenate([q.biases[0] for q in landscapes])
         return search.MLP((first_w, *weights), (first_b, *biases))
@@ -151,7 +144,7 @@ def mean_stack(stacks: list) -> search.QuadraticStack | search.MLPStack:
         if not stacks[0].weights:  # one linear layer: average it
             W1 = np.mean([np.broadcast_to(s.W1, (B, *s.W1.shape[1:])) for s in stacks], axis=0)
             return search.MLPStack(W1, np.mean([s.b1 for s in stacks], axis=0))
-        weights, biases = _deeper_layers([_Rest(s.weights, s.biases) for s in stacks], K)
+        weights, biases = _deeper_layers([(s.weights, s.biases) for s in stacks], K)
         rows = max(s.W1.shape[0] for s in stacks)  # 1 when every member's first layer is shared
         W1 = np.concatenate([np.broadcast_to(s.W1, (rows, *s.W1.shape[1:])) for s in stacks], axis=1)
         return search.MLPStack(W1 if rows > 1 else W1[0], np.concatenate([s.b1 for s in stacks], axis=1), weights,

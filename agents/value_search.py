@@ -413,20 +413,35 @@ class ValueSearchAgent:
         self.bandit: bool | None = None
         """Whether every training transition ended its episode (then ``Q = r`` and the value's fit
         is measured against the true reward); None before training."""
-        # what ``fit`` binds (None before it): the env and what the agent reads from it
         self.bound: Bound | None = None
-        """What the parts are bound to."""
-        self.env = None
-        """The bound env, unwrapped (its ``landscape()``, ``optimal_action()``)."""
-        self.space = None
-        """The env's action space."""
-        self.codec: ActionCodec | None = None
-        """The action space in search's binary encoding, and back."""
+        """What ``fit`` binds the agent and its parts to (the env and what is read from it); None
+        before. ``env``, ``space``, ``codec``, ``obs_dim`` and ``items`` read it."""
         self.value: str | None = None
         """The value in use (the value model's kind)."""
-        self.obs_dim: int | None = None
-        self.items = None
+
+    @property
+    def env(self):
+        """The bound env, unwrapped (its ``landscape()``, ``optimal_action()``)."""
+        return None if self.bound is None else self.bound.unwrapped
+
+    @property
+    def space(self):
+        """The bound env's action space."""
+        return None if self.bound is None else self.bound.space
+
+    @property
+    def codec(self) -> ActionCodec | None:
+        """The action space in search's binary encoding, and back."""
+        return None if self.bound is None else self.bound.codec
+
+    @property
+    def obs_dim(self) -> int | None:
+        return None if self.bound is None else self.bound.obs_dim
+
+    @property
+    def items(self):
         """The item layout of the observations (``agents.layout``), or None for a flat torso."""
+        return None if self.bound is None else self.bound.items
 
     @property
     def q(self) -> nn.Module | None:
@@ -471,14 +486,12 @@ class ValueSearchAgent:
         if self._chosen_value:
             self.value_model = value_model_for(value_kind(cfg.value, env), cfg)
         self.value = self.value_model.kind
-        self.env = env.unwrapped
-        self.space = env.action_space
-        self.space.seed(self.seed)
-        self.codec = ActionCodec(self.space)  # a clear error for spaces search does not support
-        self.obs_dim = int(np.prod(env.observation_space.shape))
-        self.items = choose_torso(cfg.torso, env, "factored", self.name)  # item networks, or None
-        self.bound = Bound(env, self.space, self.codec, self.obs_dim, self.items, self.seed, self.rng, self.cost,
-                           self.name)
+        space = env.action_space
+        space.seed(self.seed)
+        codec = ActionCodec(space)  # a clear error for spaces search does not support
+        self.bound = Bound(env, space, codec, int(np.prod(env.observation_space.shape)),
+                           choose_torso(cfg.torso, env, "factored", self.name),  # item networks, or None
+                           self.seed, self.rng, self.cost, self.name)
         search.warmup()  # compile before any timed decision
         if self.proposal is not None:
             self.proposal.bind(self.bound)

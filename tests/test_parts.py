@@ -69,14 +69,6 @@ def test_a_users_proposal_is_searched_as_a_built_in_one():
     assert rates["optimum"] == 1.0
 
 
-class CountingReplay(Replay):
-    built: list = []
-
-    def __init__(self, capacity, obs_dim, m):
-        super().__init__(capacity, obs_dim, m)
-        CountingReplay.built.append(self)
-
-
 class NeverExplore(Exploration):
     """A user's rule: the search's action always, and a count of the decisions it saw."""
 
@@ -94,10 +86,16 @@ def test_a_users_exploration_rule_and_replay_buffer_are_the_ones_training_uses()
     env = envs.make("standin/Landscape-v0", n=8, alpha=None, context_dim=2)
     rule = NeverExplore()
     config = agents.build_config(ValueSearchConfig, {**SHARED, "warmup_steps": 30}, "test")
-    agent = ValueSearchAgent(config, seed=0, exploration=rule, replay=CountingReplay)
+    built = []
+
+    def replay(capacity, obs_dim, m):  # a user's factory: the built-in ring, remembered
+        built.append(Replay(capacity, obs_dim, m))
+        return built[-1]
+
+    agent = ValueSearchAgent(config, seed=0, exploration=rule, replay=replay)
     agent.fit(env, 100)
     assert rule.seen == 70  # every decision after warm-up, none explored
-    (replay,) = CountingReplay.built
+    (replay,) = built
     assert replay.size == 100 and agent.cost.search_evaluations >= 70 * 16
 
 
